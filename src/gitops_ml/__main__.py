@@ -1,0 +1,5 @@
+"""Allow `python -m gitops_ml`."""
+
+from gitops_ml.cli import main
+
+raise SystemExit(main())

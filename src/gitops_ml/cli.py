@@ -1,0 +1,91 @@
+"""The `gitops-ml` command: pipeline stages (called by dvc.yaml) and helper commands."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from importlib import import_module
+from pathlib import Path
+
+from gitops_ml.errors import UserError
+
+
+def _stage(name: str) -> Callable[[argparse.Namespace], None]:
+    """Import a stage lazily, so `ingest` does not pay for skl2onnx's import."""
+    return lambda args: import_module(f"gitops_ml.stages.{name}").main(args)
+
+
+def _contract_infer(args: argparse.Namespace) -> None:
+    from gitops_ml import config
+    from gitops_ml import contract as contract_mod
+    from gitops_ml.io import read_table
+
+    params = config.read_params(args.params)
+    data_cfg = config.DataConfig.from_params(params)
+    task = config.ModelConfig.from_params(params).task
+    df = read_table(args.data, key="--data")
+    out = Path(args.out)
+    if out.exists() and not args.force:
+        raise UserError(f"{out} exists; pass --force to overwrite the committed contract")
+    contract = contract_mod.infer(df, data_cfg.target, margin=args.margin, task=task)
+    contract_mod.dump(contract, out)
+    print(f"contract: {len(contract.features)} features, target {contract.target.name!r} "
+          f"-> {out} (review it, then commit)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="gitops-ml", description=__doc__)
+    parser.add_argument("--timings", metavar="FILE",
+                        help="write seconds spent in model fit/predict as JSON (for benchmarks)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, help_: str, func: Callable[[argparse.Namespace], None],
+                *paths: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_, description=help_)
+        p.add_argument("--params", default="params.yaml", help="params file (default: %(default)s)")
+        for flag in paths:
+            p.add_argument(f"--{flag}", required=True, metavar="PATH")
+        p.set_defaults(func=func)
+        return p
+
+    command("ingest", "load data.source and write it as Parquet", _stage("ingest"), "out")
+    command("validate", "check the data against the contract", _stage("validate"),
+            "data", "contract", "report")
+    command("split", "seeded train/test split", _stage("split"), "data", "train", "test")
+    command("train", "fit the model pipeline", _stage("train"), "train", "contract", "out")
+    command("evaluate", "metrics, plots, slices and importance", _stage("evaluate"),
+            "model", "test", "metrics", "plots", "slices", "importance")
+    export = command("export", "convert to ONNX, check parity, write model.json",
+                     _stage("export"), "model", "train", "test", "metrics", "onnx", "meta",
+                     "parity")
+    export.add_argument("--name", default="model", help="model name recorded in model.json")
+
+    contract = sub.add_parser("contract", help="data contract helpers")
+    contract_sub = contract.add_subparsers(dest="contract_command", required=True)
+    infer = contract_sub.add_parser(
+        "infer", help="draft a contract from the current data (a team bringing new data)")
+    infer.add_argument("--params", default="params.yaml")
+    infer.add_argument("--data", required=True, metavar="PATH", help="CSV or Parquet file")
+    infer.add_argument("--out", required=True, metavar="PATH")
+    infer.add_argument("--margin", type=float, default=0.1,
+                       help="widen observed numeric ranges by this share of their span")
+    infer.add_argument("--force", action="store_true", help="overwrite an existing contract")
+    infer.set_defaults(func=_contract_infer)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except UserError as exc:
+        print(f"gitops-ml {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        if args.timings:
+            from gitops_ml.profiling import totals
+
+            Path(args.timings).write_text(json.dumps(totals()))
+    return 0

@@ -1,0 +1,69 @@
+"""Reading tables and writing outputs atomically: a failed stage leaves no valid-looking file."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from gitops_ml.errors import UserError
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary sibling of `path`; move it into place only if the block succeeds."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def write_json(obj: Any, path: str | os.PathLike[str]) -> None:
+    """Write `obj` as indented, key-sorted JSON (stable diffs in git)."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, allow_nan=False) + "\n")
+
+
+def read_json(path: str | os.PathLike[str]) -> Any:
+    """Read a JSON file."""
+    return json.loads(Path(path).read_text())
+
+
+def write_bytes(data: bytes, path: str | os.PathLike[str]) -> None:
+    """Write bytes atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+
+
+def write_parquet(df: Any, path: str | os.PathLike[str]) -> None:
+    """Write a DataFrame to Parquet atomically, without the index."""
+    with atomic_path(path) as tmp:
+        df.to_parquet(tmp, index=False)
+
+
+def read_table(path: str | os.PathLike[str], key: str = "path") -> Any:
+    """Read a CSV or Parquet file into a DataFrame; `key` names the setting that gave the path."""
+    import pandas as pd
+
+    p = Path(path)
+    if not p.is_file():
+        raise UserError(f"{key}: file not found: {p}")
+    suffix = p.suffix.lower()
+    try:
+        if suffix == ".parquet":
+            return pd.read_parquet(p)
+        if suffix in {".csv", ".txt"}:
+            return pd.read_csv(p)
+    except (ValueError, OSError) as exc:
+        raise UserError(f"{key}: cannot read {p}: {exc}") from exc
+    raise UserError(f"{key}: unsupported file type {suffix!r} for {p} (use .csv or .parquet)")

@@ -1,0 +1,197 @@
+"""Metrics, curves, slices and feature importance of a fitted model on held-out data."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+DIGITS = 6
+
+
+def _r(x: float) -> float:
+    return round(float(x), DIGITS)
+
+
+def _label(value: Any) -> Any:
+    return value.item() if hasattr(value, "item") else value
+
+
+def classification_metrics(y: Any, pred: Any, proba: Any, classes: list[Any]) -> dict[str, float]:
+    """Headline metrics; binary precision/recall are of the positive class (`classes[1]`)."""
+    from sklearn import metrics as m
+
+    binary = len(classes) == 2
+    avg = {"average": "binary", "pos_label": classes[1]} if binary else {"average": "macro"}
+    out = {
+        "accuracy": m.accuracy_score(y, pred),
+        "balanced_accuracy": m.balanced_accuracy_score(y, pred),
+        "f1_macro": m.f1_score(y, pred, average="macro", zero_division=0),
+        "precision": m.precision_score(y, pred, zero_division=0, **avg),
+        "recall": m.recall_score(y, pred, zero_division=0, **avg),
+        "log_loss": m.log_loss(y, proba, labels=classes),
+    }
+    if len(np.unique(y)) == len(classes):  # AUC is undefined when a class is absent
+        out["roc_auc"] = (m.roc_auc_score(y, proba[:, 1]) if binary else
+                          m.roc_auc_score(y, proba, multi_class="ovr", labels=classes))
+    return {k: _r(v) for k, v in out.items()}
+
+
+def regression_metrics(y: Any, pred: Any) -> dict[str, float]:
+    """RMSE, MAE and R²."""
+    from sklearn import metrics as m
+
+    return {
+        "rmse": _r(np.sqrt(m.mean_squared_error(y, pred))),
+        "mae": _r(m.mean_absolute_error(y, pred)),
+        "r2": _r(m.r2_score(y, pred)),
+    }
+
+
+def _thin(n: int, points: int) -> np.ndarray:
+    """Indices of at most `points` evenly spaced rows of `n`, first and last included."""
+    if n <= points:
+        return np.arange(n)
+    return np.unique(np.linspace(0, n - 1, points).round().astype(int))
+
+
+def _classes_for_curves(classes: list[Any]) -> list[tuple[int, Any]]:
+    return [(1, classes[1])] if len(classes) == 2 else list(enumerate(classes))
+
+
+def roc_points(y: Any, proba: Any, classes: list[Any], points: int) -> list[dict[str, Any]]:
+    """ROC curve per class (one-vs-rest; only the positive class when binary)."""
+    from sklearn.metrics import roc_curve
+
+    rows = []
+    y = np.asarray(y)
+    for i, cls in _classes_for_curves(classes):
+        if len(np.unique(y == cls)) < 2:
+            continue
+        fpr, tpr, _ = roc_curve(y == cls, proba[:, i])
+        for j in _thin(len(fpr), points):
+            rows.append({"class": str(_label(cls)), "fpr": _r(fpr[j]), "tpr": _r(tpr[j])})
+    return rows
+
+
+def pr_points(y: Any, proba: Any, classes: list[Any], points: int) -> list[dict[str, Any]]:
+    """Precision-recall curve per class (one-vs-rest; only the positive class when binary)."""
+    from sklearn.metrics import precision_recall_curve
+
+    rows = []
+    y = np.asarray(y)
+    for i, cls in _classes_for_curves(classes):
+        if not (y == cls).any():
+            continue
+        precision, recall, _ = precision_recall_curve(y == cls, proba[:, i])
+        for j in _thin(len(recall), points)[::-1]:
+            rows.append({"class": str(_label(cls)), "recall": _r(recall[j]),
+                         "precision": _r(precision[j])})
+    return rows
+
+
+def confusion(y: Any, pred: Any, classes: list[Any]) -> list[dict[str, Any]]:
+    """Counts for every (actual, predicted) pair, zeros included."""
+    from sklearn.metrics import confusion_matrix
+
+    matrix = confusion_matrix(y, pred, labels=classes)
+    return [{"actual": str(_label(a)), "predicted": str(_label(p)), "count": int(matrix[i, j])}
+            for i, a in enumerate(classes) for j, p in enumerate(classes)]
+
+
+def calibration(y: Any, proba: Any, classes: list[Any], bins: int = 10) -> list[dict[str, Any]]:
+    """Reliability curve per class: mean predicted probability vs observed frequency."""
+    rows = []
+    y = np.asarray(y)
+    edges = np.linspace(0, 1, bins + 1)
+    for i, cls in _classes_for_curves(classes):
+        p = proba[:, i]
+        which = np.clip(np.digitize(p, edges[1:-1]), 0, bins - 1)
+        for b in range(bins):
+            mask = which == b
+            if mask.any():
+                rows.append({"class": str(_label(cls)), "mean_predicted": _r(p[mask].mean()),
+                             "fraction_positive": _r((y[mask] == cls).mean()),
+                             "count": int(mask.sum())})
+    return rows
+
+
+def regression_points(y: Any, pred: Any, points: int, seed: int) -> list[dict[str, Any]]:
+    """Predicted vs actual (and the residual) for at most `points` rows, seeded sample."""
+    y, pred = np.asarray(y, dtype=float), np.asarray(pred, dtype=float)
+    idx = np.arange(len(y))
+    if len(y) > points:
+        idx = np.sort(np.random.default_rng(seed).choice(len(y), points, replace=False))
+    return [{"actual": _r(y[i]), "predicted": _r(pred[i]), "residual": _r(y[i] - pred[i])}
+            for i in idx]
+
+
+MISSING_SLICE = "(missing)"
+
+
+def slice_labels(column: Any, bins: int) -> tuple[np.ndarray, list[str]]:
+    """Slice name for each row, and the slices in display order.
+
+    Categories are slices as they are; numbers fall into quantile bins, listed low to high.
+    """
+    import pandas as pd
+
+    column = column.reset_index(drop=True)
+    if pd.api.types.is_numeric_dtype(column) and column.nunique() > bins:
+        codes, edges = pd.qcut(column, q=bins, duplicates="drop", labels=False, retbins=True)
+        names = [f"{lo:.4g}–{hi:.4g}" for lo, hi in zip(edges[:-1], edges[1:], strict=True)]
+        table = np.array([*names, MISSING_SLICE], dtype=object)
+        labels = table[codes.fillna(len(names)).astype(int).to_numpy()]
+        order = names
+    else:
+        labels = column.astype(str).where(column.notna(), MISSING_SLICE).to_numpy(dtype=object)
+        order = sorted(set(labels) - {MISSING_SLICE})
+    if (labels == MISSING_SLICE).any():
+        order = [*order, MISSING_SLICE]
+    return labels, order
+
+
+def slice_metrics(df: Any, y: Any, pred: Any, columns: tuple[str, ...], bins: int,
+                  task: str) -> dict[str, list[dict[str, Any]]]:
+    """Per-slice row counts and metrics for each column in `columns`."""
+    from sklearn import metrics as m
+
+    y, pred = np.asarray(y), np.asarray(pred)
+    out: dict[str, list[dict[str, Any]]] = {}
+    for col in columns:
+        labels, order = slice_labels(df[col], bins)
+        rows = []
+        for name in order:
+            mask = labels == name
+            row: dict[str, Any] = {"slice": str(name), "n": int(mask.sum())}
+            if task == "regression":
+                row["rmse"] = _r(np.sqrt(m.mean_squared_error(y[mask], pred[mask])))
+                row["mae"] = _r(m.mean_absolute_error(y[mask], pred[mask]))
+            else:
+                row["accuracy"] = _r(m.accuracy_score(y[mask], pred[mask]))
+                row["f1_macro"] = _r(m.f1_score(y[mask], pred[mask], average="macro",
+                                                zero_division=0))
+            rows.append(row)
+        out[col] = rows
+    return out
+
+
+def permutation_importance(pipeline: Any, X: Any, y: Any, task: str, repeats: int,
+                           max_rows: int, seed: int) -> list[dict[str, Any]]:
+    """Drop in score when each input column is shuffled, on at most `max_rows` rows."""
+    from sklearn.inspection import permutation_importance as sk_permutation_importance
+
+    if repeats == 0:
+        return []
+    if len(X) > max_rows:
+        idx = np.sort(np.random.default_rng(seed).choice(len(X), max_rows, replace=False))
+        X, y = X.iloc[idx], np.asarray(y)[idx]
+    scoring = {"regression": "r2", "binary": "roc_auc", "multiclass": "roc_auc_ovr"}[task]
+    if task != "regression" and len(np.unique(y)) < len(pipeline.classes_):
+        scoring = "accuracy"  # AUC needs every class present in the sample
+    result = sk_permutation_importance(pipeline, X, y, scoring=scoring, n_repeats=repeats,
+                                       random_state=seed, n_jobs=1)
+    rows = [{"feature": str(f), "importance": _r(mean), "std": _r(std)}
+            for f, mean, std in zip(X.columns, result.importances_mean, result.importances_std,
+                                    strict=True)]
+    return sorted(rows, key=lambda r: (-r["importance"], r["feature"]))

@@ -1,0 +1,93 @@
+"""Loading `data.source`: a bundled scikit-learn dataset, a file in the repo, or generated data."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gitops_ml.config import DataConfig, SyntheticConfig
+from gitops_ml.errors import UserError
+
+SKLEARN_DATASETS = ("breast_cancer", "wine", "iris", "diabetes")
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"[^0-9a-zA-Z]+", "_", name).strip("_").lower()
+
+
+def load_sklearn(name: str, target: str) -> Any:
+    """A dataset bundled with scikit-learn (no download), with snake_case feature names.
+
+    Class labels become their names (`malignant`, `benign`), so reports read in words.
+    """
+    import pandas as pd
+    from sklearn import datasets
+
+    if name not in SKLEARN_DATASETS:
+        raise UserError(f"data.source: unknown scikit-learn dataset {name!r} "
+                        f"(choose from {', '.join(SKLEARN_DATASETS)})")
+    bunch = getattr(datasets, f"load_{name}")()
+    df = pd.DataFrame(bunch.data, columns=[_snake(c) for c in bunch.feature_names])
+    if target in df.columns:
+        raise UserError(f"data.target: {target!r} clashes with a feature of {name}")
+    names = getattr(bunch, "target_names", None)
+    if names is not None and len(names) and name != "diabetes":
+        df[target] = pd.Series(np.asarray(names)[bunch.target], dtype=str)
+    else:
+        df[target] = bunch.target.astype("float64")
+    return df
+
+
+def make_synthetic(cfg: SyntheticConfig, target: str, seed: int) -> Any:
+    """A dataset with numeric and categorical columns, missing values and a learnable target."""
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    n = cfg.rows
+    numeric = rng.standard_normal((n, cfg.numeric)) * rng.uniform(0.5, 3, cfg.numeric)
+    numeric += rng.uniform(-5, 5, cfg.numeric)
+    weights = rng.standard_normal(cfg.numeric)
+    signal = (numeric - numeric.mean(axis=0)) / numeric.std(axis=0) @ weights / np.sqrt(cfg.numeric)
+    if cfg.missing_rate > 0:
+        numeric[rng.random(numeric.shape) < cfg.missing_rate] = np.nan
+    cols: dict[str, Any] = {f"num_{i:02d}": numeric[:, i] for i in range(cfg.numeric)}
+    labels = np.array([f"c{k}" for k in range(cfg.categories)], dtype=object)
+    for j in range(cfg.categorical):
+        codes = rng.integers(0, cfg.categories, n)
+        signal += (rng.standard_normal(cfg.categories) * 0.5)[codes]
+        values = labels[codes]
+        values[rng.random(n) < cfg.missing_rate] = None
+        cols[f"cat_{j:02d}"] = values
+    df = pd.DataFrame(cols)
+    noisy = signal + rng.standard_normal(n) * 0.5
+    if cfg.classes == 0:
+        df[target] = noisy * 10 + 100
+    else:
+        edges = np.quantile(noisy, np.linspace(0, 1, cfg.classes + 1)[1:-1])
+        df[target] = pd.Series(np.array([f"class_{k}" for k in range(cfg.classes)])[
+            np.searchsorted(edges, noisy)], dtype=str)
+    return df
+
+
+def ingest(cfg: DataConfig, seed: int, root: Path) -> Any:
+    """Load the dataset named by `cfg.source` (relative file paths resolve against `root`)."""
+    from gitops_ml.io import read_table
+
+    source = cfg.source.strip()
+    if source.startswith("sklearn:"):
+        df = load_sklearn(source.removeprefix("sklearn:"), cfg.target)
+    elif source.rstrip(":") == "synthetic":
+        df = make_synthetic(cfg.synthetic, cfg.target, seed)
+    else:
+        df = read_table(root / source, key="data.source")
+    if df.empty or len(df.columns) == 0:
+        raise UserError(f"data.source: {cfg.source!r} has no rows")
+    if cfg.target not in df.columns:
+        raise UserError(f"data.target: column {cfg.target!r} not found in {cfg.source!r} "
+                        f"(columns: {', '.join(map(str, df.columns[:20]))})")
+    if df[cfg.target].isna().all():
+        raise UserError(f"data.target: column {cfg.target!r} is empty in {cfg.source!r}")
+    return df

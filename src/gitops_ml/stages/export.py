@@ -1,0 +1,180 @@
+"""Stage `export`: convert the fitted pipeline to ONNX, prove parity, write model.json."""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import subprocess
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gitops_ml import config
+from gitops_ml.contract import Contract
+from gitops_ml.errors import UserError
+from gitops_ml.io import read_json, read_table, write_bytes, write_json
+from gitops_ml.modeling import model_frame
+from gitops_ml.profiling import section
+
+# ONNX output names, shared with the serving app through model.json.
+LABEL, PROBABILITIES, VALUE = "label", "probabilities", "variable"
+LIBRARIES = ("scikit-learn", "skl2onnx", "onnx", "onnxruntime", "numpy", "pandas")
+
+
+def to_onnx(bundle: dict[str, Any]) -> bytes:
+    """Convert the pipeline with one ONNX input per feature column, [batch, 1] each."""
+    from skl2onnx import convert_sklearn
+    from skl2onnx.common.data_types import FloatTensorType, StringTensorType
+
+    contract: Contract = bundle["contract"]
+    pipeline = bundle["pipeline"]
+    inputs = [(c.name, FloatTensorType([None, 1]) if c.is_numeric else StringTensorType([None, 1]))
+              for c in contract.features]
+    estimator = pipeline.named_steps["estimator"]
+    options = {id(estimator): {"zipmap": False}} if bundle["task"] != "regression" else None
+    try:
+        model = convert_sklearn(pipeline, initial_types=inputs, options=options)
+    except Exception as exc:  # skl2onnx raises several unrelated types for "cannot convert"
+        raise UserError(f"model.estimator: skl2onnx cannot convert {bundle['estimator']} "
+                        f"({type(exc).__name__}: {str(exc).splitlines()[0][:200]})") from exc
+    return model.SerializeToString()
+
+
+def onnx_feeds(X: Any, contract: Contract) -> dict[str, np.ndarray]:
+    """ONNX Runtime inputs for a model frame: float32 numbers, strings ('' when missing)."""
+    return {c.name: X[[c.name]].to_numpy(np.float32 if c.is_numeric else object)
+            for c in contract.features}
+
+
+def parity(bundle: dict[str, Any], onnx_bytes: bytes, df: Any,
+           cfg: config.ExportConfig) -> dict[str, Any]:
+    """Compare ONNX Runtime with scikit-learn on `df`: label agreement and largest difference."""
+    import onnxruntime as ort
+
+    contract: Contract = bundle["contract"]
+    pipeline = bundle["pipeline"]
+    X = model_frame(df, contract)
+    session = ort.InferenceSession(onnx_bytes, providers=["CPUExecutionProvider"])
+    with section("model.predict"):
+        outputs = dict(zip([o.name for o in session.get_outputs()],
+                           session.run(None, onnx_feeds(X, contract)), strict=True))
+    if bundle["task"] == "regression":
+        with section("model.predict"):
+            expected = pipeline.predict(X)
+        got = outputs[VALUE].ravel()
+        # relative to the target's scale, so a target in the thousands is judged fairly
+        scale = max(1.0, float(np.abs(expected).max()))
+        max_diff = float(np.abs(got - expected).max()) / scale
+        agreement = 1.0
+    else:
+        with section("model.predict"):
+            expected = pipeline.predict_proba(X)
+        max_diff = float(np.abs(outputs[PROBABILITIES] - expected).max())
+        agreement = float((outputs[LABEL] == pipeline.classes_[expected.argmax(axis=1)]).mean())
+    passed = max_diff <= cfg.max_abs_diff and agreement >= cfg.min_label_agreement
+    return {
+        "passed": passed,
+        "rows": int(len(df)),
+        "label_agreement": round(agreement, 6),
+        "max_abs_diff": float(f"{max_diff:.3g}"),
+        "tolerance": {"max_abs_diff": cfg.max_abs_diff,
+                      "min_label_agreement": cfg.min_label_agreement},
+    }
+
+
+def metadata_for(bundle: dict[str, Any], *, name: str, metrics: dict[str, Any],
+                 params: dict[str, Any], data_sha256: str, train_rows: int,
+                 commit: str | None, parity_report: dict[str, Any]) -> dict[str, Any]:
+    """model.json: everything a server or a reviewer needs to know about model.onnx."""
+    contract: Contract = bundle["contract"]
+    classification = bundle["task"] != "regression"
+    features = []
+    for c in contract.features:
+        spec: dict[str, Any] = {"name": c.name, "type": "number" if c.is_numeric else "category",
+                                "dtype": c.dtype, "nullable": c.nullable}
+        if c.is_numeric:
+            spec.update({"min": c.min, "max": c.max})
+        else:
+            spec["categories"] = list(c.categories or [])
+        features.append(spec)
+    return {
+        "name": name,
+        "task": bundle["task"],
+        "target": bundle["target"],
+        "estimator": bundle["estimator"],
+        "features": features,
+        "classes": [str(c) for c in bundle["classes"]] if classification else None,
+        "onnx": {
+            "file": "model.onnx",
+            "inputs": [c.name for c in contract.features],
+            "outputs": {"label": LABEL, "probabilities": PROBABILITIES} if classification
+            else {"value": VALUE},
+            "missing_category": "",
+        },
+        "metrics": metrics,
+        "params": params,
+        "training_data": {"sha256": data_sha256, "rows": train_rows},
+        "git_commit": commit,
+        "parity": parity_report,
+        "libraries": {lib: _version(lib) for lib in LIBRARIES},
+    }
+
+
+def _version(dist: str) -> str | None:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def _sha256(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _parquet_rows(path: str | Path) -> int:
+    import pyarrow.parquet as pq
+
+    return int(pq.ParquetFile(path).metadata.num_rows)
+
+
+def _git_commit() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                             check=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
+
+
+def main(args: argparse.Namespace) -> None:
+    import joblib
+
+    params = config.read_params(args.params)
+    cfg = config.ExportConfig.from_params(params)
+    bundle = joblib.load(args.model)
+    test = read_table(args.test, key="--test")
+    onnx_bytes = to_onnx(bundle)
+    report = parity(bundle, onnx_bytes, test, cfg)
+    write_json(report, args.parity)
+    if not report["passed"]:
+        raise UserError(
+            f"export: ONNX parity failed on {report['rows']} test rows: label agreement "
+            f"{report['label_agreement']} (need >= {cfg.min_label_agreement}), largest difference "
+            f"{report['max_abs_diff']} (allowed {cfg.max_abs_diff}); see export.* in params.yaml"
+        )
+    meta = metadata_for(
+        bundle, name=args.name, metrics=read_json(args.metrics),
+        params={key: params.get(key) for key in ("seed", "data", "model")},
+        data_sha256=_sha256(args.train), train_rows=_parquet_rows(args.train),
+        commit=_git_commit(), parity_report=report,
+    )
+    write_bytes(onnx_bytes, args.onnx)
+    write_json(meta, args.meta)
+    print(f"export: {args.onnx} ({len(onnx_bytes) // 1024} KiB), parity "
+          f"{report['label_agreement']:.0%} labels, max diff {report['max_abs_diff']}")
