@@ -1,0 +1,140 @@
+"""Shared fixtures: small in-memory data and a helper that runs the pipeline stages in-process."""
+
+from __future__ import annotations
+
+import copy
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from gitops_ml import cli
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def project_root() -> Path:
+    return ROOT
+
+
+@pytest.fixture(scope="session")
+def default_params() -> dict[str, Any]:
+    return yaml.safe_load((ROOT / "params.yaml").read_text())
+
+
+def make_mixed_csv(path: Path, rows: int = 300, seed: int = 0) -> Path:
+    """A CSV with numeric and categorical columns, missing values and string labels (3 classes)."""
+    rng = np.random.default_rng(seed)
+    size = rng.normal(10, 3, rows)
+    weight = rng.normal(50, 10, rows)
+    colour = rng.choice(["red", "green", "blue"], rows).astype(object)
+    shape = rng.choice(["round", "square"], rows).astype(object)
+    score = size / 3 + (colour == "red") * 2 - (colour == "blue") * 2 + rng.normal(0, 0.5, rows)
+    label = np.where(score > 4.5, "high", np.where(score > 2.5, "mid", "low"))
+    size[rng.random(rows) < 0.05] = np.nan
+    colour[rng.random(rows) < 0.05] = None
+    df = pd.DataFrame({"size": size, "weight": weight, "colour": colour, "shape": shape,
+                       "grade": label})
+    df.to_csv(path, index=False)
+    return path
+
+
+class Project:
+    """A scratch copy of the pipeline's inputs, run stage by stage through the real CLI."""
+
+    def __init__(self, root: Path, params: dict[str, Any]) -> None:
+        self.root = root
+        self.params = copy.deepcopy(params)
+        self.contract = root / "contract.yaml"
+
+    def path(self, name: str) -> Path:
+        return self.root / name
+
+    def write_params(self) -> Path:
+        p = self.root / "params.yaml"
+        p.write_text(yaml.safe_dump(self.params, sort_keys=False))
+        return p
+
+    def cli(self, *args: str) -> int:
+        return cli.main([args[0], "--params", str(self.write_params()), *args[1:]])
+
+    def ingest(self) -> int:
+        return self.cli("ingest", "--out", str(self.path("raw.parquet")))
+
+    def infer_contract(self) -> int:
+        return cli.main(["contract", "infer", "--params", str(self.write_params()),
+                         "--data", str(self.path("raw.parquet")), "--out", str(self.contract),
+                         "--force"])
+
+    def validate(self) -> int:
+        return self.cli("validate", "--data", str(self.path("raw.parquet")),
+                        "--contract", str(self.contract),
+                        "--report", str(self.path("reports/data_validation.json")))
+
+    def split(self) -> int:
+        return self.cli("split", "--data", str(self.path("raw.parquet")),
+                        "--train", str(self.path("train.parquet")),
+                        "--test", str(self.path("test.parquet")))
+
+    def train(self) -> int:
+        return self.cli("train", "--train", str(self.path("train.parquet")),
+                        "--contract", str(self.contract), "--out", str(self.path("model.joblib")))
+
+    def evaluate(self) -> int:
+        return self.cli("evaluate", "--model", str(self.path("model.joblib")),
+                        "--test", str(self.path("test.parquet")),
+                        "--metrics", str(self.path("reports/metrics.json")),
+                        "--plots", str(self.path("reports/plots")),
+                        "--slices", str(self.path("reports/slices.json")),
+                        "--importance", str(self.path("reports/importance.json")))
+
+    def export(self) -> int:
+        return self.cli("export", "--model", str(self.path("model.joblib")),
+                        "--train", str(self.path("train.parquet")),
+                        "--test", str(self.path("test.parquet")),
+                        "--metrics", str(self.path("reports/metrics.json")),
+                        "--onnx", str(self.path("model.onnx")),
+                        "--meta", str(self.path("model.json")),
+                        "--parity", str(self.path("reports/onnx_parity.json")))
+
+    def run_all(self, *, infer: bool = True) -> None:
+        """Every stage in dvc.yaml order; fails the test at the first stage that fails."""
+        assert self.ingest() == 0
+        if infer:
+            assert self.infer_contract() == 0
+        for stage in (self.validate, self.split, self.train, self.evaluate, self.export):
+            assert stage() == 0, f"stage {stage.__name__} failed"
+
+
+@pytest.fixture
+def new_project(default_params: dict[str, Any]) -> Callable[[Path], Project]:
+    """Make scratch projects with the default params and the committed contract."""
+    def make(root: Path) -> Project:
+        root.mkdir(parents=True, exist_ok=True)
+        proj = Project(root, default_params)
+        proj.contract.write_text((ROOT / "contract.yaml").read_text())
+        return proj
+
+    return make
+
+
+@pytest.fixture
+def project(tmp_path: Path, new_project: Callable[[Path], Project]) -> Project:
+    """A scratch project with the default params and the committed contract."""
+    return new_project(tmp_path)
+
+
+@pytest.fixture
+def mixed_csv() -> Callable[..., Path]:
+    return make_mixed_csv
+
+
+def git_files(root: Path) -> list[str]:
+    out = subprocess.run(["git", "ls-files", "-z"], cwd=root, capture_output=True, check=True)
+    return [f for f in out.stdout.decode().split("\0") if f]

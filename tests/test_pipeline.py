@@ -1,0 +1,130 @@
+"""The whole pipeline, stage by stage through the CLI, customised by params.yaml alone."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+
+def read(project, name):
+    return json.loads(project.path(name).read_text())
+
+
+def test_pipeline_default_breast_cancer_is_binary(project):
+    project.run_all(infer=False)
+    metrics = read(project, "reports/metrics.json")
+    assert set(metrics) == {"accuracy", "balanced_accuracy", "f1_macro", "precision", "recall",
+                            "roc_auc", "log_loss"}
+    assert metrics["roc_auc"] > 0.95
+    plots = {p.name for p in project.path("reports/plots").iterdir()}
+    assert plots == {"roc.json", "precision_recall.json", "confusion.json", "calibration.json"}
+    assert sum(r["count"] for r in read(project, "reports/plots/confusion.json")["confusion"]) \
+        == 114
+    slices = read(project, "reports/slices.json")["mean_radius"]
+    assert sum(s["n"] for s in slices) == 114 and len(slices) == 4
+    importance = read(project, "reports/importance.json")["importance"]
+    assert len(importance) == 30
+    assert importance == sorted(importance, key=lambda r: -r["importance"])
+
+
+def test_pipeline_wine_is_multiclass(project):
+    project.params["data"] = {"source": "sklearn:wine", "target": "cultivar"}
+    project.params["evaluate"]["slices"] = ["alcohol"]
+    project.run_all()
+    meta = read(project, "model.json")
+    assert meta["task"] == "multiclass" and meta["classes"] == ["class_0", "class_1", "class_2"]
+    assert read(project, "reports/metrics.json")["roc_auc"] > 0.9
+    roc_classes = {r["class"] for r in read(project, "reports/plots/roc.json")["roc"]}
+    assert roc_classes == {"class_0", "class_1", "class_2"}
+
+
+def test_pipeline_diabetes_is_regression(project):
+    project.params["data"] = {"source": "sklearn:diabetes", "target": "progression"}
+    project.params["model"] = {"estimator": "sklearn.linear_model.Ridge", "params": {"alpha": 1.0}}
+    project.params["evaluate"]["slices"] = ["sex"]
+    project.run_all()
+    assert set(read(project, "reports/metrics.json")) == {"rmse", "mae", "r2"}
+    assert len(read(project, "reports/plots/predicted_vs_actual.json")["predicted_vs_actual"]) \
+        == 89
+    assert {p.name for p in project.path("reports/plots").iterdir()} == {
+        "predicted_vs_actual.json"}
+    assert read(project, "model.json")["classes"] is None
+    assert read(project, "reports/onnx_parity.json")["passed"] is True
+
+
+def test_pipeline_csv_with_categories_missing_values_and_string_labels(project, mixed_csv):
+    mixed_csv(project.path("mixed.csv"))
+    project.params["data"] = {"source": "mixed.csv", "target": "grade"}
+    project.params["evaluate"]["slices"] = ["colour", "size"]
+    project.params["model"] = {
+        "estimator": "sklearn.ensemble.RandomForestClassifier",
+        "params": {"n_estimators": 30, "max_depth": 6},
+    }
+    project.run_all()
+    meta = read(project, "model.json")
+    assert meta["classes"] == ["high", "low", "mid"]
+    colour = next(f for f in meta["features"] if f["name"] == "colour")
+    assert colour == {"name": "colour", "type": "category", "dtype": "string", "nullable": True,
+                      "categories": ["blue", "green", "red"]}
+    slices = {s["slice"] for s in read(project, "reports/slices.json")["colour"]}
+    assert slices == {"blue", "green", "red", "(missing)"}
+    assert read(project, "reports/onnx_parity.json")["label_agreement"] == 1.0
+
+
+def test_pipeline_synthetic_source(project):
+    project.params["data"] = {"source": "synthetic", "target": "y",
+                              "synthetic": {"rows": 600, "numeric": 4, "categorical": 2}}
+    project.params["evaluate"]["slices"] = ["cat_00"]
+    project.run_all()
+    assert read(project, "reports/metrics.json")["accuracy"] > 0.6
+
+
+def test_pipeline_two_runs_give_identical_metrics(tmp_path, new_project):
+    outputs = []
+    for run in ("one", "two"):
+        proj = new_project(tmp_path / run)
+        proj.params["model"] = {"estimator": "sklearn.ensemble.RandomForestClassifier",
+                                "params": {"n_estimators": 20}}
+        proj.run_all()
+        outputs.append([proj.path(f).read_bytes() for f in (
+            "reports/metrics.json", "reports/importance.json", "reports/slices.json")])
+    assert outputs[0] == outputs[1]
+
+
+@pytest.mark.parametrize(("change", "stage", "message"), [
+    ({"data": {"source": "data/missing.csv", "target": "y"}}, "ingest",
+     "data.source: file not found"),
+    ({"data": {"source": "sklearn:mnist", "target": "y"}}, "ingest",
+     "data.source: unknown scikit-learn dataset 'mnist'"),
+    ({"model": {"estimator": "sklearn.linear_model.Nope"}}, "train",
+     "model.estimator: 'sklearn.linear_model' has no estimator class 'Nope'"),
+    ({"model": {"estimator": "sklearn.linear_model.LogisticRegression",
+                "params": {"C": "high"}}}, "train",
+     "model.params: The 'C' parameter of LogisticRegression must be"),
+    ({"split": {"test_size": "a fifth"}}, "split", "split.test_size: expected a number"),
+])
+def test_pipeline_bad_params_fail_in_one_line_and_leave_no_output(project, capsys, change, stage,
+                                                                  message):
+    stages = ["ingest", "validate", "split", "train"]
+    project.params.update(change)
+    for name in stages:
+        code = getattr(project, name)()
+        if name == stage:
+            break
+        assert code == 0
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert err.startswith(f"gitops-ml {stage}: error: {message}"), err
+    assert len(err.splitlines()) == 1
+    out = {"ingest": "raw.parquet", "split": "train.parquet", "train": "model.joblib"}[stage]
+    assert not project.path(out).exists()
+    assert not list(project.root.glob(".*.tmp"))
+
+
+def test_pipeline_one_class_target_is_rejected(project, capsys):
+    (project.path("one.csv")).write_text("a,y\n1,x\n2,x\n3,x\n")
+    project.params["data"] = {"source": "one.csv", "target": "y"}
+    assert project.ingest() == 0
+    assert project.infer_contract() == 2
+    assert "data.target: 'y' has a single class ['x']" in capsys.readouterr().err

@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from gitops_ml.config import DataConfig, SyntheticConfig
+from gitops_ml.errors import UserError
+from gitops_ml.sources import ingest, make_synthetic
+
+
+@pytest.mark.parametrize(("name", "rows", "classes"), [
+    ("breast_cancer", 569, {"benign", "malignant"}),
+    ("wine", 178, {"class_0", "class_1", "class_2"}),
+    ("iris", 150, {"setosa", "versicolor", "virginica"}),
+])
+def test_ingest_sklearn_classification_datasets_have_named_labels(name, rows, classes, tmp_path):
+    df = ingest(DataConfig(f"sklearn:{name}", "label"), 0, tmp_path)
+    assert len(df) == rows
+    assert set(df["label"]) == classes
+
+
+def test_ingest_sklearn_diabetes_is_a_numeric_target(tmp_path):
+    df = ingest(DataConfig("sklearn:diabetes", "progression"), 0, tmp_path)
+    assert df.shape == (442, 11)
+    assert pd.api.types.is_float_dtype(df["progression"])
+
+
+def test_ingest_sklearn_feature_names_are_snake_case(tmp_path):
+    df = ingest(DataConfig("sklearn:breast_cancer", "diagnosis"), 0, tmp_path)
+    assert "mean_radius" in df.columns and "worst_concave_points" in df.columns
+
+
+def test_ingest_unknown_sklearn_dataset_names_the_key(tmp_path):
+    with pytest.raises(UserError, match=r"^data\.source: unknown scikit-learn dataset 'mnist'"):
+        ingest(DataConfig("sklearn:mnist", "y"), 0, tmp_path)
+
+
+def test_ingest_missing_file_names_the_key(tmp_path):
+    with pytest.raises(UserError, match=r"^data\.source: file not found: .*nope\.csv"):
+        ingest(DataConfig("data/nope.csv", "y"), 0, tmp_path)
+
+
+def test_ingest_absent_target_names_the_key(tmp_path):
+    pd.DataFrame({"a": [1, 2], "b": [3, 4]}).to_csv(tmp_path / "d.csv", index=False)
+    with pytest.raises(UserError, match=r"^data\.target: column 'y' not found .*columns: a, b"):
+        ingest(DataConfig("d.csv", "y"), 0, tmp_path)
+
+
+def test_ingest_empty_csv_is_rejected(tmp_path):
+    (tmp_path / "d.csv").write_text("a,y\n")
+    with pytest.raises(UserError, match=r"^data\.source: 'd\.csv' has no rows"):
+        ingest(DataConfig("d.csv", "y"), 0, tmp_path)
+
+
+def test_ingest_reads_parquet(tmp_path: Path):
+    pd.DataFrame({"a": [1.0, 2.0], "y": ["p", "q"]}).to_parquet(tmp_path / "d.parquet")
+    assert ingest(DataConfig("d.parquet", "y"), 0, tmp_path).shape == (2, 2)
+
+
+def test_ingest_rejects_unsupported_file_type(tmp_path):
+    (tmp_path / "d.xlsx").write_text("")
+    with pytest.raises(UserError, match=r"data\.source: unsupported file type '\.xlsx'"):
+        ingest(DataConfig("d.xlsx", "y"), 0, tmp_path)
+
+
+def test_synthetic_has_requested_shape_missing_values_and_categories():
+    cfg = SyntheticConfig(rows=5000, numeric=5, categorical=3, categories=4, missing_rate=0.1,
+                          classes=3)
+    df = make_synthetic(cfg, "y", seed=1)
+    assert df.shape == (5000, 9)
+    assert set(df["y"]) == {"class_0", "class_1", "class_2"}
+    assert set(df["cat_00"].dropna()) == {"c0", "c1", "c2", "c3"}
+    missing = df.drop(columns="y").isna().mean()
+    assert ((missing > 0.07) & (missing < 0.13)).all()
+
+
+def test_synthetic_is_seeded():
+    cfg = SyntheticConfig(rows=100)
+    pd.testing.assert_frame_equal(make_synthetic(cfg, "y", 7), make_synthetic(cfg, "y", 7))
+    assert not make_synthetic(cfg, "y", 7).equals(make_synthetic(cfg, "y", 8))
+
+
+def test_synthetic_regression_target_is_numeric():
+    df = make_synthetic(SyntheticConfig(rows=200, classes=0), "y", 0)
+    assert pd.api.types.is_float_dtype(df["y"])

@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from gitops_ml import contract as contract_mod
+from gitops_ml.config import ModelConfig
+from gitops_ml.errors import UserError
+from gitops_ml.modeling import MISSING_CATEGORY, model_frame, resolve_estimator
+from gitops_ml.stages.train import train
+
+
+@pytest.fixture
+def mixed() -> pd.DataFrame:
+    return pd.DataFrame({
+        "a": [1.0, 2.0, None, 4.0, 5.0, 6.0, 7.0, 8.0],
+        "c": ["x", "y", "x", None, "y", "x", "y", "x"],
+        "y": ["p", "q", "p", "q", "p", "q", "p", "q"],
+    })
+
+
+def lr(**params) -> ModelConfig:
+    return ModelConfig("sklearn.linear_model.LogisticRegression", params)
+
+
+def test_resolve_estimator_unknown_module():
+    with pytest.raises(UserError, match=r"model\.estimator: cannot import module 'sklearn\.nope'"):
+        resolve_estimator("sklearn.nope.Model", {})
+
+
+def test_resolve_estimator_unknown_class():
+    with pytest.raises(UserError, match=r"'sklearn\.linear_model' has no estimator class 'Nope'"):
+        resolve_estimator("sklearn.linear_model.Nope", {})
+
+
+def test_resolve_estimator_unknown_param_is_named():
+    with pytest.raises(UserError, match=r"^model\.params\.depth: not a parameter of"):
+        resolve_estimator("sklearn.linear_model.LogisticRegression", {"depth": 3})
+
+
+def test_train_param_of_wrong_type_is_named(mixed):
+    c = contract_mod.infer(mixed, "y")
+    with pytest.raises(UserError, match=r"model\.params: The 'C' parameter of LogisticRegression"):
+        train(mixed, c, lr(C="big"), seed=0)
+
+
+def test_train_regressor_for_classification_target_is_a_config_error(mixed):
+    c = contract_mod.infer(mixed, "y")
+    cfg = ModelConfig("sklearn.linear_model.Ridge", {})
+    with pytest.raises(UserError, match=r"Ridge is not a regressor|is not a classifier"):
+        train(mixed, c, cfg, seed=0)
+
+
+def test_train_handles_missing_values_and_unknown_categories(mixed):
+    c = contract_mod.infer(mixed, "y")
+    bundle = train(mixed, c, lr(), seed=0)
+    assert bundle["task"] == "binary" and bundle["classes"] == ["p", "q"]
+    unseen = pd.DataFrame({"a": [None], "c": ["never-seen"], "y": ["p"]})
+    assert bundle["pipeline"].predict(model_frame(unseen, c))[0] in {"p", "q"}
+
+
+def test_train_passes_the_seed_to_estimators_with_random_state(mixed):
+    c = contract_mod.infer(mixed, "y")
+    cfg = ModelConfig("sklearn.ensemble.RandomForestClassifier", {"n_estimators": 3})
+    bundle = train(mixed, c, cfg, seed=11)
+    assert bundle["pipeline"].named_steps["estimator"].random_state == 11
+
+
+def test_model_frame_marks_missing_categories_as_empty_strings(mixed):
+    c = contract_mod.infer(mixed, "y")
+    X = model_frame(mixed, c)
+    assert list(X.columns) == ["a", "c"]
+    assert X["c"].tolist()[3] == "" and MISSING_CATEGORY not in set(X["c"])
