@@ -35,6 +35,19 @@ def _contract_infer(args: argparse.Namespace) -> None:
           f"-> {out} (review it, then commit)")
 
 
+def _serve(args: argparse.Namespace) -> None:
+    from gitops_ml.serve.server import run
+    from gitops_ml.serve.settings import Settings
+
+    run(Settings.from_env())
+
+
+def _predict(args: argparse.Namespace) -> None:
+    from gitops_ml.predict import main as predict_main
+
+    predict_main(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="gitops-ml", description=__doc__)
     parser.add_argument("--timings", metavar="FILE",
@@ -61,6 +74,26 @@ def build_parser() -> argparse.ArgumentParser:
                      _stage("export"), "model", "train", "test", "metrics", "onnx", "meta",
                      "parity")
     export.add_argument("--name", default="model", help="model name recorded in model.json")
+
+    serve = sub.add_parser("serve", help="serve the model over HTTP (settings: GITOPS_ML_* env)",
+                           description="Serve models/model.onnx over HTTP. Settings come from "
+                           "GITOPS_ML_* environment variables (see README, Serving).")
+    serve.set_defaults(func=_serve)
+    predict = sub.add_parser("predict", help="score a CSV or Parquet file with the ONNX model",
+                             description="Score INPUT with the same model and validation as the "
+                             "server, in chunks; write label + probabilities (or value).")
+    predict.add_argument("input", metavar="INPUT", help="CSV or Parquet file")
+    predict.add_argument("-o", "--output", required=True, metavar="OUTPUT",
+                         help=".csv or .parquet; written atomically")
+    predict.add_argument("--model-dir", default="models", metavar="DIR",
+                         help="directory with model.onnx and model.json (default: %(default)s)")
+    predict.add_argument("--keep", action="append", default=[], metavar="COLUMN",
+                         help="copy an input column (e.g. an id) to the output; repeatable")
+    predict.add_argument("--chunk-rows", type=int, default=50_000, metavar="N",
+                         help="rows per chunk (default: %(default)s)")
+    predict.add_argument("--allow-unknown-categories", action="store_true",
+                         help="score unknown categories as none of the known ones")
+    predict.set_defaults(func=_predict)
 
     contract = sub.add_parser("contract", help="data contract helpers")
     contract_sub = contract.add_subparsers(dest="contract_command", required=True)

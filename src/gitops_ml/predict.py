@@ -1,0 +1,149 @@
+"""`gitops-ml predict`: score a CSV or Parquet file in chunks with the serving model and checks."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from gitops_ml.errors import UserError
+from gitops_ml.io import atomic_path
+from gitops_ml.serve.model import Feature, ModelMeta, OnnxModel, read_meta
+from gitops_ml.serve.validation import InvalidInput, Validator
+
+SHOW_PROBLEMS = 10
+CSV_BLOCK_BYTES = 16 << 20
+
+
+def output_columns(meta: ModelMeta) -> list[str]:
+    """Prediction columns: label + proba_<class> per class, or value for a regressor."""
+    if meta.is_classifier:
+        return ["label", *(f"proba_{c}" for c in meta.classes or ())]
+    return ["value"]
+
+
+def _check_types(schema: Any, features: tuple[Feature, ...], path: Path) -> None:
+    import pyarrow.types as pat
+
+    for f in features:
+        t = schema.field(f.name).type
+        if pat.is_dictionary(t):
+            t = t.value_type
+        ok = (pat.is_integer(t) or pat.is_floating(t)) if f.is_number else (
+            pat.is_string(t) or pat.is_large_string(t))
+        if not (ok or pat.is_null(t)):
+            want = "numbers" if f.is_number else "strings"
+            raise UserError(f"{path}: column {f.name!r} must hold {want}, found {t}")
+
+
+def read_batches(path: Path, features: tuple[Feature, ...], keep: list[str],
+                 chunk_rows: int) -> Iterator[Any]:
+    """Record batches of at most `chunk_rows` rows holding the features and `keep` columns."""
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+    import pyarrow.parquet as pq
+
+    if not path.is_file():
+        raise UserError(f"INPUT: file not found: {path}")
+    wanted = list(dict.fromkeys([*(f.name for f in features), *keep]))
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".parquet":
+            source = pq.ParquetFile(path)
+            names = source.schema_arrow.names
+            _require(names, wanted, path)
+            _check_types(source.schema_arrow, features, path)
+            batches = source.iter_batches(batch_size=chunk_rows, columns=wanted)
+        elif suffix in (".csv", ".txt"):
+            read = pcsv.ReadOptions(block_size=CSV_BLOCK_BYTES)
+            with pcsv.open_csv(path, read_options=read) as probe:
+                _require(probe.schema.names, wanted, path)
+            # Types from the model, not inferred per block: "007" stays a category, and a block of
+            # whole numbers cannot fix a float column's type for the blocks after it.
+            types = {f.name: pa.float64() if f.is_number else pa.string() for f in features}
+            convert = pcsv.ConvertOptions(include_columns=wanted, column_types=types,
+                                          strings_can_be_null=True)
+            batches = pcsv.open_csv(path, read_options=read, convert_options=convert)
+        else:
+            raise UserError(f"INPUT: unsupported file type {suffix!r} (use .csv or .parquet)")
+        for batch in batches:
+            for start in range(0, batch.num_rows, chunk_rows):
+                yield batch.slice(start, chunk_rows)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OSError) as exc:
+        raise UserError(f"{path}: cannot read: {exc}") from exc
+
+
+def _require(names: list[str], wanted: list[str], path: Path) -> None:
+    missing = [c for c in wanted if c not in names]
+    if missing:
+        raise UserError(f"{path}: column(s) missing: {', '.join(missing)}")
+
+
+def score(model: OnnxModel, validator: Validator, batch: Any, offset: int) -> dict[str, Any]:
+    """Validate one batch exactly as the server validates a request, then score it."""
+    columns = {f.name: batch.column(f.name).to_pylist() for f in validator.features}
+    feeds = validator.columns(columns, batch.num_rows, row_offset=offset)
+    outputs = model.run(feeds)
+    if not model.meta.is_classifier:
+        return {"value": outputs["value"].ravel()}
+    out: dict[str, Any] = {"label": [str(v) for v in outputs["label"].ravel().tolist()]}
+    for i, cls in enumerate(model.meta.classes or ()):
+        out[f"proba_{cls}"] = outputs["probabilities"][:, i]
+    return out
+
+
+def predict_file(model: OnnxModel, validator: Validator, source: Path, dest: Path,
+                 keep: list[str], chunk_rows: int) -> int:
+    """Score `source` into `dest` chunk by chunk; `dest` appears only if every row passed."""
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+    import pyarrow.parquet as pq
+
+    suffix = dest.suffix.lower()
+    if suffix not in (".csv", ".parquet"):
+        raise UserError(f"--output: unsupported file type {suffix!r} (use .csv or .parquet)")
+    rows = 0
+    with atomic_path(dest) as tmp:
+        writer = None
+        try:
+            for batch in read_batches(source, validator.features, keep, chunk_rows):
+                try:
+                    scored = score(model, validator, batch, rows)
+                except InvalidInput as exc:
+                    raise UserError(_describe(exc, source)) from None
+                table = pa.table({**{c: batch.column(c) for c in keep}, **scored})
+                if writer is None:
+                    writer = (pq.ParquetWriter(tmp, table.schema) if suffix == ".parquet"
+                              else pcsv.CSVWriter(tmp, table.schema))
+                writer.write_table(table)
+                rows += batch.num_rows
+            if writer is None:
+                raise UserError(f"{source}: no rows to score")
+        finally:
+            if writer is not None:
+                writer.close()
+    return rows
+
+
+def _describe(exc: InvalidInput, source: Path) -> str:
+    shown = "; ".join(f"row {p.row}, {p.field}: {p.error}" for p in exc.problems[:SHOW_PROBLEMS])
+    more = len(exc.problems) - SHOW_PROBLEMS
+    return (f"{source}: {len(exc.problems)} invalid value(s) (rows count from 0): {shown}"
+            + (f"; and {more} more in this chunk" if more > 0 else ""))
+
+
+def main(args: argparse.Namespace) -> None:
+    if args.chunk_rows < 1:
+        raise UserError("--chunk-rows: must be >= 1")
+    model_dir = Path(args.model_dir)
+    meta = read_meta(model_dir)
+    model = OnnxModel.load(model_dir, meta)
+    validator = Validator(meta.features,
+                          reject_unknown_categories=not args.allow_unknown_categories)
+    clash = [c for c in args.keep if c in output_columns(meta)]
+    if clash:
+        raise UserError(f"--keep: {', '.join(clash)} would clash with a prediction column")
+    rows = predict_file(model, validator, Path(args.input), Path(args.output), args.keep,
+                        args.chunk_rows)
+    print(f"predict: {rows} rows scored with {meta.name} -> {args.output}")

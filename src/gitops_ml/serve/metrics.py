@@ -1,0 +1,80 @@
+"""Prometheus metrics: requests, latency, in-flight, rows and predictions, labelled by model."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter as Tally
+from collections.abc import Iterable
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+# Scoring takes about a millisecond; the buckets resolve that range and a slow tail.
+BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+
+
+class Metrics:
+    """One registry per app (tests build many apps); model name and version on every series."""
+
+    def __init__(self, model: str, version: str | None) -> None:
+        self.registry = CollectorRegistry()
+        labels = {"model": model, "version": version or ""}
+        self._labels = labels
+        names = list(labels)
+        self.requests = Counter("gitops_ml_requests", "HTTP requests by endpoint and status.",
+                                [*names, "endpoint", "method", "status"], registry=self.registry)
+        self.latency = Histogram("gitops_ml_request_duration_seconds",
+                                 "Request latency, by endpoint.", [*names, "endpoint"],
+                                 buckets=BUCKETS, registry=self.registry)
+        self.in_flight = Gauge("gitops_ml_requests_in_flight", "Requests being served.", names,
+                               registry=self.registry).labels(**labels)
+        self.rows = Counter("gitops_ml_rows_scored", "Rows scored by the model.", names,
+                            registry=self.registry).labels(**labels)
+        self.predictions = Counter("gitops_ml_predictions", "Predicted labels, by class.",
+                                   [*names, "class"], registry=self.registry)
+        Gauge("gitops_ml_model_info", "The served model (value is always 1).", names,
+              registry=self.registry).labels(**labels).set(1)
+
+    def scored(self, labels: Iterable[str] | None, n: int) -> None:
+        """Count `n` scored rows and, for a classifier, each predicted class."""
+        self.rows.inc(n)
+        if labels is not None:
+            for cls, count in Tally(labels).items():
+                self.predictions.labels(**self._labels, **{"class": cls}).inc(count)
+
+    def observe(self, endpoint: str, method: str, status: int, seconds: float) -> None:
+        self.requests.labels(**self._labels, endpoint=endpoint, method=method,
+                             status=str(status)).inc()
+        self.latency.labels(**self._labels, endpoint=endpoint).observe(seconds)
+
+
+class MetricsMiddleware:
+    """Pure ASGI (no BaseHTTPMiddleware: it would add a task per request on the hot path)."""
+
+    def __init__(self, app: Any, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status = 500
+        started = time.perf_counter()
+
+        async def send_wrapper(message: dict[str, Any]) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        self.metrics.in_flight.inc()
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            self.metrics.in_flight.dec()
+            route = scope.get("route")
+            # The route template, not the path: /v2/models/{name} stays one series.
+            endpoint = getattr(route, "path", None) or "unmatched"
+            self.metrics.observe(endpoint, scope["method"], status,
+                                 time.perf_counter() - started)

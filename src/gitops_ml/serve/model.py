@@ -1,0 +1,160 @@
+"""The served model: model.json's feature schema and an ONNX Runtime session for model.onnx."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gitops_ml.errors import UserError
+
+META_FILE = "model.json"
+TASKS = ("binary", "multiclass", "regression")
+
+
+@dataclass(frozen=True)
+class Feature:
+    """One model input: a number (float32, NaN when missing) or a category (string, "" missing)."""
+
+    name: str
+    kind: str  # "number" | "category"
+    dtype: str
+    nullable: bool
+    categories: tuple[str, ...] | None = None
+    min: float | None = None
+    max: float | None = None
+
+    @property
+    def is_number(self) -> bool:
+        return self.kind == "number"
+
+
+@dataclass(frozen=True)
+class ModelMeta:
+    """What model.json promises about model.onnx."""
+
+    name: str
+    version: str | None
+    task: str
+    target: str
+    features: tuple[Feature, ...]
+    classes: tuple[str, ...] | None
+    onnx_file: str
+    outputs: dict[str, str]
+    raw: dict[str, Any]
+
+    @property
+    def is_classifier(self) -> bool:
+        return self.task != "regression"
+
+    @classmethod
+    def from_dict(cls, meta: dict[str, Any], where: str = META_FILE) -> ModelMeta:
+        try:
+            features = tuple(_feature(f) for f in meta["features"])
+            onnx = meta["onnx"]
+            task = meta["task"]
+            classes = meta.get("classes")
+            if task not in TASKS:
+                raise ValueError(f"task must be one of {', '.join(TASKS)}")
+            if [f.name for f in features] != list(onnx["inputs"]):
+                raise ValueError("features and onnx.inputs disagree")
+            version = meta.get("version")
+            return cls(
+                name=str(meta["name"]), version=None if version in (None, "") else str(version),
+                task=task, target=str(meta["target"]), features=features,
+                classes=tuple(str(c) for c in classes) if classes is not None else None,
+                onnx_file=str(onnx["file"]), outputs=dict(onnx["outputs"]), raw=meta,
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise UserError(f"{where}: not a model description this server understands "
+                            f"({type(exc).__name__}: {exc})") from exc
+
+
+def _feature(raw: dict[str, Any]) -> Feature:
+    kind = raw["type"]
+    if kind not in ("number", "category"):
+        raise ValueError(f"feature {raw.get('name')!r}: type must be number or category")
+    cats = raw.get("categories")
+    return Feature(
+        name=str(raw["name"]), kind=kind, dtype=str(raw.get("dtype", "")),
+        nullable=bool(raw.get("nullable", False)),
+        categories=tuple(str(c) for c in cats) if cats is not None else None,
+        min=raw.get("min"), max=raw.get("max"),
+    )
+
+
+def read_meta(model_dir: Path) -> ModelMeta:
+    """Read model.json from `model_dir` (cheap: no ONNX Runtime)."""
+    path = Path(model_dir) / META_FILE
+    try:
+        raw = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise UserError(f"model: {path} not found (run `dvc repro` or set GITOPS_ML_MODEL_DIR)") \
+            from None
+    except json.JSONDecodeError as exc:
+        raise UserError(f"model: {path} is not valid JSON ({exc})") from None
+    return ModelMeta.from_dict(raw, where=str(path))
+
+
+class OnnxModel:
+    """An ONNX Runtime session that scores validated columns, one [n, 1] array per feature."""
+
+    def __init__(self, meta: ModelMeta, session: Any) -> None:
+        self.meta = meta
+        self._session = session
+        names = {o.name for o in session.get_outputs()}
+        wanted = set(meta.outputs.values())
+        if not wanted <= names:
+            raise UserError(f"model: model.onnx lacks output(s) {sorted(wanted - names)} "
+                            "promised by model.json")
+        inputs = {i.name for i in session.get_inputs()}
+        if inputs != {f.name for f in meta.features}:
+            raise UserError("model: model.onnx inputs differ from the features in model.json")
+        self._output_names = [meta.outputs[k] for k in sorted(meta.outputs)]
+
+    @classmethod
+    def load(cls, model_dir: Path, meta: ModelMeta | None = None,
+             threads: int | None = None) -> OnnxModel:
+        """Open model.onnx next to model.json; `threads` caps ONNX Runtime's intra-op pool."""
+        import onnxruntime as ort
+
+        meta = meta or read_meta(model_dir)
+        path = Path(model_dir) / meta.onnx_file
+        options = ort.SessionOptions()
+        if threads is not None:
+            options.intra_op_num_threads = threads
+        try:
+            session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # ORT raises its own types for missing and corrupt files alike
+            raise UserError(f"model: cannot load {path} ({type(exc).__name__})") from exc
+        return cls(meta, session)
+
+    def run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Score; keys are model.json's output roles: label + probabilities, or value."""
+        results = self._session.run(self._output_names, feeds)
+        roles = sorted(self.meta.outputs)
+        return dict(zip(roles, results, strict=True))
+
+    @property
+    def output_info(self) -> list[dict[str, Any]]:
+        """Output tensors as the v2 protocol describes them."""
+        by_name = {o.name: o for o in self._session.get_outputs()}
+        return [tensor_info(by_name[self.meta.outputs[role]]) for role in sorted(self.meta.outputs)]
+
+    @property
+    def input_info(self) -> list[dict[str, Any]]:
+        by_name = {i.name: i for i in self._session.get_inputs()}
+        return [tensor_info(by_name[f.name]) for f in self.meta.features]
+
+
+_V2_TYPES = {"tensor(float)": "FP32", "tensor(double)": "FP64", "tensor(string)": "BYTES",
+             "tensor(int64)": "INT64", "tensor(int32)": "INT32", "tensor(bool)": "BOOL"}
+
+
+def tensor_info(node: Any) -> dict[str, Any]:
+    """Name, v2 datatype and shape (-1 for the batch dimension) of an ONNX input or output."""
+    shape = [d if isinstance(d, int) else -1 for d in node.shape]
+    return {"name": node.name, "datatype": _V2_TYPES.get(node.type, node.type), "shape": shape}

@@ -1,0 +1,109 @@
+"""The Open Inference Protocol (v2) REST endpoints: health, model metadata, infer.
+
+https://kserve.github.io/website/latest/modelserving/data_plane/v2_protocol/
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from gitops_ml import __version__
+from gitops_ml.serve.bodies import BadRequest, json_response, parse
+from gitops_ml.serve.schema import ErrorOut
+from gitops_ml.serve.state import RuntimeDep
+from gitops_ml.serve.validation import v2_columns
+
+router = APIRouter(prefix="/v2", tags=["v2"], responses={404: {"model": ErrorOut}})
+
+_DATATYPES = {"label": "BYTES", "probabilities": "FP32", "value": "FP32"}
+
+
+@router.get("", summary="Server metadata")
+def server_metadata() -> dict[str, Any]:
+    return {"name": "gitops-ml", "version": __version__, "extensions": []}
+
+
+@router.get("/health/live", summary="Liveness: the process answers")
+def live() -> dict[str, bool]:
+    return {"live": True}
+
+
+@router.get("/health/ready", summary="Readiness: model loaded and not shutting down",
+            responses={503: {"description": "Not ready"}})
+def ready(runtime: RuntimeDep) -> Response:
+    ok = runtime.lifecycle.ready
+    return json_response({"ready": ok}, 200 if ok else 503)
+
+
+@router.get("/models/{name}", summary="Model metadata")
+def model_metadata(name: str, runtime: RuntimeDep) -> dict[str, Any]:
+    runtime.check_name(name)
+    meta = runtime.meta
+    model = runtime.loaded_model()
+    return {
+        "name": meta.name,
+        "versions": [meta.version] if meta.version else [],
+        "platform": "onnxruntime",
+        "inputs": model.input_info,
+        "outputs": model.output_info,
+        "parameters": {"task": meta.task, "target": meta.target,
+                       "classes": list(meta.classes) if meta.classes is not None else None},
+    }
+
+
+@router.get("/models/{name}/ready", summary="Model readiness",
+            responses={503: {"description": "Not ready"}})
+def model_ready(name: str, runtime: RuntimeDep) -> Response:
+    runtime.check_name(name)
+    ok = runtime.lifecycle.ready
+    return json_response({"name": name, "ready": ok}, 200 if ok else 503)
+
+
+@router.post("/models/{name}/infer", summary="Score tensors (one input per feature)",
+             responses={400: {"model": ErrorOut}, 413: {"model": ErrorOut},
+                        422: {"model": ErrorOut}, 503: {"model": ErrorOut}})
+async def infer(name: str, request: Request, runtime: RuntimeDep) -> Response:
+    runtime.check_name(name)
+    model = runtime.loaded_model()
+    body = parse(await request.body())
+    if not isinstance(body, dict):
+        raise BadRequest("expected a JSON object with `inputs`")
+    request_id = body.get("id")
+    if request_id is not None and not isinstance(request_id, str):
+        raise BadRequest("`id` must be a string")
+    feeds, n = v2_columns(runtime.validator, body.get("inputs"), runtime.settings.max_rows)
+    outputs = model.run(feeds)
+    wanted = _requested_outputs(body.get("outputs"), runtime.meta.outputs)
+    tensors = []
+    for role in sorted(runtime.meta.outputs):
+        tensor_name = runtime.meta.outputs[role]
+        if wanted is not None and tensor_name not in wanted:
+            continue
+        array = outputs[role]
+        data = array.ravel().tolist()
+        if role == "label":
+            data = [str(v) for v in data]
+        tensors.append({"name": tensor_name, "datatype": _DATATYPES[role],
+                        "shape": list(array.shape), "data": data})
+    labels = [str(v) for v in outputs["label"].ravel().tolist()] if "label" in outputs else None
+    runtime.metrics.scored(labels, n)
+    response: dict[str, Any] = {"model_name": runtime.meta.name,
+                                "model_version": runtime.meta.version, "outputs": tensors}
+    if request_id is not None:
+        response["id"] = request_id
+    return json_response(response)
+
+
+def _requested_outputs(requested: Any, available: dict[str, str]) -> set[str] | None:
+    if requested is None:
+        return None
+    if not isinstance(requested, list) or not all(
+            isinstance(o, dict) and isinstance(o.get("name"), str) for o in requested):
+        raise BadRequest("`outputs` must be a list of {\"name\": ...} objects")
+    names = {o["name"] for o in requested}
+    if not names <= set(available.values()):
+        raise BadRequest(f"unknown output; this model has {', '.join(sorted(available.values()))}")
+    return names

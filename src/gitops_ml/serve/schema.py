@@ -1,0 +1,89 @@
+"""OpenAPI for /predict, generated from model.json so /docs shows the real fields and categories.
+
+These pydantic models document the API; requests are checked by validation.py, which follows the
+same feature schema without pydantic's per-request cost.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from gitops_ml.serve.model import Feature, ModelMeta
+
+
+def _field(f: Feature, closed: bool) -> tuple[Any, Any]:
+    if f.is_number:
+        kind: Any = float
+        info = f"{f.dtype} feature"
+        if f.min is not None and f.max is not None:
+            info += f"; seen in training between {f.min} and {f.max} (not enforced)"
+    elif closed and f.categories:
+        kind = Literal[tuple(f.categories)]
+        info = "category"
+    else:
+        kind = str
+        info = "category; unknown values score as none of the known ones"
+    if f.nullable:
+        return kind | None, Field(None, description=info + "; may be null or absent")
+    return kind, Field(..., description=info)
+
+
+def record_model(meta: ModelMeta, *, closed_categories: bool) -> type[BaseModel]:
+    """One record: every feature of the model, nothing else."""
+    fields = {f.name: _field(f, closed_categories) for f in meta.features}
+    return create_model(
+        "Record", __config__=ConfigDict(extra="forbid"), **fields)
+
+
+def prediction_model(meta: ModelMeta) -> type[BaseModel]:
+    """One scored row: label and class probabilities, or the predicted value."""
+    if meta.is_classifier:
+        classes = meta.classes or ()
+        probabilities = create_model(
+            "Probabilities", **{c: (float, ...) for c in classes})
+        return create_model(
+            "Prediction", label=(Literal[tuple(classes)], ...),
+            probabilities=(probabilities, ...))
+    return create_model("Prediction", value=(float, ...))
+
+
+class ModelRef(BaseModel):
+    """Which model answered."""
+
+    name: str
+    version: str | None
+
+
+class ProblemOut(BaseModel):
+    """One bad field; `row` is the record's index."""
+
+    row: int | None
+    field: str | None
+    error: str
+
+
+class ErrorOut(BaseModel):
+    """Every 4xx/5xx body; input values are never echoed."""
+
+    error: str
+    errors: list[ProblemOut] = Field(default_factory=list)
+    errors_truncated: int | None = None
+
+
+def openapi_parts(meta: ModelMeta, *, closed_categories: bool, max_rows: int,
+                  ) -> tuple[dict[str, Any], type[BaseModel], type[BaseModel]]:
+    """The /predict request body (for `openapi_extra`), the response model, the record model."""
+    record = record_model(meta, closed_categories=closed_categories)
+    prediction = prediction_model(meta)
+    response = create_model("PredictResponse", model=(ModelRef, ...),
+                            predictions=(list[prediction], ...))
+    request_body = {
+        "required": True,
+        "content": {"application/json": {"schema": {
+            "type": "array", "minItems": 1, "maxItems": max_rows,
+            "items": {"$ref": "#/components/schemas/Record"},
+        }}},
+    }
+    return request_body, response, record

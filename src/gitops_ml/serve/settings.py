@@ -1,0 +1,91 @@
+"""Serving settings, read from the environment once at start-up; a bad value names its variable."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from gitops_ml.errors import UserError
+
+PREFIX = "GITOPS_ML_"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything an operator may set; the defaults suit a container on a laptop."""
+
+    model_dir: Path = Path("models")
+    host: str = "127.0.0.1"
+    port: int = 8080
+    workers: int = 1
+    max_body_bytes: int = 1_048_576
+    max_rows: int = 1000
+    # OneHotEncoder ignores categories it never saw, so an unknown one silently scores as
+    # "none of the above"; reject by default so a typo is an error, not a quiet prediction.
+    reject_unknown_categories: bool = True
+    # Seconds between SIGTERM (readiness turns 503) and closing the listener, so a load balancer
+    # sees the pod leave before its connections are refused. Kubernetes: keep it below
+    # terminationGracePeriodSeconds.
+    drain_seconds: float = 0.0
+    # ONNX Runtime threads per worker. One suits small models under concurrent load (parallelism
+    # comes from requests and workers); raise it for heavy models with few callers.
+    ort_threads: int = 1
+    log_level: str = "info"
+    access_log: bool = False
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        d = cls()
+        return cls(
+            model_dir=Path(env.get(f"{PREFIX}MODEL_DIR", str(d.model_dir))),
+            host=env.get(f"{PREFIX}HOST", d.host),
+            port=_int(env, "PORT", d.port, low=1, high=65535),
+            workers=_int(env, "WORKERS", d.workers, low=1, high=64),
+            max_body_bytes=_int(env, "MAX_BODY_BYTES", d.max_body_bytes, low=1),
+            max_rows=_int(env, "MAX_ROWS", d.max_rows, low=1),
+            reject_unknown_categories=_choice(env, "UNKNOWN_CATEGORIES", "reject",
+                                              ("reject", "allow")) == "reject",
+            ort_threads=_int(env, "ORT_THREADS", d.ort_threads, low=1, high=256),
+            drain_seconds=_float(env, "DRAIN_SECONDS", d.drain_seconds, low=0.0),
+            log_level=_choice(env, "LOG_LEVEL", d.log_level,
+                              ("critical", "error", "warning", "info", "debug")),
+            access_log=_choice(env, "ACCESS_LOG", "false", ("true", "false")) == "true",
+        )
+
+
+def _int(env: Mapping[str, str], key: str, default: int, *, low: int,
+         high: int | None = None) -> int:
+    raw = env.get(PREFIX + key)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise UserError(f"{PREFIX}{key}: must be an integer, got {raw!r}") from None
+    if value < low or (high is not None and value > high):
+        bounds = f"between {low} and {high}" if high is not None else f">= {low}"
+        raise UserError(f"{PREFIX}{key}: must be {bounds}, got {value}")
+    return value
+
+
+def _float(env: Mapping[str, str], key: str, default: float, *, low: float) -> float:
+    raw = env.get(PREFIX + key)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise UserError(f"{PREFIX}{key}: must be a number, got {raw!r}") from None
+    if not value >= low:
+        raise UserError(f"{PREFIX}{key}: must be >= {low}, got {raw!r}")
+    return value
+
+
+def _choice(env: Mapping[str, str], key: str, default: str, choices: tuple[str, ...]) -> str:
+    value = env.get(PREFIX + key, default).strip().lower()
+    if value not in choices:
+        raise UserError(f"{PREFIX}{key}: must be one of {', '.join(choices)}, got {value!r}")
+    return value

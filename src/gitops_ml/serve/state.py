@@ -1,0 +1,43 @@
+"""What every request needs (settings, model, validator, metrics), as one typed dependency."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from gitops_ml.serve.bodies import BadRequest
+from gitops_ml.serve.lifecycle import Lifecycle
+from gitops_ml.serve.metrics import Metrics
+from gitops_ml.serve.model import ModelMeta, OnnxModel
+from gitops_ml.serve.settings import Settings
+from gitops_ml.serve.validation import Validator
+
+
+@dataclass
+class Runtime:
+    """Built by the app factory; `model` is set by the lifespan once ONNX Runtime has loaded it."""
+
+    settings: Settings
+    meta: ModelMeta
+    validator: Validator
+    metrics: Metrics
+    lifecycle: Lifecycle = field(default_factory=Lifecycle)
+    model: OnnxModel | None = None
+
+    def loaded_model(self) -> OnnxModel:
+        if self.model is None:
+            raise BadRequest("model is not loaded yet", status_code=503)
+        return self.model
+
+    def check_name(self, name: str) -> None:
+        if name != self.meta.name:
+            raise BadRequest("unknown model", status_code=404)
+
+
+def get_runtime(request: Request) -> Runtime:
+    return request.app.state.runtime  # type: ignore[no-any-return]
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
