@@ -1,0 +1,1 @@
+"""Entry points that CI workflows call and people run locally: `python -m pipelines.<name>`."""

@@ -1,0 +1,160 @@
+"""The pull-request pipeline: reproduce, compare with the merge-base, gate, write the report.
+
+    uv run python -m pipelines.pr            # the same command CI runs (.github/workflows/pr.yml)
+
+Exit status: 0 when the change may merge (gates passed or only warned), 1 when a blocking gate
+failed or a stage failed, 2 on bad input (config, refs). The report is written before exiting.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from gitops_ml.config import read_params
+from gitops_ml.errors import UserError
+from gitops_ml.io import atomic_path, write_json
+from gitops_ml.report import baseline, diff, gates, render
+from pipelines import repro
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m pipelines.pr", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--base-ref", action="append", metavar="REF",
+                        help="branch to compare with; repeat for fallbacks "
+                             "(default: origin/main, then main)")
+    parser.add_argument("--params", default="params.yaml")
+    parser.add_argument("--template", default="reports/pr_report.md.j2")
+    parser.add_argument("--out-md", default="reports/pr_report.md")
+    parser.add_argument("--out-json", default="reports/pr_report.json")
+    parser.add_argument("--plots-html", metavar="DIR",
+                        help="also write `dvc plots diff` against the baseline as HTML here")
+    parser.add_argument("--no-repro", action="store_true",
+                        help="do not run DVC; report on the results already in the workspace")
+    parser.add_argument("--artifact", default="pr-report",
+                        help="name of the CI artifact the report points to")
+    results = parser.add_argument_group("results (as dvc.yaml declares them)")
+    results.add_argument("--metrics", default="reports/metrics.json")
+    results.add_argument("--plots", default="reports/plots")
+    results.add_argument("--slices", default="reports/slices.json")
+    results.add_argument("--importance", default="reports/importance.json")
+    results.add_argument("--data-validation", default="reports/data_validation.json")
+    results.add_argument("--onnx-parity", default="reports/onnx_parity.json")
+    results.add_argument("--lock", default="dvc.lock")
+    return parser
+
+
+def _pipeline(args: argparse.Namespace, root: Path, base_lock: str | None) -> render.Pipeline:
+    unchanged = baseline.lock_inputs(base_lock) == baseline.lock_inputs(
+        (root / args.lock).read_text() if (root / args.lock).is_file() else None)
+    if args.no_repro:
+        return render.Pipeline("not_run", inputs_unchanged=unchanged)
+    start = time.monotonic()
+    try:
+        stale = repro.status(root)
+    except RuntimeError as exc:   # e.g. a dvc.yaml DVC cannot read: report it like a failed stage
+        return render.Pipeline("failed", error_tail=repro.error_tail(str(exc)),
+                               seconds=time.monotonic() - start)
+    if repro.up_to_date(stale):
+        print("pr: DVC reports every stage up to date; nothing to reproduce", file=sys.stderr)
+        return render.Pipeline("up_to_date", inputs_unchanged=unchanged,
+                               seconds=time.monotonic() - start)
+    outcome = repro.repro(root)
+    if not outcome.ok:
+        return render.Pipeline("failed", outcome.stages_run, outcome.failed_stage,
+                               outcome.error_tail, seconds=time.monotonic() - start)
+    unchanged = baseline.lock_inputs(base_lock) == baseline.lock_inputs(
+        (root / args.lock).read_text())
+    return render.Pipeline("reproduced", outcome.stages_run, inputs_unchanged=unchanged,
+                           seconds=time.monotonic() - start)
+
+
+def run(args: argparse.Namespace, root: Path) -> tuple[render.ReportInputs, str]:
+    """Everything but writing: returns the report inputs and the template text."""
+    start = time.monotonic()
+    paths = baseline.ResultPaths(args.metrics, args.params, args.plots, args.slices,
+                                 args.importance, args.data_validation, args.onnx_parity,
+                                 args.lock)
+    template_path = root / args.template
+    if not template_path.is_file():
+        raise UserError(f"--template: file not found: {template_path}")
+    head_sha = baseline.rev_parse("HEAD", root)
+    if head_sha is None:
+        raise UserError("HEAD: not a git checkout with at least one commit")
+    base_ref, base_tip = baseline.resolve_base(args.base_ref or ["origin/main", "main"], root)
+    base_sha = baseline.merge_base(head_sha, base_tip, root)
+
+    config_error = None
+    cfg = gates.GatesConfig()
+    try:
+        cfg = gates.GatesConfig.from_params(read_params(root / args.params))
+    except UserError as exc:
+        config_error = str(exc)   # still reported on the pull request, where it is seen
+
+    pipeline = render.Pipeline("not_run") if config_error else \
+        _pipeline(args, root, baseline.show(base_sha, args.lock, root))
+    at_base = baseline.results_at(base_sha, paths, root)
+    base = at_base if at_base.metrics is not None else None   # first pull request
+    head = baseline.results_in_worktree(paths, root)
+    metrics, gate_results = [], []
+    if pipeline.state != "failed" and config_error is None:
+        if head.metrics is None:
+            raise UserError(f"--metrics: {args.metrics} is missing after the pipeline ran")
+        metrics = diff.metric_deltas(base.metrics if base else None, head.metrics)
+        gate_results = gates.evaluate(
+            cfg, head_metrics=head.metrics, base_metrics=base.metrics if base else None,
+            onnx_parity=head.onnx_parity, data_validation=head.data_validation,
+            slices=head.slices)
+    params = diff.params_diff(at_base.params, head.params)
+    inputs = render.ReportInputs(
+        base_ref=base_ref.removeprefix("origin/"), base_sha=base_sha, head_sha=head_sha,
+        pipeline=pipeline, head=head, base=base, metrics=metrics, params=params,
+        gates=gate_results, config_error=config_error,
+        wall_seconds=time.monotonic() - start, artifact=args.artifact)
+    return inputs, template_path.read_text(encoding="utf-8")
+
+
+def _write_text(text: str, path: Path) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    root = Path.cwd()
+    out_md, out_json = root / args.out_md, root / args.out_json
+    # A stale report from an earlier run must never pass for this run's.
+    for stale in (out_md, out_json):
+        stale.unlink(missing_ok=True)
+    try:
+        inputs, template = run(args, root)
+    except UserError as exc:
+        print(f"pr: {exc}", file=sys.stderr)
+        return 2
+    text = render.render_markdown(template, inputs)
+    data = render.summary(inputs)
+    data["chars"] = len(text)
+    write_json(data, out_json)
+    _write_text(text, out_md)
+    if args.plots_html and inputs.pipeline.state != "failed":
+        problem = repro.plots_diff(inputs.base_sha, root / args.plots_html, root)
+        if problem:
+            print(f"pr: dvc plots diff failed (report unaffected): {problem}", file=sys.stderr)
+    summary_file = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary_file:
+        with open(summary_file, "a", encoding="utf-8") as fh:
+            fh.write(text + "\n")
+    print(f"pr: {data['verdict']} ({len(text):,} chars) -> {args.out_md}, {args.out_json}",
+          file=sys.stderr)
+    if inputs.config_error:
+        return 2
+    return 1 if data["verdict"] == "fail" else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,121 @@
+"""Run DVC for the PR pipeline: is anything stale, reproduce it, and name the stage that failed."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+# Statuses that only say "this output is not in this checkout": a fresh clone without a DVC
+# remote has none of the cached outputs, yet its git-tracked results may match dvc.lock exactly.
+MISSING = {"deleted", "not in cache"}
+ERROR_LINES = 30
+ERROR_LINE_CHARS = 300
+
+
+@dataclass(frozen=True)
+class ReproOutcome:
+    """What `dvc repro` did."""
+
+    ok: bool
+    stages_run: tuple[str, ...]
+    failed_stage: str | None
+    error_tail: str
+    seconds: float
+
+
+def dvc(args: list[str]) -> list[str]:
+    """The DVC command of this interpreter's environment (no reliance on PATH order)."""
+    return [sys.executable, "-m", "dvc", *args]
+
+
+def status(cwd: Path) -> dict[str, Any]:
+    """`dvc status --json`: what is stale, per stage (`{}` when everything is up to date)."""
+    out = subprocess.run(dvc(["status", "--json"]), cwd=cwd, capture_output=True, text=True,
+                         check=False)
+    if out.returncode != 0:
+        raise RuntimeError(f"dvc status failed: {out.stderr.strip()[-2000:]}")
+    text = out.stdout.strip()
+    # DVC may print notices before the JSON document; the document is the last line.
+    return json.loads(text.splitlines()[-1]) if text else {}
+
+
+def up_to_date(stale: dict[str, Any]) -> bool:
+    """True when nothing but uncached outputs is missing: the committed results match dvc.lock.
+
+    Every changed dependency must be an output that is itself only missing (a file produced
+    upstream and not pulled); any modified dependency, param or git-tracked output means stale.
+    """
+    missing_outs: set[str] = set()
+    changed_deps: list[tuple[str, Any]] = []
+    for entries in stale.values():
+        if not isinstance(entries, list):
+            return False
+        for entry in entries:
+            if not isinstance(entry, dict):
+                return False   # e.g. "always changed"
+            for kind, items in entry.items():
+                if not isinstance(items, dict):
+                    return False
+                if kind == "changed outs":
+                    if any(v not in MISSING for v in items.values()):
+                        return False
+                    missing_outs.update(items)
+                elif kind == "changed deps":
+                    changed_deps.extend(items.items())
+                else:
+                    return False   # changed command, checksum, new stage ...
+    return all(isinstance(state, str) and state in MISSING and path in missing_outs
+               for path, state in changed_deps)
+
+
+_RUNNING = re.compile(r"^Running stage '([^']+)'")
+_FAILED = re.compile(r"failed to reproduce '([^']+)'")
+
+
+def parse_output(text: str) -> tuple[tuple[str, ...], str | None]:
+    """The stages `dvc repro` ran, and the one it failed at (if any)."""
+    run = tuple(m.group(1) for line in text.splitlines() if (m := _RUNNING.match(line.strip())))
+    failed = _FAILED.search(text)
+    return run, failed.group(1) if failed else None
+
+
+def error_tail(text: str) -> str:
+    """The last lines of a failed run, cut to a size a comment can carry, fences defused."""
+    lines = [line.rstrip()[:ERROR_LINE_CHARS] for line in text.splitlines() if line.strip()]
+    noise = ("To track the changes with git", "To enable auto staging", "dvc config core.autostage",
+             "Use `dvc push`")
+    lines = [line for line in lines if not line.strip().startswith(noise)]
+    return "\n".join(lines[-ERROR_LINES:]).replace("```", "'''")
+
+
+def repro(cwd: Path, echo: bool = True) -> ReproOutcome:
+    """`dvc repro`, streamed to stderr for the CI log and captured for the report."""
+    start = time.monotonic()
+    proc = subprocess.Popen(dvc(["repro"]), cwd=cwd, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, bufsize=1)
+    captured = []
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        captured.append(line)
+        if echo:
+            sys.stderr.write(line)
+    code = proc.wait()
+    text = "".join(captured)
+    stages, failed = parse_output(text)
+    if code != 0 and failed is None:
+        failed = stages[-1] if stages else None
+    return ReproOutcome(code == 0, stages, failed, error_tail(text) if code != 0 else "",
+                        time.monotonic() - start)
+
+
+def plots_diff(base_sha: str, out_dir: Path, cwd: Path) -> str | None:
+    """`dvc plots diff <base>` as HTML in `out_dir`; returns an error message instead of raising."""
+    out = subprocess.run(dvc(["plots", "diff", base_sha, "--out", str(out_dir)]), cwd=cwd,
+                         capture_output=True, text=True, check=False)
+    return None if out.returncode == 0 else (out.stderr or out.stdout).strip()[-500:]

@@ -1,0 +1,1 @@
+"""The pull-request report: diffs against the baseline, gates, charts and rendering (pure logic)."""

@@ -1,0 +1,155 @@
+"""The baseline from git: the merge-base with the base branch and its results via `git show`."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import yaml
+
+from gitops_ml.errors import UserError
+from gitops_ml.report.render import Results
+
+
+@dataclass(frozen=True)
+class ResultPaths:
+    """Where the pipeline's git-tracked results live (the CLI passes them, as dvc.yaml declares)."""
+
+    metrics: str
+    params: str
+    plots: str
+    slices: str
+    importance: str
+    data_validation: str
+    onnx_parity: str
+    lock: str
+
+
+def git(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Run git; the caller decides what a non-zero exit means."""
+    return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False)
+
+
+def rev_parse(ref: str, cwd: Path) -> str | None:
+    """The commit a ref names, or None."""
+    out = git(["rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"], cwd)
+    return out.stdout.strip() if out.returncode == 0 else None
+
+
+def resolve_base(candidates: list[str], cwd: Path) -> tuple[str, str]:
+    """The first ref of `candidates` that exists, and its commit."""
+    for ref in candidates:
+        sha = rev_parse(ref, cwd)
+        if sha:
+            return ref, sha
+    raise UserError(f"--base-ref: none of {', '.join(candidates)} names a commit here "
+                    "(in CI, check out with fetch-depth: 0)")
+
+
+def merge_base(a: str, b: str, cwd: Path) -> str:
+    """Where the pull request branched off the base branch."""
+    out = git(["merge-base", a, b], cwd)
+    if out.returncode != 0:
+        raise UserError(f"--base-ref: {b} shares no history with {a} ({out.stderr.strip()})")
+    return out.stdout.strip()
+
+
+def show(sha: str, path: str, cwd: Path) -> str | None:
+    """A file's text at a commit, or None when the commit does not have it."""
+    out = git(["show", f"{sha}:{PurePosixPath(path).as_posix()}"], cwd)
+    return out.stdout if out.returncode == 0 else None
+
+
+def _json(text: str | None, where: str) -> Any:
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UserError(f"{where}: not valid JSON: {exc}") from exc
+
+
+def _plots(files: dict[str, str], where: str) -> dict[str, list[dict[str, Any]]]:
+    plots: dict[str, list[dict[str, Any]]] = {}
+    for name, text in sorted(files.items()):
+        data = _json(text, f"{where}/{name}")
+        if isinstance(data, dict):
+            plots.update({k: v for k, v in data.items() if isinstance(v, list)})
+    return plots
+
+
+def _importance(data: Any) -> list[dict[str, Any]]:
+    rows = data.get("importance") if isinstance(data, dict) else None
+    return [r for r in rows if isinstance(r, dict)] if isinstance(rows, list) else []
+
+
+def _params(text: str | None, where: str) -> dict[str, Any]:
+    if text is None:
+        return {}
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        raise UserError(f"{where}: not valid YAML: {exc}") from exc
+    return data if isinstance(data, dict) else {}
+
+
+def results_at(sha: str, paths: ResultPaths, cwd: Path) -> Results:
+    """The results committed at `sha` (no DVC remote needed: they are tracked by git)."""
+    listing = git(["ls-tree", "--name-only", f"{sha}:{paths.plots}"], cwd)
+    names = [n for n in listing.stdout.split() if n.endswith(".json")] \
+        if listing.returncode == 0 else []
+    where = f"{sha[:7]}:"
+    return Results(
+        metrics=_json(show(sha, paths.metrics, cwd), where + paths.metrics),
+        params=_params(show(sha, paths.params, cwd), where + paths.params),
+        plots=_plots({n: show(sha, f"{paths.plots}/{n}", cwd) or "{}" for n in names},
+                     where + paths.plots),
+        slices=_json(show(sha, paths.slices, cwd), where + paths.slices),
+        importance=_importance(_json(show(sha, paths.importance, cwd), where + paths.importance)),
+        data_validation=_json(show(sha, paths.data_validation, cwd),
+                              where + paths.data_validation),
+        onnx_parity=_json(show(sha, paths.onnx_parity, cwd), where + paths.onnx_parity),
+    )
+
+
+def _read(path: Path) -> str | None:
+    return path.read_text(encoding="utf-8") if path.is_file() else None
+
+
+def results_in_worktree(paths: ResultPaths, root: Path) -> Results:
+    """The results in the working tree, as the pipeline just left them."""
+    plots_dir = root / paths.plots
+    files = {p.name: p.read_text(encoding="utf-8") for p in sorted(plots_dir.glob("*.json"))} \
+        if plots_dir.is_dir() else {}
+    return Results(
+        metrics=_json(_read(root / paths.metrics), paths.metrics),
+        params=_params(_read(root / paths.params), paths.params),
+        plots=_plots(files, paths.plots),
+        slices=_json(_read(root / paths.slices), paths.slices),
+        importance=_importance(_json(_read(root / paths.importance), paths.importance)),
+        data_validation=_json(_read(root / paths.data_validation), paths.data_validation),
+        onnx_parity=_json(_read(root / paths.onnx_parity), paths.onnx_parity),
+    )
+
+
+def lock_inputs(text: str | None) -> dict[str, Any]:
+    """What each stage was run on, per dvc.lock: its command, dependency hashes and params."""
+    try:
+        lock = yaml.safe_load(text or "") or {}
+    except yaml.YAMLError:
+        return {}
+    stages = lock.get("stages") if isinstance(lock, dict) else None
+    if not isinstance(stages, dict):
+        return {}
+    return {
+        name: {
+            "cmd": stage.get("cmd"),
+            "deps": sorted((d.get("path"), d.get("md5") or d.get("hash")) for d in
+                           stage.get("deps") or [] if isinstance(d, dict)),
+            "params": stage.get("params"),
+        }
+        for name, stage in stages.items() if isinstance(stage, dict)
+    }

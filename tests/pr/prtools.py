@@ -1,0 +1,68 @@
+"""Helpers for the PR pipeline tests: git, params edits, and running the pipeline in-process."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+PROJECT = Path(__file__).resolve().parents[2]
+# Per-run outputs of the PR pipeline; never copied into the test repo.
+PER_RUN_OUTPUTS = {"reports/pr_report.md", "reports/pr_report.json"}
+
+
+def sh(args: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run a command in `cwd`, failing the test with its output when it fails."""
+    out = subprocess.run(args, cwd=cwd, capture_output=True, text=True, check=False)
+    if check and out.returncode != 0:
+        raise AssertionError(f"{' '.join(args)} failed ({out.returncode}):\n{out.stdout}\n"
+                             f"{out.stderr}")
+    return out
+
+
+def commit(repo: Path, message: str) -> str:
+    """Stage everything and commit; returns the new HEAD."""
+    sh(["git", "add", "-A"], repo)
+    sh(["git", "commit", "-q", "-m", message], repo)
+    return sh(["git", "rev-parse", "HEAD"], repo).stdout.strip()
+
+
+def set_param(repo: Path, pattern: str, replacement: str) -> None:
+    """Edit params.yaml by one regex substitution (keeps its comments and layout)."""
+    path = repo / "params.yaml"
+    text, count = re.subn(pattern, replacement, path.read_text(), count=1, flags=re.M)
+    assert count == 1, f"{pattern!r} not found in params.yaml"
+    path.write_text(text)
+
+
+def remove_dvc_outputs(repo: Path) -> None:
+    """Make the repo look like a fresh CI checkout: no DVC cache, no cached outputs."""
+    shutil.rmtree(repo / ".dvc" / "cache", ignore_errors=True)
+    for folder in ("data", "models"):
+        for path in (repo / folder).iterdir():
+            if path.name != ".gitignore":
+                path.unlink()
+
+
+def branch(repo: Path, name: str = "pr") -> None:
+    """Start a pull-request branch."""
+    sh(["git", "checkout", "-q", "-b", name], repo)
+
+
+def run_pr(repo: Path, *args: str) -> tuple[int, str, dict]:
+    """`python -m pipelines.pr` in-process in `repo`; returns (exit code, Markdown, JSON)."""
+    from pipelines import pr
+
+    cwd = Path.cwd()
+    os.chdir(repo)
+    try:
+        code = pr.main(list(args) if "--base-ref" in args else ["--base-ref", "main", *args])
+    finally:
+        os.chdir(cwd)
+    md = repo / "reports" / "pr_report.md"
+    js = repo / "reports" / "pr_report.json"
+    return (code, md.read_text() if md.exists() else "",
+            json.loads(js.read_text()) if js.exists() else {})

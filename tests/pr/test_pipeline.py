@@ -1,0 +1,160 @@
+"""The PR pipeline end to end in a temporary git repo: real DVC, real git, the real template."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from prtools import branch, commit, remove_dvc_outputs, run_pr, set_param, sh
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def worse_pr(main_repo: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """A pull request that shrinks C a thousandfold: retrained once, shared by the tests below."""
+    repo = tmp_path_factory.mktemp("worse") / "repo"
+    shutil.copytree(main_repo, repo, symlinks=True)
+    branch(repo)
+    set_param(repo, r"^    C: 1\.0\b", "    C: 0.001")
+    commit(repo, "smaller C")
+    code, md, data = run_pr(repo)
+    base = json.loads(sh(["git", "show", "main:reports/metrics.json"], repo).stdout)
+    head = json.loads((repo / "reports" / "metrics.json").read_text())
+    return {"repo": repo, "code": code, "md": md, "data": data, "base": base, "head": head}
+
+
+def _gate(data: dict, key: str) -> dict:
+    return next(g for g in data["gates"] if g["key"] == key)
+
+
+def test_pr_reports_deltas_equal_difference_of_metric_files(worse_pr: dict) -> None:
+    metrics = {m["name"]: m for m in worse_pr["data"]["metrics"]}
+    assert set(metrics) == set(worse_pr["head"])
+    for name, value in worse_pr["head"].items():
+        before = worse_pr["base"][name]
+        assert metrics[name]["base"] == before
+        assert metrics[name]["head"] == value
+        assert metrics[name]["abs_delta"] == pytest.approx(value - before, abs=1e-12)
+        if before:
+            assert metrics[name]["rel_delta"] == pytest.approx((value - before) / abs(before))
+
+
+def test_pr_reports_only_the_changed_param(worse_pr: dict) -> None:
+    assert worse_pr["data"]["params"] == [
+        {"key": "model.params.C", "base": 1.0, "head": 0.001, "kind": "changed"}]
+    assert "`model.params.C` 1.0 → 0.001" in worse_pr["md"]
+
+
+def test_pr_worse_model_fails_regression_gate_with_nonzero_exit(worse_pr: dict) -> None:
+    data, md = worse_pr["data"], worse_pr["md"]
+    assert worse_pr["code"] == 1
+    assert data["verdict"] == "fail"
+    gate = _gate(data, "gates.max_regression.log_loss")
+    assert gate["status"] == "fail"
+    before, after = worse_pr["base"]["log_loss"], worse_pr["head"]["log_loss"]
+    worse_pct = (after - before) / before * 100
+    assert gate["detail"] == f"worse by {worse_pct:.1f}%, allowed 10%"
+    assert md.startswith("## ❌ Model check failed")
+    assert f"**log_loss regression**: worse by {worse_pct:.1f}%, allowed 10%" in md
+
+
+def test_pr_gate_verdicts_follow_thresholds(worse_pr: dict) -> None:
+    data, head, base = worse_pr["data"], worse_pr["head"], worse_pr["base"]
+    assert _gate(data, "gates.floors.roc_auc")["status"] == \
+        ("pass" if head["roc_auc"] >= 0.95 else "fail")
+    assert _gate(data, "gates.floors.accuracy")["status"] == \
+        ("pass" if head["accuracy"] >= 0.90 else "fail")
+    assert _gate(data, "gates.max_regression.accuracy")["status"] == \
+        ("pass" if base["accuracy"] - head["accuracy"] <= 0.02 else "fail")
+    assert _gate(data, "gates.onnx_parity")["status"] == "pass"
+    assert _gate(data, "gates.data_contract")["status"] == "pass"
+    assert _gate(data, "gates.max_slice_gap")["blocking"] is False
+
+
+def test_pr_reproduces_only_stages_the_param_reaches(worse_pr: dict) -> None:
+    pipeline = worse_pr["data"]["pipeline"]
+    assert pipeline["state"] == "reproduced"
+    assert pipeline["stages_run"] == ["train", "evaluate", "export"]
+
+
+def test_pr_unchanged_reports_nothing_to_retrain(repo: Path) -> None:
+    branch(repo)
+    (repo / "README.md").write_text((repo / "README.md").read_text() + "\nA typo fix.\n")
+    commit(repo, "docs only")
+    code, md, data = run_pr(repo)
+    assert code == 0
+    assert data["pipeline"]["state"] == "up_to_date"
+    assert data["pipeline"]["inputs_unchanged"] is True
+    assert {m["change"] for m in data["metrics"]} == {"same"}
+    assert data["params"] == []
+    assert "**Nothing to retrain:** this pull request changes nothing the pipeline" in md
+
+
+def test_pr_fresh_checkout_without_dvc_cache_is_up_to_date(repo: Path) -> None:
+    branch(repo)
+    (repo / "README.md").write_text((repo / "README.md").read_text() + "\nMore docs.\n")
+    commit(repo, "docs only")
+    remove_dvc_outputs(repo)   # what CI sees: git-tracked results, no cached data or models
+    code, _md, data = run_pr(repo)
+    assert code == 0
+    assert data["pipeline"]["state"] == "up_to_date"
+    assert not (repo / "models" / "pipeline.joblib").exists()   # nothing was retrained
+
+
+def test_pr_first_pull_request_applies_floors_only(repo: Path) -> None:
+    sh(["git", "checkout", "-q", "-b", "bare"], repo)
+    sh(["git", "rm", "-q", "--cached", "reports/metrics.json"], repo)
+    sh(["git", "commit", "-q", "-m", "main before any results"], repo)
+    branch(repo)
+    commit(repo, "first results")
+    code, md, data = run_pr(repo, "--base-ref", "bare")
+    assert code == 0
+    assert data["first_pr"] is True
+    statuses = {g["key"]: g["status"] for g in data["gates"]}
+    assert statuses["gates.floors.roc_auc"] == "pass"
+    assert statuses["gates.max_regression.roc_auc"] == "skip"
+    assert "**First pull request:** bare has no `reports/metrics.json` yet" in md
+    assert "| metric | this PR |" in md
+
+
+def test_pr_failed_stage_is_named_in_report(repo: Path) -> None:
+    branch(repo)
+    set_param(repo, r"^    C: 1\.0\b", "    C: -1.0")
+    commit(repo, "invalid C")
+    code, md, data = run_pr(repo)
+    assert code == 1
+    assert data["pipeline"]["state"] == "failed"
+    assert data["pipeline"]["failed_stage"] == "train"
+    assert "C" in data["pipeline"]["error"]
+    assert md.startswith("## ❌ Pipeline failed at stage `train`")
+    assert data["gates"] == []
+
+
+def test_pr_gate_on_metric_task_lacks_fails_naming_key(repo: Path) -> None:
+    branch(repo)
+    set_param(repo, r"^  floors: \{", "  floors: {rmse: 10, ")
+    commit(repo, "a regression gate on a classifier")
+    code, md, data = run_pr(repo, "--no-repro")
+    assert code == 1
+    gate = next(g for g in data["gates"] if g["key"] == "gates.floors.rmse")
+    assert gate["status"] == "error"
+    assert gate["detail"].startswith("gates.floors.rmse: this task does not produce rmse")
+    assert "`gates.floors.rmse`" in md
+
+
+def test_pr_bad_gates_config_is_reported_with_exit_2(repo: Path) -> None:
+    branch(repo)
+    set_param(repo, r"^  floors: \{", "  floors: {auc: 0.9, ")
+    commit(repo, "typo in a gate")
+    code, md, data = run_pr(repo, "--no-repro")
+    assert code == 2
+    assert data["config_error"].startswith("gates.floors.auc: unknown metric 'auc'")
+    assert md.startswith("## ❌ Gate config error")
+
+
+def test_pr_unknown_base_ref_exits_2_without_report(repo: Path) -> None:
+    code, md, data = run_pr(repo, "--base-ref", "no-such-branch")
+    assert (code, md, data) == (2, "", {})
