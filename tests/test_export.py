@@ -104,3 +104,16 @@ def test_export_stage_failing_parity_writes_no_model(project, capsys):
     assert "ONNX parity failed" in capsys.readouterr().err
     assert not project.path("model.onnx").exists() and not project.path("model.json").exists()
     assert json.loads(project.path("reports/onnx_parity.json").read_text())["passed"] is False
+
+
+def test_onnx_parity_holds_for_boosted_trees_on_many_rows():
+    # 20k rows put many values near split thresholds; float32 scaling used to flip branches.
+    from gitops_ml.config import SyntheticConfig
+    from gitops_ml.sources import make_synthetic
+
+    df = make_synthetic(SyntheticConfig(rows=20_000, numeric=8, categorical=2), "y", 42)
+    c = contract_mod.infer(df, "y")
+    bundle = train(df, c, ModelConfig("sklearn.ensemble.HistGradientBoostingClassifier",
+                                      {"max_iter": 50}), seed=0)
+    report = parity(bundle, to_onnx(bundle), df, ExportConfig())
+    assert report["passed"] and report["max_abs_diff"] < 1e-5, report

@@ -71,3 +71,12 @@ def test_model_frame_marks_missing_categories_as_empty_strings(mixed):
     X = model_frame(mixed, c)
     assert list(X.columns) == ["a", "c"]
     assert X["c"].tolist()[3] == "" and MISSING_CATEGORY not in set(X["c"])
+
+
+def test_tree_models_get_no_scaler_and_linear_models_do(mixed):
+    c = contract_mod.infer(mixed, "y")
+    for estimator, scaled in (("sklearn.ensemble.HistGradientBoostingClassifier", False),
+                              ("sklearn.linear_model.LogisticRegression", True)):
+        pipeline = train(mixed, c, ModelConfig(estimator, {}), seed=0)["pipeline"]
+        numeric = pipeline.named_steps["preprocess"].named_transformers_["numeric"]
+        assert ("scale" in numeric.named_steps) is scaled, estimator

@@ -31,7 +31,8 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
 def write_json(obj: Any, path: str | os.PathLike[str]) -> None:
     """Write `obj` as indented, key-sorted JSON (stable diffs in git)."""
     with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, allow_nan=False, ensure_ascii=False) + "\n")
+        text = json.dumps(obj, indent=2, sort_keys=True, allow_nan=False, ensure_ascii=False)
+        tmp.write_text(text + "\n")
 
 
 def read_json(path: str | os.PathLike[str]) -> Any:

@@ -52,8 +52,18 @@ def model_frame(df: Any, contract: Contract) -> Any:
     return X
 
 
+def is_tree_model(estimator: Any) -> bool:
+    """Trees split on thresholds, so scaling their inputs changes nothing but float rounding."""
+    return any(word in type(estimator).__name__ for word in ("Tree", "Forest", "GradientBoosting"))
+
+
 def build_pipeline(contract: Contract, estimator: Any) -> Any:
-    """Impute + scale numeric columns, impute + one-hot categorical ones, then the estimator."""
+    """Impute + scale numeric columns, impute + one-hot categorical ones, then the estimator.
+
+    Tree models get no scaler: ONNX computes the scaler in float32, and a value that lands one
+    float32 step away from a split threshold takes the other branch, so the served model would
+    disagree with the trained one (seen with HistGradientBoosting at 100k rows: 0.05 probability).
+    """
     from sklearn.compose import ColumnTransformer
     from sklearn.impute import SimpleImputer
     from sklearn.pipeline import Pipeline
@@ -61,10 +71,10 @@ def build_pipeline(contract: Contract, estimator: Any) -> Any:
 
     transformers = []
     if contract.numeric:
-        transformers.append(("numeric", Pipeline([
-            ("impute", SimpleImputer(strategy="median")),
-            ("scale", StandardScaler()),
-        ]), contract.numeric))
+        steps = [("impute", SimpleImputer(strategy="median"))]
+        if not is_tree_model(estimator):
+            steps.append(("scale", StandardScaler()))
+        transformers.append(("numeric", Pipeline(steps), contract.numeric))
     if contract.categorical:
         transformers.append(("categorical", Pipeline([
             ("impute", SimpleImputer(strategy="constant", missing_values="",
