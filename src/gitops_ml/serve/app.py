@@ -20,7 +20,8 @@ from gitops_ml.serve.limits import BodyLimitMiddleware
 from gitops_ml.serve.metrics import Metrics, MetricsMiddleware
 from gitops_ml.serve.model import OnnxModel, read_meta
 from gitops_ml.serve.routers import metrics, predict, v2
-from gitops_ml.serve.schema import openapi_parts
+from gitops_ml.serve.schema import ErrorOut, openapi_parts
+from gitops_ml.serve.scoring import INFER_PATH, ScoringMiddleware
 from gitops_ml.serve.settings import Settings
 from gitops_ml.serve.state import Runtime
 from gitops_ml.serve.validation import InvalidInput, Validator
@@ -61,11 +62,12 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.runtime = runtime
     request_body, response_model, record_model = openapi_parts(
         meta, closed_categories=closed, max_rows=settings.max_rows)
-    app.include_router(predict.build_router(request_body, response_model))
     app.include_router(v2.router)
     app.include_router(metrics.router)
     _add_error_handlers(app)
-    # Outermost first: metrics see every response, the size check runs before any parsing.
+    # Last added runs first: metrics see every response, the size check runs before any
+    # parsing, and the scoring endpoints answer before FastAPI's routing (see scoring.py).
+    app.add_middleware(ScoringMiddleware, runtime=runtime)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=runtime.metrics)
 
@@ -73,8 +75,14 @@ def create_app(settings: Settings) -> FastAPI:
         if app.openapi_schema is None:
             schema = get_openapi(title=app.title, version=app.version,
                                  description=app.description, routes=app.routes)
-            record = record_model.model_json_schema(ref_template="#/components/schemas/{model}")
-            schema.setdefault("components", {}).setdefault("schemas", {})["Record"] = record
+            schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+            for model in (record_model, response_model, ErrorOut):
+                model_schema = model.model_json_schema(
+                    ref_template="#/components/schemas/{model}")
+                schemas.update(model_schema.pop("$defs", {}))
+                schemas[model.__name__] = model_schema
+            schema["paths"][predict.PATH] = predict.openapi_path(request_body, response_model)
+            schema["paths"][INFER_PATH] = v2.INFER_OPENAPI
             app.openapi_schema = schema
         return app.openapi_schema
 

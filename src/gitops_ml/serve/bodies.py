@@ -10,6 +10,10 @@ from starlette.responses import Response
 _dumps = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
 
 
+def encode(obj: Any) -> bytes:
+    return _dumps(obj).encode()
+
+
 class BadRequest(Exception):
     """A request we cannot even read (not JSON, wrong top-level shape): 400."""
 

@@ -9,6 +9,8 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+# Set by the scoring layer, which answers before routing: the endpoint label for its requests.
+ENDPOINT_KEY = "gitops_ml.endpoint"
 # Scoring takes about a millisecond; the buckets resolve that range and a slow tail.
 BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
@@ -20,6 +22,7 @@ class Metrics:
         self.registry = CollectorRegistry()
         labels = {"model": model, "version": version or ""}
         self._labels = labels
+        self._series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
         names = list(labels)
         self.requests = Counter("gitops_ml_requests", "HTTP requests by endpoint and status.",
                                 [*names, "endpoint", "method", "status"], registry=self.registry)
@@ -43,9 +46,15 @@ class Metrics:
                 self.predictions.labels(**self._labels, **{"class": cls}).inc(count)
 
     def observe(self, endpoint: str, method: str, status: int, seconds: float) -> None:
-        self.requests.labels(**self._labels, endpoint=endpoint, method=method,
-                             status=str(status)).inc()
-        self.latency.labels(**self._labels, endpoint=endpoint).observe(seconds)
+        key = (endpoint, method, status)
+        series = self._series.get(key)
+        if series is None:  # labels() costs microseconds; a request should not pay it twice
+            series = self._series[key] = (
+                self.requests.labels(**self._labels, endpoint=endpoint, method=method,
+                                     status=str(status)),
+                self.latency.labels(**self._labels, endpoint=endpoint))
+        series[0].inc()
+        series[1].observe(seconds)
 
 
 class MetricsMiddleware:
@@ -73,8 +82,8 @@ class MetricsMiddleware:
             await self.app(scope, receive, send_wrapper)
         finally:
             self.metrics.in_flight.dec()
-            route = scope.get("route")
             # The route template, not the path: /v2/models/{name} stays one series.
-            endpoint = getattr(route, "path", None) or "unmatched"
+            endpoint = (scope.get(ENDPOINT_KEY) or getattr(scope.get("route"), "path", None)
+                        or "unmatched")
             self.metrics.observe(endpoint, scope["method"], status,
                                  time.perf_counter() - started)

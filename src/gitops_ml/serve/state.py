@@ -36,7 +36,8 @@ class Runtime:
             raise BadRequest("unknown model", status_code=404)
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
+    # async on purpose: FastAPI runs a sync dependency in a worker thread, a hop per request.
     return request.app.state.runtime  # type: ignore[no-any-return]
 
 

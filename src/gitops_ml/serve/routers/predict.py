@@ -1,49 +1,56 @@
-"""POST /predict: a list of records in, a label and class probabilities (or a value) per row."""
+"""POST /predict: a list of records in, a label and class probabilities (or a value) per row.
+
+Served by the scoring layer (scoring.py) rather than a FastAPI route, for speed; its OpenAPI entry
+is generated here from the model's features so /docs still shows the real fields.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
 from pydantic import BaseModel
-from starlette.responses import Response
 
-from gitops_ml.serve.bodies import json_response, parse
 from gitops_ml.serve.schema import ErrorOut
-from gitops_ml.serve.state import Runtime, RuntimeDep
+from gitops_ml.serve.state import Runtime
+
+PATH = "/predict"
 
 
-def rows(runtime: Runtime,
-         outputs: dict[str, Any]) -> tuple[list[dict[str, Any]], list[str] | None]:
-    """Per-row predictions, and the labels (None for a regressor) for the metrics."""
-    if not runtime.meta.is_classifier:
-        return [{"value": v} for v in outputs["value"].ravel().tolist()], None
-    classes = runtime.meta.classes or ()
-    labels = [str(label) for label in outputs["label"].ravel().tolist()]
-    return [{"label": label, "probabilities": dict(zip(classes, p, strict=True))}
-            for label, p in zip(labels, outputs["probabilities"].tolist(), strict=True)], labels
-
-
-def build_router(request_body: dict[str, Any], response_model: type[BaseModel]) -> APIRouter:
-    """The router, with the request and response schemas generated from this model's features."""
-    router = APIRouter(tags=["predict"])
-    errors: dict[int | str, dict[str, Any]] = {
-        code: {"model": ErrorOut, "description": text} for code, text in (
-            (400, "Body is not JSON, or not a list"), (413, "Body or row count over the limit"),
-            (422, "A record breaks the feature schema; each problem names row and field"),
-            (503, "Model not loaded yet"))}
-
-    @router.post("/predict", summary="Score records",
-                 openapi_extra={"requestBody": request_body},
-                 responses={200: {"model": response_model}, **errors})
-    async def predict(request: Request, runtime: RuntimeDep) -> Response:
-        model = runtime.loaded_model()
-        feeds, n = runtime.validator.records(parse(await request.body()),
-                                             runtime.settings.max_rows)
-        predictions, labels = rows(runtime, model.run(feeds))
+def predict(runtime: Runtime, payload: Any) -> dict[str, Any]:
+    """Validate the records, score them, and shape one prediction per record."""
+    model = runtime.loaded_model()
+    feeds, n = runtime.validator.records(payload, runtime.settings.max_rows)
+    outputs = model.run(feeds)
+    meta = runtime.meta
+    if meta.is_classifier:
+        classes = meta.classes or ()
+        labels = [str(label) for label in outputs["label"].ravel().tolist()]
+        predictions: list[dict[str, Any]] = [
+            {"label": label, "probabilities": dict(zip(classes, p, strict=True))}
+            for label, p in zip(labels, outputs["probabilities"].tolist(), strict=True)]
         runtime.metrics.scored(labels, n)
-        return json_response({"model": {"name": runtime.meta.name,
-                                        "version": runtime.meta.version},
-                              "predictions": predictions})
+    else:
+        predictions = [{"value": v} for v in outputs["value"].ravel().tolist()]
+        runtime.metrics.scored(None, n)
+    return {"model": {"name": meta.name, "version": meta.version}, "predictions": predictions}
 
-    return router
+
+def openapi_path(request_body: dict[str, Any], response: type[BaseModel]) -> dict[str, Any]:
+    """The OpenAPI path item for /predict; component schemas are registered by the app."""
+    def ref(model: type[BaseModel]) -> dict[str, Any]:
+        return {"content": {"application/json": {
+            "schema": {"$ref": f"#/components/schemas/{model.__name__}"}}}}
+
+    errors = {
+        "400": "Body is not JSON, or not a list of records",
+        "413": "Body or row count over the limit",
+        "422": "A record breaks the feature schema; each problem names row and field",
+        "503": "Model not loaded yet",
+    }
+    return {"post": {
+        "tags": ["predict"], "summary": "Score records", "operationId": "predict",
+        "requestBody": request_body,
+        "responses": {"200": {"description": "One prediction per record", **ref(response)},
+                      **{code: {"description": text, **ref(ErrorOut)}
+                         for code, text in errors.items()}},
+    }}

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from starlette.responses import Response
 
 from gitops_ml import __version__
-from gitops_ml.serve.bodies import BadRequest, json_response, parse
+from gitops_ml.serve.bodies import BadRequest, json_response
 from gitops_ml.serve.schema import ErrorOut
-from gitops_ml.serve.state import RuntimeDep
+from gitops_ml.serve.state import Runtime, RuntimeDep
 from gitops_ml.serve.validation import v2_columns
 
 router = APIRouter(prefix="/v2", tags=["v2"], responses={404: {"model": ErrorOut}})
@@ -62,21 +62,18 @@ def model_ready(name: str, runtime: RuntimeDep) -> Response:
     return json_response({"name": name, "ready": ok}, 200 if ok else 503)
 
 
-@router.post("/models/{name}/infer", summary="Score tensors (one input per feature)",
-             responses={400: {"model": ErrorOut}, 413: {"model": ErrorOut},
-                        422: {"model": ErrorOut}, 503: {"model": ErrorOut}})
-async def infer(name: str, request: Request, runtime: RuntimeDep) -> Response:
+def infer(runtime: Runtime, name: str, payload: Any) -> dict[str, Any]:
+    """POST /v2/models/{name}/infer, served by the scoring layer (scoring.py) for speed."""
     runtime.check_name(name)
     model = runtime.loaded_model()
-    body = parse(await request.body())
-    if not isinstance(body, dict):
+    if not isinstance(payload, dict):
         raise BadRequest("expected a JSON object with `inputs`")
-    request_id = body.get("id")
+    request_id = payload.get("id")
     if request_id is not None and not isinstance(request_id, str):
         raise BadRequest("`id` must be a string")
-    feeds, n = v2_columns(runtime.validator, body.get("inputs"), runtime.settings.max_rows)
+    feeds, n = v2_columns(runtime.validator, payload.get("inputs"), runtime.settings.max_rows)
+    wanted = _requested_outputs(payload.get("outputs"), runtime.meta.outputs)
     outputs = model.run(feeds)
-    wanted = _requested_outputs(body.get("outputs"), runtime.meta.outputs)
     tensors = []
     for role in sorted(runtime.meta.outputs):
         tensor_name = runtime.meta.outputs[role]
@@ -94,7 +91,28 @@ async def infer(name: str, request: Request, runtime: RuntimeDep) -> Response:
                                 "model_version": runtime.meta.version, "outputs": tensors}
     if request_id is not None:
         response["id"] = request_id
-    return json_response(response)
+    return response
+
+
+INFER_OPENAPI = {"post": {
+    "tags": ["v2"], "summary": "Score tensors (one input per feature, first dimension the batch)",
+    "operationId": "v2_infer",
+    "parameters": [{"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}],
+    "requestBody": {"required": True, "content": {"application/json": {"schema": {
+        "type": "object", "required": ["inputs"], "properties": {
+            "id": {"type": "string"},
+            "inputs": {"type": "array", "items": {"type": "object", "required": [
+                "name", "shape", "datatype", "data"]}},
+            "outputs": {"type": "array", "items": {"type": "object", "required": ["name"]}},
+        }}}}},
+    "responses": {code: {"description": text, "content": {"application/json": {
+        "schema": {"$ref": "#/components/schemas/ErrorOut"}}}} if code != "200" else
+        {"description": text} for code, text in (
+            ("200", "Output tensors, with the request id echoed"),
+            ("400", "Not JSON, or not an infer request"), ("404", "Unknown model"),
+            ("413", "Body or batch over the limit"),
+            ("422", "An input breaks the feature schema"), ("503", "Model not loaded yet"))},
+}}
 
 
 def _requested_outputs(requested: Any, available: dict[str, str]) -> set[str] | None:
