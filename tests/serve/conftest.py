@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -15,6 +16,10 @@ import pytest
 import yaml
 
 from gitops_ml import cli
+
+PROJECT = Path(__file__).resolve().parents[2]
+if str(PROJECT) not in sys.path:  # `pipelines/` is run as `python -m`, not installed
+    sys.path.insert(0, str(PROJECT))
 
 
 @dataclass(frozen=True)

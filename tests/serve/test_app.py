@@ -277,8 +277,8 @@ def test_infer_returns_only_the_requested_outputs(mixed_client, good_record):
 @pytest.mark.parametrize(("mutate", "field", "error"), [
     (lambda b: b["inputs"].pop(), "shape", "missing"),
     (lambda b: b["inputs"].append({**b["inputs"][0], "name": "x"}), "x", "unexpected input"),
-    (lambda b: b["inputs"][0].update(datatype="BYTES"), "size", "datatype must be a numeric "
-                                                                "datatype (FP32, FP64, INT64, ...)"),
+    (lambda b: b["inputs"][0].update(datatype="BYTES"), "size",
+     "datatype must be a numeric datatype (FP32, FP64, INT64, ...)"),
     (lambda b: b["inputs"][0].update(shape=[2, 1]), "size", "data length does not match shape"),
     (lambda b: b["inputs"][2].update(data=["purple"]), "colour", "unknown category"),
 ])
