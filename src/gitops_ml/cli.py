@@ -95,6 +95,21 @@ def build_parser() -> argparse.ArgumentParser:
                          help="score unknown categories as none of the known ones")
     predict.set_defaults(func=_predict)
 
+    drift = sub.add_parser(
+        "drift", help="compare a production batch or prediction log with the training data",
+        description="Exit 0: no drift; 3: drift detected; 2: bad input.")
+    drift.add_argument("--params", default="params.yaml", help="thresholds under monitor:")
+    drift.add_argument("--reference", required=True, metavar="PATH",
+                       help="training data (CSV or Parquet)")
+    drift.add_argument("--current", required=True, metavar="PATH",
+                       help="a batch (CSV/Parquet), a .jsonl prediction log or a folder of them")
+    drift.add_argument("--model", default="models", metavar="DIR",
+                       help="folder with model.onnx + model.json (default: %(default)s)")
+    drift.add_argument("--out-json", default="reports/drift.json", metavar="PATH")
+    drift.add_argument("--out-md", default="reports/drift.md", metavar="PATH")
+    drift.add_argument("--template", default="reports/drift.md.j2", metavar="PATH")
+    drift.set_defaults(func=lambda a: import_module("gitops_ml.monitor.check").main(a))
+
     contract = sub.add_parser("contract", help="data contract helpers")
     contract_sub = contract.add_subparsers(dest="contract_command", required=True)
     infer = contract_sub.add_parser(
@@ -112,7 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        args.func(args)
+        code = args.func(args)
     except UserError as exc:
         print(f"gitops-ml {args.command}: error: {exc}", file=sys.stderr)
         return 2
@@ -121,4 +136,4 @@ def main(argv: Sequence[str] | None = None) -> int:
             from gitops_ml.profiling import totals
 
             Path(args.timings).write_text(json.dumps(totals()))
-    return 0
+    return code or 0

@@ -219,3 +219,36 @@ def seed(params: dict[str, Any]) -> int:
     value = _value(params, "", "seed", int, 42)
     _in_range("seed", value, 0, 2**32 - 1)
     return value
+
+
+@dataclass(frozen=True)
+class MonitorConfig:
+    """When a batch of production data counts as drifted from the training data (`monitor:`)."""
+
+    alpha: float = 0.05
+    psi_threshold: float = 0.2
+    bins: int = 10
+    missing_rate_delta: float = 0.05
+    max_unseen_share: float = 0.01
+    min_rows: int = 100
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> MonitorConfig:
+        section = _section(params, "monitor")
+        p = "monitor"
+        cfg = cls(
+            alpha=_value(section, p, "alpha", float, cls.alpha),
+            psi_threshold=_value(section, p, "psi_threshold", float, cls.psi_threshold),
+            bins=_value(section, p, "bins", int, cls.bins),
+            missing_rate_delta=_value(section, p, "missing_rate_delta", float,
+                                      cls.missing_rate_delta),
+            max_unseen_share=_value(section, p, "max_unseen_share", float, cls.max_unseen_share),
+            min_rows=_value(section, p, "min_rows", int, cls.min_rows),
+        )
+        _in_range(f"{p}.alpha", cfg.alpha, 0.0, 0.5, open_low=True)
+        _in_range(f"{p}.psi_threshold", cfg.psi_threshold, 0.0, 10.0, open_low=True)
+        _in_range(f"{p}.bins", cfg.bins, 2, 100)
+        _in_range(f"{p}.missing_rate_delta", cfg.missing_rate_delta, 0.0, 1.0)
+        _in_range(f"{p}.max_unseen_share", cfg.max_unseen_share, 0.0, 1.0)
+        _in_range(f"{p}.min_rows", cfg.min_rows, 1, 10**9)
+        return cfg

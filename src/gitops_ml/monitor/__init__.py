@@ -1,0 +1,1 @@
+"""Monitoring: drift between training data and production batches or prediction logs."""
