@@ -1,0 +1,106 @@
+"""The main workflow and the Dockerfile pass their linters and keep their promises."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from pipelines import image
+
+ROOT = Path(__file__).resolve().parents[2]
+MAIN = ROOT / ".github/workflows/main.yml"
+BIN = Path(sys.executable).parent
+
+
+def tool(name: str) -> str:
+    path = shutil.which(name, path=str(BIN)) or shutil.which(name)
+    if path is None:
+        pytest.fail(f"{name} is a dev dependency; run `uv sync`")
+    return path
+
+
+def workflow() -> dict:
+    return yaml.safe_load(MAIN.read_text())
+
+
+def test_main_workflow_is_zizmor_clean():
+    out = subprocess.run([tool("zizmor"), "--offline", str(MAIN)], capture_output=True,
+                         text=True, check=False)
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_main_workflow_matches_the_github_schema():
+    out = subprocess.run([tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows",
+                          str(MAIN)], capture_output=True, text=True, check=False)
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_dockerfile_is_hadolint_clean():
+    out = subprocess.run([tool("hadolint"), str(ROOT / "Dockerfile")], capture_output=True,
+                         text=True, check=False)
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_main_workflow_pins_every_action_to_a_commit():
+    uses = re.findall(r"uses:\s*(\S+)(.*)", MAIN.read_text())
+    assert uses
+    for ref, comment in uses:
+        assert re.fullmatch(r"[\w.-]+/[\w./-]+@[0-9a-f]{40}", ref), ref
+        assert re.search(r"# v\d+\.\d+\.\d+", comment), ref
+
+
+def test_only_the_publish_job_may_write():
+    jobs = workflow()["jobs"]
+    assert workflow()["permissions"] == {}
+    for name, job in jobs.items():
+        writes = {k for k, v in job["permissions"].items() if v == "write"}
+        expected = {"packages", "id-token", "attestations"} if name == "publish" else set()
+        assert writes == expected, name
+        assert job["timeout-minutes"] <= 30
+
+
+def test_publish_tags_sha_model_version_and_latest_only_on_main():
+    steps = workflow()["jobs"]["publish"]["steps"]
+    meta = next(s for s in steps if s.get("id") == "meta")["with"]["tags"]
+    assert "type=sha,format=long,prefix=sha-" in meta
+    assert "type=raw,value=${{ steps.image.outputs.version }}" in meta
+    assert "type=raw,value=latest,enable={{is_default_branch}}" in meta
+    push = next(s for s in steps if s.get("id") == "push")["with"]
+    assert push["provenance"] == "mode=max" and push["sbom"] is True and push["push"] is True
+    attest = next(s for s in steps if "attest-build-provenance" in s.get("uses", ""))["with"]
+    assert attest["subject-digest"] == "${{ steps.push.outputs.digest }}"
+
+
+def test_smoke_runs_before_publish_and_calls_project_code():
+    jobs = workflow()["jobs"]
+    assert jobs["publish"]["needs"] == "smoke" and jobs["smoke"]["needs"] == "reproduce"
+    runs = " ".join(s.get("run", "") for s in jobs["smoke"]["steps"])
+    assert "python -m pipelines.smoke --image" in runs
+
+
+def test_model_version_falls_back_to_the_onnx_hash(tmp_path):
+    (tmp_path / "model.onnx").write_bytes(b"onnx bytes")
+    (tmp_path / "model.json").write_text(json.dumps({"onnx": {"file": "model.onnx"}}))
+    expected = "model-" + hashlib.sha256(b"onnx bytes").hexdigest()[:12]
+    assert image.model_version(tmp_path) == expected
+
+
+def test_model_version_prefers_the_registry_version(tmp_path):
+    (tmp_path / "model.json").write_text(json.dumps({"version": "1.4.0",
+                                                     "onnx": {"file": "model.onnx"}}))
+    assert image.model_version(tmp_path) == "1.4.0"
+
+
+def test_model_version_rejects_a_version_that_is_no_tag(tmp_path):
+    (tmp_path / "model.json").write_text(json.dumps({"version": "1.4.0 beta",
+                                                     "onnx": {"file": "model.onnx"}}))
+    with pytest.raises(ValueError, match="not a valid image tag"):
+        image.model_version(tmp_path)
