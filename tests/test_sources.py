@@ -85,3 +85,24 @@ def test_synthetic_is_seeded():
 def test_synthetic_regression_target_is_numeric():
     df = make_synthetic(SyntheticConfig(rows=200, classes=0), "y", 0)
     assert pd.api.types.is_float_dtype(df["y"])
+
+
+def test_ingest_appends_labelled_batches_after_the_source(tmp_path):
+    from gitops_ml.sources import batch_files
+
+    base = ingest(DataConfig("sklearn:iris", "species"), 0, tmp_path)
+    (tmp_path / "batches").mkdir()
+    base.head(7).to_parquet(tmp_path / "batches" / "b1.parquet")
+    base.tail(3).to_csv(tmp_path / "batches" / "b2.csv", index=False)
+    (tmp_path / "batches" / "README.md").write_text("not data")
+    files = batch_files(tmp_path / "batches")
+    assert [f.name for f in files] == ["b1.parquet", "b2.csv"]
+    df = ingest(DataConfig("sklearn:iris", "species"), 0, tmp_path, batches=files)
+    assert len(df) == 160
+    pd.testing.assert_frame_equal(df.iloc[150:157].reset_index(drop=True), base.head(7))
+
+
+def test_ingest_batch_with_other_columns_is_named(tmp_path):
+    pd.DataFrame({"x": [1.0]}).to_csv(tmp_path / "b.csv", index=False)
+    with pytest.raises(UserError, match=r"batch .*b\.csv: columns differ from data\.source"):
+        ingest(DataConfig("sklearn:iris", "species"), 0, tmp_path, batches=[tmp_path / "b.csv"])

@@ -63,7 +63,10 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(func=func)
         return p
 
-    command("ingest", "load data.source and write it as Parquet", _stage("ingest"), "out")
+    ingest = command("ingest", "load data.source and write it as Parquet", _stage("ingest"),
+                     "out")
+    ingest.add_argument("--batches", metavar="DIR",
+                        help="append the labelled CSV/Parquet batches in this folder")
     command("validate", "check the data against the contract", _stage("validate"),
             "data", "contract", "report")
     command("split", "seeded train/test split", _stage("split"), "data", "train", "test")
@@ -121,6 +124,16 @@ def build_parser() -> argparse.ArgumentParser:
                        help="widen observed numeric ranges by this share of their span")
     infer.add_argument("--force", action="store_true", help="overwrite an existing contract")
     infer.set_defaults(func=_contract_infer)
+
+    card = command("model-card", "render the model card (reports/model_card.md)",
+                   lambda args: import_module("gitops_ml.model_card").main(args),
+                   "meta", "metrics", "slices", "importance", "validation", "parity",
+                   "intended-use", "template", "out")
+    card.add_argument("--version", help="registered version, when rendering for a release")
+    card.add_argument("--image", help="image <repository>@sha256:..., when known")
+    registry = sub.add_parser("registry", help="model versions and stages (GTO tags in git)",
+                              description="Model versions and stages, read from GTO's git tags.")
+    import_module("gitops_ml.registry.commands").configure(registry)
     return parser
 
 

@@ -72,8 +72,32 @@ def make_synthetic(cfg: SyntheticConfig, target: str, seed: int) -> Any:
     return df
 
 
-def ingest(cfg: DataConfig, seed: int, root: Path) -> Any:
-    """Load the dataset named by `cfg.source` (relative file paths resolve against `root`)."""
+def batch_files(folder: Path) -> list[Path]:
+    """The labelled batches in `folder` (CSV or Parquet), in name order; none if it is absent."""
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in (".csv", ".parquet"))
+
+
+def append_batches(df: Any, batches: list[Path]) -> Any:
+    """Labelled batches added after the source (how a retraining pull request adds new data)."""
+    import pandas as pd
+
+    from gitops_ml.io import read_table
+
+    frames = [df]
+    for path in batches:
+        extra = read_table(path, key="batch")
+        if set(extra.columns) != set(df.columns):
+            diff = sorted(set(df.columns) ^ set(extra.columns))
+            raise UserError(f"batch {path}: columns differ from data.source "
+                            f"({', '.join(map(str, diff[:10]))})")
+        frames.append(extra[df.columns].astype(df.dtypes.to_dict()))
+    return pd.concat(frames, ignore_index=True)
+
+
+def ingest(cfg: DataConfig, seed: int, root: Path, batches: list[Path] | None = None) -> Any:
+    """Load `cfg.source` (relative paths resolve against `root`), then append `batches`."""
     from gitops_ml.io import read_table
 
     source = cfg.source.strip()
@@ -85,6 +109,8 @@ def ingest(cfg: DataConfig, seed: int, root: Path) -> Any:
         df = read_table(root / source, key="data.source")
     if df.empty or len(df.columns) == 0:
         raise UserError(f"data.source: {cfg.source!r} has no rows")
+    if batches:
+        df = append_batches(df, batches)
     if cfg.target not in df.columns:
         raise UserError(f"data.target: column {cfg.target!r} not found in {cfg.source!r} "
                         f"(columns: {', '.join(map(str, df.columns[:20]))})")

@@ -7,12 +7,15 @@ from pathlib import Path
 
 from gitops_ml import config
 from gitops_ml.io import write_parquet
-from gitops_ml.sources import ingest
+from gitops_ml.sources import batch_files, ingest
 
 
 def main(args: argparse.Namespace) -> None:
     params = config.read_params(args.params)
     cfg = config.DataConfig.from_params(params)
-    df = ingest(cfg, config.seed(params), root=Path(args.params).resolve().parent)
+    batches = batch_files(Path(args.batches)) if args.batches else []
+    df = ingest(cfg, config.seed(params), root=Path(args.params).resolve().parent,
+                batches=batches)
     write_parquet(df, args.out)
-    print(f"ingest: {len(df)} rows x {df.shape[1]} columns from {cfg.source} -> {args.out}")
+    extra = f" + {len(batches)} batch file(s)" if batches else ""
+    print(f"ingest: {len(df)} rows x {df.shape[1]} columns from {cfg.source}{extra} -> {args.out}")
