@@ -1,0 +1,76 @@
+"""Resolve a GTO stage tag to what to deploy: stage, version and the image digest it recorded.
+
+    uv run python -m pipelines.promote --tag 'model#prod#3'
+
+.github/workflows/promote.yml runs it when such a tag is pushed (`gto assign`, a rollback being
+an assignment of an earlier version) and deploys the result through the GitHub Environment named
+after the stage. Outputs (also appended to $GITHUB_OUTPUT when set): artifact, stage, version,
+image, deploy. `deploy=false` when a newer assignment of the same stage exists by the time this
+runs: deploying the older one would undo it. Exit 2 when the tag is not an assignment of a
+registered version, or that version recorded no image.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from gitops_ml.errors import UserError
+from gitops_ml.registry import artifact, tags
+from gitops_ml.registry.state import Registry
+from pipelines.register import github_output
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m pipelines.promote", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tag", default=os.environ.get("GITHUB_REF_NAME"),
+                        help="the stage tag (default: $GITHUB_REF_NAME)")
+    parser.add_argument("--repo", type=Path, default=Path("."))
+    parser.add_argument("--dvc-yaml", type=Path, default=Path("dvc.yaml"),
+                        help="declares the artifact this repository deploys")
+    return parser
+
+
+def resolve(repo: Path, dvc_yaml: Path, tag: str) -> dict[str, str]:
+    """The deployment a stage tag asks for, as workflow outputs."""
+    event = tags.TAG_RE.match(tag)
+    if not event or not event["stage"] or event["cancel"]:
+        raise UserError(f"--tag {tag!r}: not a GTO stage assignment tag like model#prod#3")
+    name, _ = artifact.declared(dvc_yaml, None)
+    if event["artifact"] != name:
+        raise UserError(f"--tag {tag!r}: artifact {event['artifact']!r} is not the one "
+                        f"{dvc_yaml} declares ({name!r})")
+    registry = Registry(name, tags.read(repo))
+    assigned = registry.assignment(tag)
+    version = registry.version(assigned.version)
+    if version.image is None:
+        raise UserError(f"{version.tag}: no image digest recorded (register versions with "
+                        "`python -m pipelines.register apply`, not plain `gto register`)")
+    latest_tag = registry.history(assigned.stage)[-1].tag
+    deploy = latest_tag == tag
+    if not deploy:
+        print(f"promote: {tag} was superseded by {latest_tag}; not deploying {version.name}",
+              file=sys.stderr)
+    return {"artifact": name, "stage": assigned.stage, "version": version.name,
+            "image": version.image, "deploy": "true" if deploy else "false"}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if not args.tag:
+            raise UserError("--tag: required (or run inside GitHub Actions on a tag push)")
+        outputs = resolve(args.repo, args.dvc_yaml, args.tag)
+    except UserError as exc:
+        print(f"promote: error: {exc}", file=sys.stderr)
+        return 2
+    github_output(outputs)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

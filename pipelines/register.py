@@ -1,0 +1,110 @@
+"""Register the model built on main as the next GTO version, with its image digest.
+
+    uv run python -m pipelines.register plan [--stamp]   # which version is this model?
+    uv run python -m pipelines.register apply --version v1.3.0 \\
+        --image ghcr.io/owner/repo --digest sha256:...    # tag model@v1.3.0 with the record
+
+The main workflow runs `plan --stamp` before building the image, so models/model.json carries
+the version that tags the image and that /v2/models/{name} reports, and `apply` after pushing
+it, so the registration tag records the image digest that promotion deploys. The bump rule is in
+src/gitops_ml/registry/versioning.py. Outputs (also appended to $GITHUB_OUTPUT when set):
+version, bump, register (true|false), tag, reason. Exit 2 on bad input, e.g. when the version
+given to `apply` is no longer the next one because another merge registered first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from gitops_ml.errors import UserError
+from gitops_ml.io import write_json
+from gitops_ml.registry import artifact, gto_ops, record, tags, versioning
+from gitops_ml.registry.state import Registry
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m pipelines.register", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    plan = sub.add_parser("plan", help="print the version the current model gets")
+    apply = sub.add_parser("apply", help="create the registration tag")
+    for p in (plan, apply):
+        p.add_argument("--repo", type=Path, default=Path("."))
+        p.add_argument("--dvc-yaml", type=Path, default=Path("dvc.yaml"),
+                       help="declares the artifact (name, path) under `artifacts:`")
+        p.add_argument("--artifact", help="artifact name (default: the one in dvc.yaml)")
+        p.add_argument("--meta", type=Path, default=Path("models/model.json"))
+        p.add_argument("--onnx", type=Path, help="default: the artifact's path in dvc.yaml")
+        p.add_argument("--bump", default="auto", choices=["auto", *versioning.BUMPS],
+                       help="override the bump rule, e.g. `patch` to ship a server-only change")
+    plan.add_argument("--stamp", action="store_true",
+                      help="write the version into --meta (the image then reports it)")
+    apply.add_argument("--version", required=True, help="the version `plan` printed")
+    apply.add_argument("--image", required=True, help="repository, e.g. ghcr.io/owner/repo")
+    apply.add_argument("--digest", required=True, help="the pushed image's sha256:... digest")
+    apply.add_argument("--ref", default="HEAD", help="the commit the model was built from")
+    apply.add_argument("--push", metavar="REMOTE", help="push the tag to REMOTE")
+    return parser
+
+
+def github_output(values: dict[str, str]) -> None:
+    """Print `key=value` lines, and append them to $GITHUB_OUTPUT inside GitHub Actions."""
+    lines = "".join(f"{k}={v}\n" for k, v in values.items())
+    print(lines, end="")
+    path = os.environ.get("GITHUB_OUTPUT")
+    if path:
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.write(lines)
+
+
+def _load(args: argparse.Namespace) -> tuple[str, dict, bytes, Registry]:
+    name, onnx_path = artifact.declared(args.dvc_yaml, args.artifact)
+    onnx_file = args.onnx or args.repo / onnx_path
+    try:
+        meta = json.loads(args.meta.read_text())
+        onnx_bytes = Path(onnx_file).read_bytes()
+    except FileNotFoundError as exc:
+        raise UserError(f"{exc.filename}: not found (run `dvc repro` first)") from None
+    except json.JSONDecodeError as exc:
+        raise UserError(f"--meta {args.meta}: not JSON ({exc})") from None
+    return name, meta, onnx_bytes, Registry(name, tags.read(args.repo))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        name, meta, onnx_bytes, registry = _load(args)
+        fp = record.fingerprint(meta, onnx_bytes)
+        plan = versioning.plan(registry, fp, args.bump)
+        if args.command == "plan":
+            if args.stamp:
+                write_json({**meta, "version": plan.version}, args.meta)
+        else:
+            if plan.bump is None:
+                raise UserError(f"--version {args.version}: nothing to register ({plan.reason})")
+            if args.version != plan.version:
+                raise UserError(f"--version {args.version}: the next version is now "
+                                f"{plan.version} ({plan.reason}); plan again")
+            rec = record.Record(
+                artifact=name, version=plan.version, bump=plan.bump, reason=plan.reason,
+                fingerprint=fp, image=record.image_ref(args.image, args.digest),
+                metrics=meta.get("metrics") or {})
+            tag = gto_ops.register(args.repo, name, plan.version, rec.message(), args.ref)
+            if args.push:
+                gto_ops.push(args.repo, args.push, tag)
+    except UserError as exc:
+        print(f"register {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    github_output({"version": plan.version, "bump": plan.bump or "none",
+                   "register": "true" if plan.bump else "false",
+                   "tag": f"{name}@{plan.version}", "reason": plan.reason})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
