@@ -87,8 +87,8 @@ def schema_of(meta: dict[str, Any]) -> dict[str, Any]:
 
 
 def onnx_sha256(onnx_bytes: bytes) -> str:
-    """SHA-256 of the model with its graph name cleared: skl2onnx names every graph with a random
-    UUID, so two exports of one fitted pipeline differ only there."""
+    """SHA-256 of the model in a canonical form. Two exports of one fitted pipeline differ in
+    bytes: skl2onnx names the graph with a random UUID and lists opset domains in set order."""
     import onnx
 
     try:
@@ -96,6 +96,10 @@ def onnx_sha256(onnx_bytes: bytes) -> str:
     except Exception as exc:   # onnx raises DecodeError and friends from protobuf
         raise UserError(f"model.onnx: not an ONNX model ({type(exc).__name__})") from None
     model.graph.name = ""
+    opsets = sorted((o.domain, o.version) for o in model.opset_import)
+    del model.opset_import[:]
+    for domain, version in opsets:
+        model.opset_import.add(domain=domain, version=version)
     return hashlib.sha256(model.SerializeToString(deterministic=True)).hexdigest()
 
 

@@ -38,9 +38,9 @@ def release_patch(deployment: dict[str, Any], *, artifact: str, version: str, st
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": {"name": name, "annotations": annotations},
+        "metadata": {"name": name, "annotations": dict(annotations)},
         "spec": {"template": {
-            "metadata": {"annotations": annotations},
+            "metadata": {"annotations": dict(annotations)},
             "spec": {"containers": [{"name": container, "image": image}]},
         }},
     }

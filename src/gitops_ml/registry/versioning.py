@@ -1,7 +1,7 @@
 """The version number a new model gets, from comparing it with the highest registered version.
 
 - the feature schema changed (names, order, types, categories, classes, task, outputs): major;
-- the model itself changed (model.onnx, ignoring the random graph name skl2onnx sets): minor;
+- the model itself changed (model.onnx, ignoring what differs between two exports): minor;
 - only model.json's metadata changed (metrics, params, library versions): patch;
 - nothing changed: no new version (the model is the one already registered).
 
