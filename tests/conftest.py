@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import copy
+import os
+import shutil
 import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -135,6 +138,46 @@ def mixed_csv() -> Callable[..., Path]:
     return make_mixed_csv
 
 
-def git_files(root: Path) -> list[str]:
-    out = subprocess.run(["git", "ls-files", "-z"], cwd=root, capture_output=True, check=True)
-    return [f for f in out.stdout.decode().split("\0") if f]
+def tool_env() -> dict[str, str]:
+    """Environment for git/DVC subprocesses: this venv's scripts on PATH, a git identity."""
+    env = {k: v for k, v in os.environ.items() if k != "GITHUB_STEP_SUMMARY"}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env.update({"GIT_AUTHOR_NAME": "test", "GIT_AUTHOR_EMAIL": "test@example.com",
+                "GIT_COMMITTER_NAME": "test", "GIT_COMMITTER_EMAIL": "test@example.com"})
+    return env
+
+
+def sh(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Run a command in `cwd`; a failure fails the test with the command's output."""
+    out = subprocess.run(args, cwd=cwd, capture_output=True, text=True, env=tool_env(),
+                         timeout=900, check=False)
+    assert out.returncode == 0, f"{' '.join(args)} failed:\n{out.stdout}\n{out.stderr}"
+    return out
+
+
+@pytest.fixture(scope="session")
+def main_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The project as a clean clone sees it (tracked files only) in a new git repo, after one
+    `dvc repro` whose results are committed on `main`. Built once; copy it before changing it."""
+    repo = tmp_path_factory.mktemp("clone") / "repo"
+    listed = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True,
+                            check=True).stdout.decode().split("\0")
+    for rel in filter(None, listed):
+        if (ROOT / rel).is_file():
+            (repo / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / rel, repo / rel)
+    sh(["git", "init", "-q", "-b", "main"], repo)
+    sh(["git", "add", "-A"], repo)
+    sh(["git", "commit", "-qm", "template"], repo)
+    sh([sys.executable, "-m", "dvc", "repro", "--quiet"], repo)
+    sh(["git", "add", "-A"], repo)
+    sh(["git", "commit", "-qm", "pipeline results", "--allow-empty"], repo)
+    return repo
+
+
+@pytest.fixture
+def repo_copy(main_repo: Path, tmp_path: Path) -> Path:
+    """A private copy of `main_repo` (history, DVC cache and outputs) to change freely."""
+    copy = tmp_path / "repo"
+    shutil.copytree(main_repo, copy, symlinks=True)
+    return copy

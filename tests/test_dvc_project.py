@@ -3,44 +3,24 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
+from conftest import sh
 
 pytestmark = pytest.mark.e2e
-BIN = str(Path(sys.executable).parent)  # gitops-ml and dvc live beside this interpreter
 
 
 def run(cmd: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
-    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, f"{' '.join(cmd)} failed:\n{proc.stdout}\n{proc.stderr}"
-    return proc
+    return sh(cmd, cwd)
 
 
 @pytest.fixture(scope="module")
-def repo(tmp_path_factory, project_root) -> Path:
-    """A git repo holding the committed project files (no outputs), after one `dvc repro`."""
-    dest = tmp_path_factory.mktemp("fork")
-    listed = subprocess.run(["git", "ls-files", "-z"], cwd=project_root, capture_output=True,
-                            check=True).stdout.decode().split("\0")
-    for rel in filter(None, listed):
-        src = project_root / rel
-        if src.is_file():
-            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, dest / rel)
-    for generated in ("reports/metrics.json", "dvc.lock"):
-        (dest / generated).unlink(missing_ok=True)
-    run(["git", "init", "-q", "-b", "main"], dest)
-    run(["git", "add", "-A"], dest)
-    run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "fork"], dest)
-    run(["dvc", "repro"], dest)
-    return dest
+def repo(main_repo: Path) -> Path:
+    """The shared clean-clone repo after its first `dvc repro` (read-only here)."""
+    return main_repo
 
 
 def test_dvc_repro_produces_every_declared_output(repo):
@@ -74,15 +54,16 @@ def test_dvc_metrics_show_lists_the_metrics(repo):
     assert metrics == json.loads((repo / "reports/metrics.json").read_text())
 
 
-def test_dvc_plots_show_renders_html(repo):
-    run(["dvc", "plots", "show", "-o", "plots_html"], repo)
-    html = (repo / "plots_html/index.html").read_text()
+def test_dvc_plots_show_renders_html(repo, tmp_path):
+    out = tmp_path / "plots_html"
+    run(["dvc", "plots", "show", "-o", str(out)], repo)
+    html = (out / "index.html").read_text()
     assert "ROC" in html and "Confusion matrix" in html
 
 
-def test_dvc_exp_run_with_set_param_and_exp_show(repo):
-    run(["dvc", "exp", "run", "-n", "smaller-c", "-S", "model.params.C=0.05"], repo)
-    shown = json.loads(run(["dvc", "exp", "show", "--json"], repo).stdout)
+def test_dvc_exp_run_with_set_param_and_exp_show(repo_copy):
+    run(["dvc", "exp", "run", "-n", "smaller-c", "-S", "model.params.C=0.05"], repo_copy)
+    shown = json.loads(run(["dvc", "exp", "show", "--json"], repo_copy).stdout)
     exps = [e for rev in shown for e in (rev.get("experiments") or [])]
     names = {e["name"]: e for e in exps}
     assert "smaller-c" in names
