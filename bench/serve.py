@@ -102,6 +102,8 @@ async def load(port: int, path: str, body: bytes, concurrency: int,
     start, warm = asyncio.Event(), []
     tasks = [asyncio.create_task(worker()) for _ in range(concurrency)]
     while len(warm) < concurrency:
+        if any(t.done() for t in tasks):  # a worker failed (refused, bad status): say so
+            await asyncio.gather(*tasks)
         await asyncio.sleep(0.05)
     began = time.perf_counter()
     deadline = began + seconds
@@ -203,7 +205,7 @@ def main() -> int:
     servers = {
         "app /predict": ([sys.executable, "-m", "gitops_ml", "serve"], "/v2/health/ready"),
         "bare uvicorn": ([sys.executable, "-m", "uvicorn", "--app-dir", str(here),
-                          "--log-level", "warning", "serve:bare_asgi"], None),
+                          "--log-level", "warning", "serve:bare_asgi"], "/"),
         "bare fastapi": ([sys.executable, "-m", "uvicorn", "--app-dir", str(here), "--factory",
                           "--log-level", "warning", "serve:bare_fastapi"], "/docs"),
     }
@@ -213,10 +215,7 @@ def main() -> int:
         full = [*argv, "--port", str(port)] if "uvicorn" in argv else argv
         proc = start(full, dict(env, GITOPS_ML_PORT=str(port)))
         try:
-            if ready_path:
-                wait_ready(port, ready_path, proc)
-            else:
-                time.sleep(1.5)
+            wait_ready(port, ready_path, proc)
             for n, body in payloads.items():
                 for c in (1, 32):
                     lat, wall = asyncio.run(load(port, "/predict", body, c, args.seconds))
