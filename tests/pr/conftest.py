@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,20 +11,6 @@ from prtools import PER_RUN_OUTPUTS, PROJECT, commit, sh
 
 if str(PROJECT) not in sys.path:   # `pipelines/` is run as `python -m`, not installed
     sys.path.insert(0, str(PROJECT))
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _tool_env() -> Iterator[None]:
-    """DVC stages call `gitops-ml`: put this interpreter's scripts first on PATH; git identity."""
-    saved = dict(os.environ)
-    os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
-    os.environ.update({"GIT_AUTHOR_NAME": "test", "GIT_AUTHOR_EMAIL": "test@example.com",
-                       "GIT_COMMITTER_NAME": "test", "GIT_COMMITTER_EMAIL": "test@example.com",
-                       "DVC_NO_ANALYTICS": "1"})
-    os.environ.pop("GITHUB_STEP_SUMMARY", None)
-    yield
-    os.environ.clear()
-    os.environ.update(saved)
 
 
 @pytest.fixture(scope="session")

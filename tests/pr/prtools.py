@@ -7,6 +7,9 @@ import os
 import re
 import shutil
 import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -14,9 +17,33 @@ PROJECT = Path(__file__).resolve().parents[2]
 PER_RUN_OUTPUTS = {"reports/pr_report.md", "reports/pr_report.json"}
 
 
+def _tool_env() -> dict[str, str]:
+    """DVC stages call `gitops-ml`: this interpreter's scripts first on PATH; a git identity."""
+    env = {k: v for k, v in os.environ.items() if k != "GITHUB_STEP_SUMMARY"}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env.update({"GIT_AUTHOR_NAME": "test", "GIT_AUTHOR_EMAIL": "test@example.com",
+                "GIT_COMMITTER_NAME": "test", "GIT_COMMITTER_EMAIL": "test@example.com",
+                "DVC_NO_ANALYTICS": "1"})
+    return env
+
+
+@contextmanager
+def tool_env() -> Iterator[None]:
+    """Run in-process code (which spawns git and DVC) with `_tool_env()`, then restore."""
+    saved, wanted = dict(os.environ), _tool_env()
+    os.environ.clear()
+    os.environ.update(wanted)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
 def sh(args: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
     """Run a command in `cwd`, failing the test with its output when it fails."""
-    out = subprocess.run(args, cwd=cwd, capture_output=True, text=True, check=False)
+    out = subprocess.run(args, cwd=cwd, capture_output=True, text=True, check=False,
+                         env=_tool_env())
     if check and out.returncode != 0:
         raise AssertionError(f"{' '.join(args)} failed ({out.returncode}):\n{out.stdout}\n"
                              f"{out.stderr}")
@@ -39,12 +66,9 @@ def set_param(repo: Path, pattern: str, replacement: str) -> None:
 
 
 def remove_dvc_outputs(repo: Path) -> None:
-    """Make the repo look like a fresh CI checkout: no DVC cache, no cached outputs."""
+    """Make the repo look like a fresh CI checkout: no DVC cache, no git-ignored outputs."""
     shutil.rmtree(repo / ".dvc" / "cache", ignore_errors=True)
-    for folder in ("data", "models"):
-        for path in (repo / folder).iterdir():
-            if path.name != ".gitignore":
-                path.unlink()
+    sh(["git", "clean", "-q", "-f", "-d", "-X", "--", "data", "models"], repo)
 
 
 def branch(repo: Path, name: str = "pr") -> None:
@@ -59,7 +83,8 @@ def run_pr(repo: Path, *args: str) -> tuple[int, str, dict]:
     cwd = Path.cwd()
     os.chdir(repo)
     try:
-        code = pr.main(list(args) if "--base-ref" in args else ["--base-ref", "main", *args])
+        with tool_env():
+            code = pr.main(list(args) if "--base-ref" in args else ["--base-ref", "main", *args])
     finally:
         os.chdir(cwd)
     md = repo / "reports" / "pr_report.md"

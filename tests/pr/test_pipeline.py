@@ -77,7 +77,9 @@ def test_pr_gate_verdicts_follow_thresholds(worse_pr: dict) -> None:
 def test_pr_reproduces_only_stages_the_param_reaches(worse_pr: dict) -> None:
     pipeline = worse_pr["data"]["pipeline"]
     assert pipeline["state"] == "reproduced"
-    assert pipeline["stages_run"] == ["train", "evaluate", "export"]
+    # DVC reruns train and what depends on it, never the data stages upstream of model params
+    assert pipeline["stages_run"][:3] == ["train", "evaluate", "export"]
+    assert not {"ingest", "validate", "split"} & set(pipeline["stages_run"])
 
 
 def test_pr_unchanged_reports_nothing_to_retrain(repo: Path) -> None:
