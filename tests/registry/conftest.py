@@ -1,4 +1,4 @@
-"""Fixtures for the registry: a throwaway git repo holding a tiny model,."""
+"""Fixtures for the registry: a throwaway git repo holding a tiny model."""
 
 from __future__ import annotations
 
@@ -89,6 +89,31 @@ class ModelRepo:
         """Paths for `python -m pipelines.register`, pointing into this repo."""
         return ["--repo", str(self.root), "--dvc-yaml", str(self.root / "dvc.yaml"),
                 "--meta", str(self.root / "models" / "model.json")]
+
+
+def apply(repo: ModelRepo, version: str, digest: str) -> int:
+    """`python -m pipelines.register apply`, as main's workflow runs it after pushing the image."""
+    from pipelines import register
+
+    return register.main(["apply", *repo.args(), "--version", version,
+                          "--image", REPOSITORY, "--digest", digest])
+
+
+def registry(repo: ModelRepo, *args: str) -> int:
+    """`gitops-ml registry ARGS --repo <repo>`, in-process."""
+    from gitops_ml.cli import main as cli
+
+    return cli(["registry", *args, "--repo", str(repo.root)])
+
+
+@pytest.fixture
+def two_versions(model_repo: ModelRepo) -> ModelRepo:
+    """v1.0.0 (image A) and a retrained v1.1.0 (image B), registered as main would."""
+    assert apply(model_repo, "v1.0.0", DIGEST_A) == 0
+    model_repo.write_model(META, tiny_onnx(2.0))
+    model_repo.commit("retrain")
+    assert apply(model_repo, "v1.1.0", DIGEST_B) == 0
+    return model_repo
 
 
 @pytest.fixture

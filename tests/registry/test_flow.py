@@ -6,33 +6,24 @@ import json
 import time
 
 import pytest
-from conftest import DIGEST_A, DIGEST_B, META, REPOSITORY, ModelRepo, git, meta, tiny_onnx
+from conftest import (
+    DIGEST_A,
+    DIGEST_B,
+    META,
+    REPOSITORY,
+    ModelRepo,
+    apply,
+    git,
+    meta,
+    registry,
+    tiny_onnx,
+)
 
-from gitops_ml.cli import main as cli
 from pipelines import promote, register
 
 
 def outputs(path) -> dict[str, str]:
     return dict(line.split("=", 1) for line in path.read_text().splitlines())
-
-
-def apply(repo: ModelRepo, version: str, digest: str) -> int:
-    return register.main(["apply", *repo.args(), "--version", version,
-                          "--image", REPOSITORY, "--digest", digest])
-
-
-def registry(repo: ModelRepo, *args: str) -> int:
-    return cli(["registry", *args, "--repo", str(repo.root)])
-
-
-@pytest.fixture
-def two_versions(model_repo: ModelRepo) -> ModelRepo:
-    """v1.0.0 (image A) and a retrained v1.1.0 (image B), registered as main would."""
-    assert apply(model_repo, "v1.0.0", DIGEST_A) == 0
-    model_repo.write_model(META, tiny_onnx(2.0))
-    model_repo.commit("retrain")
-    assert apply(model_repo, "v1.1.0", DIGEST_B) == 0
-    return model_repo
 
 
 def which(repo: ModelRepo, stage: str, capsys: pytest.CaptureFixture[str]) -> dict[str, str]:

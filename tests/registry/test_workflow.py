@@ -1,0 +1,135 @@
+"""promote.yml: triggers on GTO's stage tags, least privilege, pinned actions, linters clean, and
+its `run:` steps, executed in order in a test repo, deploy the digest the tag resolves to."""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import DIGEST_A, PROJECT, REPOSITORY, ModelRepo, git, registry
+
+WORKFLOW = PROJECT / ".github" / "workflows" / "promote.yml"
+FLOW = yaml.safe_load(WORKFLOW.read_text())
+TAG_FILTERS = FLOW[True]["push"]["tags"]          # PyYAML reads the key `on` as True
+UV_STUB = """#!/usr/bin/env bash
+# setup-uv stand-in: `uv run [--flags] CMD...` runs CMD with this interpreter on PATH
+[[ "$1" == run ]] || { echo "uv stub: unsupported $1" >&2; exit 64; }
+shift; while [[ "$1" == --* ]]; do shift; done; exec "$@"
+"""
+
+
+def github_glob(pattern: str) -> re.Pattern[str]:
+    """GitHub's filter pattern: `**` matches anything, `*` anything but `/`."""
+    parts = [("[^/]*".join(map(re.escape, chunk.split("*")))) for chunk in pattern.split("**")]
+    return re.compile("^" + ".*".join(parts) + "$")
+
+
+def triggers(tag: str) -> bool:
+    return any(github_glob(p).match(tag) for p in TAG_FILTERS)
+
+
+@pytest.mark.parametrize("tag", ["model#prod#1", "model#staging#12", "nested=dir/x#prod#3"])
+def test_promote_workflow_runs_on_stage_assignment_tags(tag):
+    assert triggers(tag)
+
+
+@pytest.mark.parametrize("tag", ["model@v1.0.0", "model#prod!#4", "model#dev#2",
+                                 "model@v1.0.0!", "v1.0.0"])
+def test_promote_workflow_ignores_registrations_and_unassignments(tag):
+    assert not triggers(tag)
+
+
+def test_promote_workflow_grants_permissions_per_job_only():
+    assert FLOW["permissions"] == {}
+    jobs = FLOW["jobs"]
+    assert jobs["resolve"]["permissions"] == {"contents": "read"}
+    assert jobs["deploy"]["permissions"] == {"contents": "write"}
+
+
+def test_promote_workflow_deploys_through_the_stages_environment():
+    deploy = FLOW["jobs"]["deploy"]
+    assert deploy["environment"]["name"] == "${{ needs.resolve.outputs.stage }}"
+    assert deploy["if"] == "needs.resolve.outputs.deploy == 'true'"
+
+
+def test_promote_workflow_pins_actions_and_keeps_expressions_out_of_scripts():
+    for job in FLOW["jobs"].values():
+        for step in job["steps"]:
+            if "uses" in step:
+                assert re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", step["uses"]), step["uses"]
+            if "actions/checkout" in step.get("uses", ""):
+                assert step["with"]["persist-credentials"] is False
+            assert "${{" not in step.get("run", "")
+
+
+@pytest.mark.parametrize("command", [
+    ["zizmor", "--offline", str(WORKFLOW)],
+    ["check-jsonschema", "--builtin-schema", "vendor.github-workflows", str(WORKFLOW)],
+])
+def test_promote_workflow_passes_the_linters(command):
+    tool = Path(sys.executable).parent / command[0]
+    done = subprocess.run([str(tool), *command[1:]], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def expand(value: str, context: dict[str, str]) -> str:
+    """Replace `${{ expr }}` with the context's value; an unknown expression fails the test."""
+    def one(match: re.Match[str]) -> str:
+        assert match[1] in context, f"expression not emulated: {match[1]}"
+        return context[match[1]]
+    return re.sub(r"\$\{\{\s*(.+?)\s*\}\}", one, str(value))
+
+
+def run_job(job: str, repo: Path, env: dict[str, str], context: dict[str, str],
+            tmp: Path) -> dict[str, str]:
+    """Run a job's `run:` steps in `repo`; returns what they wrote to $GITHUB_OUTPUT."""
+    output = tmp / f"{job}.output"
+    output.write_text("")
+    for step in FLOW["jobs"][job]["steps"]:
+        if "run" not in step:
+            continue
+        step_env = {**env, "GITHUB_OUTPUT": str(output),
+                    **{k: expand(v, context) for k, v in (step.get("env") or {}).items()}}
+        done = subprocess.run(["bash", "-eo", "pipefail", "-c", step["run"]], cwd=repo,
+                              env=step_env, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, f"{step.get('name')}: {done.stdout}{done.stderr}"
+    return dict(line.split("=", 1) for line in output.read_text().splitlines() if "=" in line)
+
+
+def test_promote_workflow_rollback_tag_deploys_the_earlier_digest(two_versions: ModelRepo,
+                                                                  tmp_path: Path):
+    registry(two_versions, "assign", "v1.0.0", "prod")
+    registry(two_versions, "assign", "v1.1.0", "prod")
+    registry(two_versions, "rollback", "prod")                      # model#prod#3 -> v1.0.0
+    remote = tmp_path / "origin.git"
+    git(tmp_path, "clone", "-q", "--bare", str(two_versions.root), str(remote))
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "uv").write_text(UV_STUB)
+    (bin_dir / "uv").chmod(stat.S_IRWXU)
+    push_url = "https://x-access-token:tok@github.com/octo/gitops-ml.git"
+    env = {**os.environ,
+           "PATH": f"{bin_dir}{os.pathsep}{Path(sys.executable).parent}{os.pathsep}"
+                   f"{os.environ['PATH']}",
+           "GITHUB_SERVER_URL": "https://github.com", "GITHUB_REPOSITORY": "octo/gitops-ml",
+           # the push goes to the bare repo instead of GitHub
+           "GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": f"url.{remote}.insteadOf",
+           "GIT_CONFIG_VALUE_0": push_url}
+    context = {"github.ref_name": "model#prod#3", "github.token": "tok",
+               "github.event.repository.default_branch": "main"}
+
+    resolved = run_job("resolve", two_versions.root, env, context, tmp_path)
+    assert resolved == {"artifact": "model", "stage": "prod", "version": "v1.0.0",
+                        "image": f"{REPOSITORY}@{DIGEST_A}", "deploy": "true"}
+    context.update({f"needs.resolve.outputs.{k}": v for k, v in resolved.items()})
+    run_job("deploy", two_versions.root, env, context, tmp_path)
+
+    release = git(remote, "show", "main:deploy/overlays/prod/release.yaml")
+    assert f"image: {REPOSITORY}@{DIGEST_A}" in release
+    assert git(remote, "log", "-1", "--format=%s", "main") == "Deploy model@v1.0.0 to prod"
