@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 SCHEMA = "gitops-ml/pr-report/v1"
+REPORT_JSON, REPORT_MD = "pr_report.json", "pr_report.md"   # as pr.yml puts them in the artifact
 MAX_MD_CHARS = 60_000          # the report's own cap; GitHub's comment limit is 65,536
 MAX_MD_BYTES = 256 * 1024
 MAX_JSON_BYTES = 1024 * 1024
@@ -90,7 +91,7 @@ def _read_capped(path: Path, limit: int) -> bytes:
 
 def load_artifact(folder: Path, head_sha: str) -> tuple[dict[str, Any], str]:
     """The validated report (JSON, Markdown) from the downloaded artifact folder."""
-    raw = _read_capped(folder / "pr_report.json", MAX_JSON_BYTES)
+    raw = _read_capped(folder / REPORT_JSON, MAX_JSON_BYTES)
     try:
         data = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -98,7 +99,7 @@ def load_artifact(folder: Path, head_sha: str) -> tuple[dict[str, Any], str]:
     validate_report(data)
     _require(data["head"]["sha"] == head_sha,
              f"head.sha: the report is for {data['head']['sha'][:7]}, the run for {head_sha[:7]}")
-    raw_md = _read_capped(folder / "pr_report.md", MAX_MD_BYTES)
+    raw_md = _read_capped(folder / REPORT_MD, MAX_MD_BYTES)
     try:
         text = raw_md.decode("utf-8")
     except UnicodeDecodeError as exc:
