@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import os
 import shutil
 import subprocess
 import sys
@@ -15,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from repo_tools import sh
 
 from gitops_ml import cli
 
@@ -136,23 +136,6 @@ def project(tmp_path: Path, new_project: Callable[[Path], Project]) -> Project:
 @pytest.fixture
 def mixed_csv() -> Callable[..., Path]:
     return make_mixed_csv
-
-
-def tool_env() -> dict[str, str]:
-    """Environment for git/DVC subprocesses: this venv's scripts on PATH, a git identity."""
-    env = {k: v for k, v in os.environ.items() if k != "GITHUB_STEP_SUMMARY"}
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    env.update({"GIT_AUTHOR_NAME": "test", "GIT_AUTHOR_EMAIL": "test@example.com",
-                "GIT_COMMITTER_NAME": "test", "GIT_COMMITTER_EMAIL": "test@example.com"})
-    return env
-
-
-def sh(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    """Run a command in `cwd`; a failure fails the test with the command's output."""
-    out = subprocess.run(args, cwd=cwd, capture_output=True, text=True, env=tool_env(),
-                         timeout=900, check=False)
-    assert out.returncode == 0, f"{' '.join(args)} failed:\n{out.stdout}\n{out.stderr}"
-    return out
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import sh
+from repo_tools import sh
 
 pytestmark = pytest.mark.e2e
 

@@ -57,13 +57,13 @@ def test_main_workflow_pins_every_action_to_a_commit():
         assert re.search(r"# v\d+\.\d+\.\d+", comment), ref
 
 
-def test_only_the_publish_job_may_write():
+def test_only_publish_and_register_may_write_and_only_what_they_need():
     jobs = workflow()["jobs"]
     assert workflow()["permissions"] == {}
+    expected = {"publish": {"packages", "id-token", "attestations"}, "register": {"contents"}}
     for name, job in jobs.items():
         writes = {k for k, v in job["permissions"].items() if v == "write"}
-        expected = {"packages", "id-token", "attestations"} if name == "publish" else set()
-        assert writes == expected, name
+        assert writes == expected.get(name, set()), name
         assert job["timeout-minutes"] <= 30
 
 
@@ -71,7 +71,8 @@ def test_publish_tags_sha_model_version_and_latest_only_on_main():
     steps = workflow()["jobs"]["publish"]["steps"]
     meta = next(s for s in steps if s.get("id") == "meta")["with"]["tags"]
     assert "type=sha,format=long,prefix=sha-" in meta
-    assert "type=raw,value=${{ steps.image.outputs.version }}" in meta
+    assert ("type=raw,value=${{ steps.image.outputs.version }},"
+            "enable=${{ needs.reproduce.outputs.register == 'true' }}") in meta
     assert "type=raw,value=latest,enable={{is_default_branch}}" in meta
     push = next(s for s in steps if s.get("id") == "push")["with"]
     assert push["provenance"] == "mode=max" and push["sbom"] is True and push["push"] is True
@@ -81,7 +82,8 @@ def test_publish_tags_sha_model_version_and_latest_only_on_main():
 
 def test_smoke_runs_before_publish_and_calls_project_code():
     jobs = workflow()["jobs"]
-    assert jobs["publish"]["needs"] == "smoke" and jobs["smoke"]["needs"] == "reproduce"
+    assert jobs["publish"]["needs"] == ["reproduce", "smoke"]
+    assert jobs["smoke"]["needs"] == "reproduce"
     runs = " ".join(s.get("run", "") for s in jobs["smoke"]["steps"])
     assert "python -m pipelines.smoke --image" in runs
 
@@ -104,3 +106,16 @@ def test_model_version_rejects_a_version_that_is_no_tag(tmp_path):
                                                      "onnx": {"file": "model.onnx"}}))
     with pytest.raises(ValueError, match="not a valid image tag"):
         image.model_version(tmp_path)
+
+
+def test_register_runs_only_for_a_new_version_after_publish_with_its_digest():
+    jobs = workflow()["jobs"]
+    reproduce = " ".join(s.get("run", "") for s in jobs["reproduce"]["steps"])
+    assert "python -m pipelines.register plan --stamp" in reproduce
+    register = jobs["register"]
+    assert register["needs"] == ["reproduce", "publish"]
+    assert register["if"] == "${{ needs.reproduce.outputs.register == 'true' }}"
+    step = register["steps"][-1]
+    assert step["env"]["DIGEST"] == "${{ needs.publish.outputs.digest }}"
+    assert 'pipelines.register apply --version "$VERSION" --image "$IMAGE" --digest "$DIGEST"' \
+        in step["run"]
