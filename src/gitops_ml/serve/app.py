@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from gitops_ml import __version__
+from gitops_ml.monitor.predlog import PredictionLog
 from gitops_ml.serve.bodies import BadRequest, json_response
 from gitops_ml.serve.lifecycle import install_drain_hook
 from gitops_ml.serve.limits import BodyLimitMiddleware
@@ -41,6 +42,10 @@ def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime.model = OnnxModel.load(settings.model_dir, meta, threads=settings.ort_threads)
+        if settings.prediction_log:
+            runtime.prediction_log = PredictionLog(
+                settings.prediction_log, sample_rate=settings.prediction_log_sample,
+                model=meta.name, version=meta.version)
         runtime.lifecycle.loaded = True
         undo = install_drain_hook(runtime.lifecycle, settings.drain_seconds)
         log.info("model %s (version %s) loaded from %s", meta.name, meta.version or "-",
@@ -50,6 +55,8 @@ def create_app(settings: Settings) -> FastAPI:
         finally:
             runtime.lifecycle.begin_shutdown()
             undo()
+            if runtime.prediction_log is not None:
+                runtime.prediction_log.close()
 
     app = FastAPI(
         title=f"{meta.name}: {meta.task} model for {meta.target!r}",

@@ -34,6 +34,10 @@ class Settings:
     ort_threads: int = 1
     log_level: str = "info"
     access_log: bool = False
+    # Where scored rows are logged as JSON Lines for drift monitoring: a file path, "-" for
+    # stdout, or "" (the default) for off. Written by a background thread, off the request path.
+    prediction_log: str = ""
+    prediction_log_sample: float = 1.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -53,6 +57,9 @@ class Settings:
             log_level=_choice(env, "LOG_LEVEL", d.log_level,
                               ("critical", "error", "warning", "info", "debug")),
             access_log=_choice(env, "ACCESS_LOG", "false", ("true", "false")) == "true",
+            prediction_log=env.get(f"{PREFIX}PREDICTION_LOG", d.prediction_log).strip(),
+            prediction_log_sample=_float(env, "PREDICTION_LOG_SAMPLE", d.prediction_log_sample,
+                                         low=0.0, high=1.0),
         )
 
 
@@ -71,7 +78,8 @@ def _int(env: Mapping[str, str], key: str, default: int, *, low: int,
     return value
 
 
-def _float(env: Mapping[str, str], key: str, default: float, *, low: float) -> float:
+def _float(env: Mapping[str, str], key: str, default: float, *, low: float,
+           high: float | None = None) -> float:
     raw = env.get(PREFIX + key)
     if raw is None:
         return default
@@ -79,8 +87,9 @@ def _float(env: Mapping[str, str], key: str, default: float, *, low: float) -> f
         value = float(raw)
     except ValueError:
         raise UserError(f"{PREFIX}{key}: must be a number, got {raw!r}") from None
-    if not value >= low:
-        raise UserError(f"{PREFIX}{key}: must be >= {low}, got {raw!r}")
+    if not value >= low or (high is not None and value > high):
+        bounds = f"between {low} and {high}" if high is not None else f">= {low}"
+        raise UserError(f"{PREFIX}{key}: must be {bounds}, got {raw!r}")
     return value
 
 

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from gitops_ml.monitor.predlog import PredictionLog
 from gitops_ml.serve.bodies import BadRequest
 from gitops_ml.serve.lifecycle import Lifecycle
 from gitops_ml.serve.metrics import Metrics
@@ -25,6 +26,7 @@ class Runtime:
     metrics: Metrics
     lifecycle: Lifecycle = field(default_factory=Lifecycle)
     model: OnnxModel | None = None
+    prediction_log: PredictionLog | None = None
 
     def loaded_model(self) -> OnnxModel:
         if self.model is None:

@@ -29,9 +29,14 @@ def predict(runtime: Runtime, payload: Any) -> dict[str, Any]:
             {"label": label, "probabilities": dict(zip(classes, p, strict=True))}
             for label, p in zip(labels, outputs["probabilities"].tolist(), strict=True)]
         runtime.metrics.scored(labels, n)
+        logged: list[Any] = labels
     else:
-        predictions = [{"value": v} for v in outputs["value"].ravel().tolist()]
+        values = outputs["value"].ravel().tolist()
+        predictions = [{"value": v} for v in values]
         runtime.metrics.scored(None, n)
+        logged = values
+    if runtime.prediction_log is not None:
+        runtime.prediction_log.record(feeds, logged)
     return {"model": {"name": meta.name, "version": meta.version}, "predictions": predictions}
 
 
