@@ -13,8 +13,6 @@ from contextlib import contextmanager
 from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parents[2]
-# Per-run outputs of the PR pipeline; never copied into the test repo.
-PER_RUN_OUTPUTS = {"reports/pr_report.md", "reports/pr_report.json"}
 
 
 def _tool_env() -> dict[str, str]:
