@@ -131,6 +131,12 @@ def build_parser() -> argparse.ArgumentParser:
                    "intended-use", "template", "out")
     card.add_argument("--version", help="registered version, when rendering for a release")
     card.add_argument("--image", help="image <repository>@sha256:..., when known")
+    init = sub.add_parser("init", help="make the template your project (names, data, contract)",
+                          description="Ask for (or take as flags) the project's name, model, "
+                          "description, data source, target and task; write project.yaml, "
+                          "params.yaml, contract.yaml, dvc.yaml's model name, the README header "
+                          "and docs/intended_use.md. Refuses a dirty git tree unless --force.")
+    import_module("gitops_ml.init.command").configure(init)
     registry = sub.add_parser("registry", help="model versions and stages (GTO tags in git)",
                               description="Model versions and stages, read from GTO's git tags.")
     import_module("gitops_ml.registry.commands").configure(registry)
