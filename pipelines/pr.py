@@ -3,7 +3,8 @@
     uv run python -m pipelines.pr            # the same command CI runs (.github/workflows/pr.yml)
 
 Exit status: 0 when the change may merge (gates passed or only warned), 1 when a blocking gate
-failed or a stage failed, 2 on bad input (config, refs). The report is written before exiting.
+failed, a stage failed or the committed results are not what the commit reproduces (`results:`
+in params.yaml), 2 on bad input (config, refs). The report is written before exiting.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ from pathlib import Path
 from gitops_ml.config import read_params
 from gitops_ml.errors import UserError
 from gitops_ml.io import atomic_path, write_json
-from gitops_ml.report import baseline, diff, gates, render
-from pipelines import repro
+from gitops_ml.report import baseline, consistency, diff, gates, render
+from pipelines import remote, repro
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,6 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="also write `dvc plots diff` against the baseline as HTML here")
     parser.add_argument("--no-repro", action="store_true",
                         help="do not run DVC; report on the results already in the workspace")
+    parser.add_argument("--no-pull", action="store_true",
+                        help="never use the DVC remote: reproduce every stage that is stale or "
+                             "whose outputs are missing (what a fork's pull request does)")
     parser.add_argument("--artifact", default="pr-report",
                         help="name of the CI artifact the report points to")
     results = parser.add_argument_group("results (as dvc.yaml declares them)")
@@ -49,29 +53,66 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _pipeline(args: argparse.Namespace, root: Path, base_lock: str | None) -> render.Pipeline:
+def _remote(args: argparse.Namespace, root: Path) -> remote.Decision:
+    if args.no_pull:
+        return remote.Decision(False, "--no-pull: the DVC remote is not used")
+    try:
+        return remote.decision(root / args.params, root, os.environ)
+    except UserError as exc:
+        return remote.Decision(False, f"DVC remote not used: {exc}")
+
+
+def _pipeline(args: argparse.Namespace, root: Path,
+              base_lock: str | None) -> tuple[render.Pipeline, tuple[str, ...]]:
+    """Run what is stale; returns how it went and the stages stale against the committed lock."""
     unchanged = baseline.lock_inputs(base_lock) == baseline.lock_inputs(
         (root / args.lock).read_text() if (root / args.lock).is_file() else None)
     if args.no_repro:
-        return render.Pipeline("not_run", inputs_unchanged=unchanged)
+        return render.Pipeline("not_run", inputs_unchanged=unchanged), ()
     start = time.monotonic()
     try:
-        stale = repro.status(root)
+        stale = repro.stale_stages(repro.status(root))
     except RuntimeError as exc:   # e.g. a dvc.yaml DVC cannot read: report it like a failed stage
         return render.Pipeline("failed", error_tail=repro.error_tail(str(exc)),
-                               seconds=time.monotonic() - start)
-    if repro.up_to_date(stale):
+                               seconds=time.monotonic() - start), ()
+    if not stale:
         print("pr: DVC reports every stage up to date; nothing to reproduce", file=sys.stderr)
         return render.Pipeline("up_to_date", inputs_unchanged=unchanged,
-                               seconds=time.monotonic() - start)
-    outcome = repro.repro(root)
+                               seconds=time.monotonic() - start), ()
+    where = _remote(args, root)
+    print(f"pr: {'pull from' if where.pull else 'no'} DVC remote: {where.reason}",
+          file=sys.stderr)
+    outcome = repro.repro(root, pull=where.pull)
     if not outcome.ok:
         return render.Pipeline("failed", outcome.stages_run, outcome.failed_stage,
-                               outcome.error_tail, seconds=time.monotonic() - start)
+                               outcome.error_tail, seconds=time.monotonic() - start,
+                               pulled=where.pull, remote=where.reason), stale
     unchanged = baseline.lock_inputs(base_lock) == baseline.lock_inputs(
         (root / args.lock).read_text())
     return render.Pipeline("reproduced", outcome.stages_run, inputs_unchanged=unchanged,
-                           seconds=time.monotonic() - start)
+                           seconds=time.monotonic() - start, stages_cached=outcome.stages_cached,
+                           pulled=where.pull, remote=where.reason), stale
+
+
+def _changed_files(root: Path) -> list[str]:
+    """Git-tracked (or trackable) files that differ from HEAD: what a reproduction changed."""
+    out = baseline.git(["status", "--porcelain", "-z", "--untracked-files=normal"], root)
+    entries = [e for e in out.stdout.split("\0") if e]
+    return sorted(e[3:] for e in entries if len(e) > 3)
+
+
+def _results(args: argparse.Namespace, root: Path, cfg: consistency.ResultsConfig,
+             pipeline: render.Pipeline, stale: tuple[str, ...], head_sha: str,
+             reproduced: dict | None) -> consistency.Consistency:
+    if pipeline.state == "not_run":
+        return consistency.not_checked("--no-repro: nothing was reproduced to compare with", cfg)
+    if pipeline.state == "failed":
+        return consistency.not_checked("the pipeline failed", cfg)
+    committed = baseline.results_at(head_sha, baseline.ResultPaths(
+        args.metrics, args.params, args.plots, args.slices, args.importance,
+        args.data_validation, args.onnx_parity, args.lock), root).metrics
+    changed = _changed_files(root) if pipeline.state == "reproduced" else []
+    return consistency.check(cfg, stale, committed, reproduced, changed, args.lock)
 
 
 def run(args: argparse.Namespace, root: Path) -> tuple[render.ReportInputs, str]:
@@ -90,13 +131,15 @@ def run(args: argparse.Namespace, root: Path) -> tuple[render.ReportInputs, str]
     base_sha = baseline.merge_base(head_sha, base_tip, root)
 
     config_error = None
-    cfg = gates.GatesConfig()
+    cfg, results_cfg = gates.GatesConfig(), consistency.ResultsConfig()
     try:
-        cfg = gates.GatesConfig.from_params(read_params(root / args.params))
+        settings = read_params(root / args.params)
+        cfg = gates.GatesConfig.from_params(settings)
+        results_cfg = consistency.ResultsConfig.from_params(settings)
     except UserError as exc:
         config_error = str(exc)   # still reported on the pull request, where it is seen
 
-    pipeline = render.Pipeline("not_run") if config_error else \
+    pipeline, stale = (render.Pipeline("not_run"), ()) if config_error else \
         _pipeline(args, root, baseline.show(base_sha, args.lock, root))
     at_base = baseline.results_at(base_sha, paths, root)
     base = at_base if at_base.metrics is not None else None   # first pull request
@@ -111,10 +154,12 @@ def run(args: argparse.Namespace, root: Path) -> tuple[render.ReportInputs, str]
             onnx_parity=head.onnx_parity, data_validation=head.data_validation,
             slices=head.slices)
     params = diff.params_diff(at_base.params, head.params)
+    results = None if config_error else _results(args, root, results_cfg, pipeline, stale,
+                                                  head_sha, head.metrics)
     inputs = render.ReportInputs(
         base_ref=base_ref.removeprefix("origin/"), base_sha=base_sha, head_sha=head_sha,
         pipeline=pipeline, head=head, base=base, metrics=metrics, params=params,
-        gates=gate_results, config_error=config_error,
+        gates=gate_results, config_error=config_error, results=results,
         wall_seconds=time.monotonic() - start, artifact=args.artifact)
     return inputs, template_path.read_text(encoding="utf-8")
 

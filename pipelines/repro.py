@@ -24,6 +24,7 @@ class ReproOutcome:
 
     ok: bool
     stages_run: tuple[str, ...]
+    stages_cached: tuple[str, ...]
     failed_stage: str | None
     error_tail: str
     seconds: float
@@ -45,37 +46,51 @@ def status(cwd: Path) -> dict[str, Any]:
     return json.loads(text.splitlines()[-1]) if text else {}
 
 
-def up_to_date(stale: dict[str, Any]) -> bool:
-    """True when nothing but uncached outputs is missing: the committed results match dvc.lock.
+def stale_stages(stale: dict[str, Any]) -> tuple[str, ...]:
+    """The stages whose code, params, data or git-tracked outputs differ from dvc.lock.
 
-    Every changed dependency must be an output that is itself only missing (a file produced
-    upstream and not pulled); any modified dependency, param or git-tracked output means stale.
+    Missing outputs do not count (a fresh clone without a DVC remote has none of the cached
+    outputs, yet its git-tracked results may match dvc.lock exactly), nor does a dependency that
+    is only missing because it is such an output of another stage. Anything else does: a
+    modified dependency, param or git-tracked output, a changed command, "always changed" ...
     """
-    missing_outs: set[str] = set()
-    changed_deps: list[tuple[str, Any]] = []
-    for entries in stale.values():
-        if not isinstance(entries, list):
-            return False
-        for entry in entries:
-            if not isinstance(entry, dict):
-                return False   # e.g. "always changed"
-            for kind, items in entry.items():
-                if not isinstance(items, dict):
+    missing_outs = {path for entries in stale.values() if isinstance(entries, list)
+                    for entry in entries if isinstance(entry, dict)
+                    for path, state in (entry.get("changed outs") or {}).items()
+                    if state in MISSING}
+    return tuple(name for name, entries in stale.items()
+                 if not _only_missing(entries, missing_outs))
+
+
+def _only_missing(entries: Any, missing_outs: set[str]) -> bool:
+    if not isinstance(entries, list):
+        return False
+    for entry in entries:
+        if not isinstance(entry, dict):
+            return False   # e.g. "always changed"
+        for kind, items in entry.items():
+            if not isinstance(items, dict):
+                return False
+            if kind == "changed outs":
+                if any(v not in MISSING for v in items.values()):
                     return False
-                if kind == "changed outs":
-                    if any(v not in MISSING for v in items.values()):
-                        return False
-                    missing_outs.update(items)
-                elif kind == "changed deps":
-                    changed_deps.extend(items.items())
-                else:
-                    return False   # changed command, checksum, new stage ...
-    return all(isinstance(state, str) and state in MISSING and path in missing_outs
-               for path, state in changed_deps)
+            elif kind == "changed deps":
+                if not all(isinstance(state, str) and state in MISSING and path in missing_outs
+                           for path, state in items.items()):
+                    return False
+            else:
+                return False   # changed command, checksum, new stage ...
+    return True
+
+
+def up_to_date(stale: dict[str, Any]) -> bool:
+    """True when nothing but uncached outputs is missing: the committed results match dvc.lock."""
+    return not stale_stages(stale)
 
 
 _RUNNING = re.compile(r"^Running stage '([^']+)'")
 _FAILED = re.compile(r"failed to reproduce '([^']+)'")
+_CACHED = re.compile(r"^Stage '([^']+)' is cached - skipping run")
 
 
 def parse_output(text: str) -> tuple[tuple[str, ...], str | None]:
@@ -83,6 +98,11 @@ def parse_output(text: str) -> tuple[tuple[str, ...], str | None]:
     run = tuple(m.group(1) for line in text.splitlines() if (m := _RUNNING.match(line.strip())))
     failed = _FAILED.search(text)
     return run, failed.group(1) if failed else None
+
+
+def parse_cached(text: str) -> tuple[str, ...]:
+    """The stages `dvc repro` restored from the run-cache instead of running them."""
+    return tuple(m.group(1) for line in text.splitlines() if (m := _CACHED.match(line.strip())))
 
 
 def error_tail(text: str) -> str:
@@ -94,10 +114,16 @@ def error_tail(text: str) -> str:
     return "\n".join(lines[-ERROR_LINES:]).replace("```", "'''")
 
 
-def repro(cwd: Path, echo: bool = True) -> ReproOutcome:
-    """`dvc repro`, streamed to stderr for the CI log and captured for the report."""
+def repro(cwd: Path, echo: bool = True, pull: bool = False) -> ReproOutcome:
+    """`dvc repro`, streamed to stderr for the CI log and captured for the report.
+
+    `pull`: fetch the run-cache and the outputs of unchanged stages from the DVC remote instead
+    of rerunning them (`--pull`), and skip unchanged stages whose outputs are only missing
+    (`--allow-missing`): a stage whose inputs did not change is never retrained.
+    """
     start = time.monotonic()
-    proc = subprocess.Popen(dvc(["repro"]), cwd=cwd, stdout=subprocess.PIPE,
+    args = ["repro", "--pull", "--allow-missing"] if pull else ["repro"]
+    proc = subprocess.Popen(dvc(args), cwd=cwd, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, bufsize=1)
     captured = []
     assert proc.stdout is not None
@@ -110,8 +136,8 @@ def repro(cwd: Path, echo: bool = True) -> ReproOutcome:
     stages, failed = parse_output(text)
     if code != 0 and failed is None:
         failed = stages[-1] if stages else None
-    return ReproOutcome(code == 0, stages, failed, error_tail(text) if code != 0 else "",
-                        time.monotonic() - start)
+    return ReproOutcome(code == 0, stages, parse_cached(text), failed,
+                        error_tail(text) if code != 0 else "", time.monotonic() - start)
 
 
 def plots_diff(base_sha: str, out_dir: Path, cwd: Path) -> str | None:

@@ -8,6 +8,7 @@ from typing import Any
 import jinja2
 
 from gitops_ml.report import charts
+from gitops_ml.report.consistency import Consistency
 from gitops_ml.report.diff import MetricDelta, ParamChange
 from gitops_ml.report.formatting import cell, num, pct, signed
 from gitops_ml.report.gates import GateResult
@@ -43,6 +44,9 @@ class Pipeline:
     error_tail: str = ""
     inputs_unchanged: bool = False          # the stages' recorded inputs equal the baseline's
     seconds: float = 0.0
+    stages_cached: tuple[str, ...] = ()     # restored from the DVC run-cache, not run
+    pulled: bool = False                    # unchanged stages' outputs came from the DVC remote
+    remote: str = ""                        # why the DVC remote was or was not used
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,7 @@ class ReportInputs:
     params: list[ParamChange]
     gates: list[GateResult]
     config_error: str | None = None
+    results: Consistency | None = None      # committed results vs reproduced (None: config error)
     wall_seconds: float = 0.0
     command: str = "uv run python -m pipelines.pr"
     artifact: str = "pr-report"
@@ -91,9 +96,12 @@ def verdict(inputs: ReportInputs) -> str:
     """`fail` when the pipeline or config broke or a blocking gate failed; else `warn` or `pass`."""
     if inputs.config_error or inputs.pipeline.state == "failed":
         return "fail"
+    mismatch = inputs.results is not None and inputs.results.state == "mismatch"
     if any(g.status in ("fail", "error") and g.blocking for g in inputs.gates):
         return "fail"
-    if any(g.status in ("fail", "error") for g in inputs.gates):
+    if mismatch and inputs.results.blocking:
+        return "fail"
+    if mismatch or any(g.status in ("fail", "error") for g in inputs.gates):
         return "warn"
     return "pass"
 
@@ -110,7 +118,10 @@ def summary(inputs: ReportInputs) -> dict[str, Any]:
         "head": {"sha": inputs.head_sha},
         "pipeline": {"state": p.state, "stages_run": list(p.stages_run),
                      "failed_stage": p.failed_stage, "error": p.error_tail or None,
-                     "inputs_unchanged": p.inputs_unchanged, "seconds": round(p.seconds, 1)},
+                     "inputs_unchanged": p.inputs_unchanged, "seconds": round(p.seconds, 1),
+                     "stages_cached": list(p.stages_cached), "pulled": p.pulled,
+                     "remote": p.remote or None},
+        "results": inputs.results.as_dict() if inputs.results else None,
         "config_error": inputs.config_error,
         "metrics": [m.as_dict() for m in inputs.metrics],
         "params": [c.as_dict() for c in inputs.params],
@@ -164,6 +175,15 @@ def _gates_table(gates: list[GateResult]) -> str:
              cell(g.value), STATUS_MARKS[g.status] + (f" {cell(g.detail, 160)}" if g.detail
                                                        else "")] for g in gates]
     return charts.table(["gate", "rule", "value", ""], rows, "llrl")
+
+
+def _results_table(results: Consistency | None) -> str:
+    if results is None or not results.mismatches:
+        return ""
+    rows = [[cell(m.name), num(m.committed), num(m.reproduced),
+             signed(m.reproduced - m.committed) if m.committed is not None
+             and m.reproduced is not None else "—"] for m in results.mismatches]
+    return charts.table(["metric", "committed", "reproduced", "Δ"], rows, "lrrr")
 
 
 def _validation(dv: dict[str, Any] | None, caps: Caps) -> dict[str, Any] | None:
@@ -275,6 +295,7 @@ def sections(inputs: ReportInputs, caps: Caps) -> dict[str, Any]:
         "metrics_table": _metrics_table(inputs) if inputs.metrics else "",
         "params": _params(inputs.params, caps.params),
         "gates_table": _gates_table(inputs.gates) if inputs.gates else "",
+        "results_table": _results_table(inputs.results),
         "validation": _validation(inputs.head.data_validation, caps),
         "slices": _slices(inputs.head.slices, inputs.base.slices if inputs.base else None, caps)
         if caps.details else "",
