@@ -88,8 +88,8 @@ def test_validate_reports_too_few_rows(frame):
     assert failures[0]["check"] == "at least 10 rows"
 
 
-def test_validate_stage_fails_with_every_check_and_still_writes_report(project, capsys):
-    assert project.ingest() == 0
+def test_validate_stage_fails_with_every_check_and_still_writes_report(example_project, capsys):
+    project = example_project
     raw = pd.read_parquet(project.path("raw.parquet"))
     raw.loc[:2, "mean_radius"] = 1000.0
     raw.loc[5, "diagnosis"] = "unknown"

@@ -76,9 +76,9 @@ def test_unconvertible_estimator_is_named(mixed):
         to_onnx(bundle)
 
 
-def test_export_stage_writes_model_json_with_schema(project):
+def test_export_stage_writes_model_json_with_schema(example_project):
+    project = example_project
     project.params["evaluate"]["importance_repeats"] = 0
-    assert project.ingest() == 0
     for stage in (project.validate, project.split, project.train, project.evaluate,
                   project.export):
         assert stage() == 0
@@ -92,12 +92,12 @@ def test_export_stage_writes_model_json_with_schema(project):
     assert meta["parity"]["passed"] is True
 
 
-def test_export_stage_failing_parity_writes_no_model(project, capsys):
+def test_export_stage_failing_parity_writes_no_model(example_project, capsys):
+    project = example_project
     project.params["evaluate"]["importance_repeats"] = 0
     project.params["export"]["max_abs_diff"] = 0.0
     project.params["model"] = {"estimator": "sklearn.ensemble.HistGradientBoostingClassifier",
                                "params": {"max_iter": 20}}
-    assert project.ingest() == 0
     for stage in (project.validate, project.split, project.train, project.evaluate):
         assert stage() == 0
     assert project.export() == 2

@@ -11,7 +11,8 @@ def read(project, name):
     return json.loads(project.path(name).read_text())
 
 
-def test_pipeline_default_breast_cancer_is_binary(project):
+def test_pipeline_default_breast_cancer_is_binary(example_project):
+    project = example_project
     project.run_all(infer=False)
     metrics = read(project, "reports/metrics.json")
     assert set(metrics) == {"accuracy", "balanced_accuracy", "f1_macro", "precision", "recall",
