@@ -115,6 +115,7 @@ def upsert_issue(report: Path) -> str:
 def open_retraining_pr(batch: Path, report: Path, base: str, dispatch: bool) -> str:
     """Commit the batch under data/batches/ with a refreshed dvc.lock on BRANCH; open its PR."""
     dest = Path("data/batches") / f"{dt.date.today().isoformat()}-{batch.stem}{batch.suffix}"
+    start = run(["git", "rev-parse", "--abbrev-ref", "HEAD"]).strip()
     run(["git", "switch", "-C", BRANCH])
     dest.parent.mkdir(parents=True, exist_ok=True)
     shutil.copy2(batch, dest)
@@ -123,6 +124,7 @@ def open_retraining_pr(batch: Path, report: Path, base: str, dispatch: bool) -> 
     run(["git", "commit", "-m", f"Retrain on drifted batch {dest.name}"])
     run(["gh", "auth", "setup-git"])  # checkout kept no credentials; push with GH_TOKEN
     run(["git", "push", "--force", "origin", BRANCH])
+    run(["git", "switch", start])  # leave the checkout where it was
     title = f"Retrain on drifted batch {dest.name}"
     found = json.loads(run(["gh", "pr", "list", "--head", BRANCH, "--state", "open",
                             "--json", "number", "--limit", "1"]) or "[]")
