@@ -1,7 +1,10 @@
-"""Image metadata for the main workflow: the model version that tags the serving image.
+"""Image metadata for the main workflow: the model version that tags the serving image, and
+the model's metrics as image labels (the same numbers as model.json inside the image).
 
     python -m pipelines.image version [--model-dir models]   # prints version=..., and appends
                                                              # it to $GITHUB_OUTPUT when set
+    python -m pipelines.image labels [--model-dir models]    # one label per metric, as a
+                                                             # multi-line output `labels`
 """
 
 from __future__ import annotations
@@ -32,17 +35,33 @@ def model_version(model_dir: Path) -> str:
     return f"model-{digest[:12]}"
 
 
+LABEL_PREFIX = "io.gitops-ml.model.metric."
+
+
+def metric_labels(model_dir: Path) -> list[str]:
+    """`<prefix><metric>=<value>` per metric in model.json, so `docker inspect` or a registry UI
+    shows the reviewed metrics without pulling the image (model.json in it has them too)."""
+    metrics = json.loads((model_dir / "model.json").read_text()).get("metrics") or {}
+    return [f"{LABEL_PREFIX}{name}={value!r}" for name, value in sorted(metrics.items())
+            if re.fullmatch(r"[a-z0-9_]+", name) and isinstance(value, int | float)]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m pipelines.image", description=__doc__)
-    ap.add_argument("command", choices=["version"])
+    ap.add_argument("command", choices=["version", "labels"])
     ap.add_argument("--model-dir", type=Path, default=Path("models"))
     args = ap.parse_args(argv)
-    line = f"version={model_version(args.model_dir)}"
-    print(line)
+    if args.command == "labels":
+        labels = metric_labels(args.model_dir)
+        text = "labels<<EOF\n" + "".join(f"{line}\n" for line in labels) + "EOF\n"
+        print("\n".join(labels))
+    else:
+        text = f"version={model_version(args.model_dir)}\n"
+        print(text, end="")
     output = os.environ.get("GITHUB_OUTPUT")
     if output:
         with open(output, "a", encoding="utf-8") as fh:
-            fh.write(line + "\n")
+            fh.write(text)
     return 0
 
 

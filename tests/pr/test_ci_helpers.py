@@ -60,7 +60,9 @@ def test_repro_error_tail_is_capped_and_defuses_fences() -> None:
 
 
 @pytest.mark.parametrize(("source", "remotes", "env", "fork", "pull"), [
-    ("sklearn:breast_cancer", {"s3": "s3://b/p"}, {"AWS_ACCESS_KEY_ID": "k"}, False, False),
+    # an embedded source needs no remote, but pulls from one for its outputs and run-cache
+    ("sklearn:breast_cancer", {"s3": "s3://b/p"}, {"AWS_ACCESS_KEY_ID": "k"}, False, True),
+    ("sklearn:breast_cancer", {}, {}, False, False),
     ("data/raw.csv", {}, {}, False, False),
     ("data/raw.csv", {"s3": "s3://b/p"}, {"AWS_ACCESS_KEY_ID": "k"}, True, False),
     ("data/raw.csv", {"s3": "s3://b/p"}, {"AWS_ACCESS_KEY_ID": ""}, False, False),

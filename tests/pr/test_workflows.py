@@ -23,6 +23,7 @@ import yaml
 from prtools import PROJECT, branch, commit, remove_dvc_outputs, set_param, sh
 
 WORKFLOWS = PROJECT / ".github" / "workflows"
+REPORT_STEP = "Reproduce, check the committed results, compare with the base branch, gate"
 OWNER_REPO = "octo/gitops-ml"
 
 STUBS = {
@@ -181,10 +182,11 @@ class Emulator:
 def _pr_context(head_sha: str) -> dict[str, Any]:
     return {
         "stub_pr": "",
-        "github": {"event": {"pull_request": {
+        "github": {"repository": OWNER_REPO, "event": {"pull_request": {
             "number": 5, "head": {"sha": head_sha, "repo": {"full_name": OWNER_REPO}},
             "base": {"ref": "main"}}}},
-        "secrets": {"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": ""},
+        # no DVC remote configured: the OIDC steps are skipped
+        "vars": {"DVC_AWS_READ_ROLE_ARN": "", "DVC_GCP_WORKLOAD_IDENTITY_PROVIDER": ""},
     }
 
 
@@ -228,8 +230,11 @@ def test_pr_workflow_run_steps_produce_report_artifact(repo: Path, tmp_path: Pat
     assert (artifact / "plots-diff" / "index.html").is_file()
     assert emu.summary.read_text().startswith("## ✅ Model check passed")
     assert "uv sync --frozen" in emu.log.read_text()
-    assert "skip dvc pull: data.source 'sklearn:breast_cancer' is embedded" in "".join(
-        run.logs.values())
+    assert [name for name, outcome in run.steps if outcome == "skipped"] == [
+        "AWS credentials for the DVC remote (read-only role)",
+        "Google Cloud credentials for the DVC remote (read-only service account)"]
+    assert data["pipeline"]["state"] == "up_to_date"
+    assert data["results"]["state"] == "match"
 
 
 @pytest.mark.e2e
@@ -240,7 +245,7 @@ def test_pr_workflow_failing_gate_fails_job_but_still_uploads(repo: Path, tmp_pa
     emu = _pr_emulator(repo, tmp_path, head)
     run = emu.run_job("pr.yml", "report")
     outcomes = dict(run.steps)
-    assert outcomes["Reproduce, compare with the base branch, gate"] == "failed (1)"
+    assert outcomes[REPORT_STEP] == "failed (1)"
     assert outcomes["Collect the report for the comment workflow"] == "success"
     assert outcomes["actions/upload-artifact"] == "emulated"
     data = json.loads((emu.runner_temp / "pr-report" / "pr_report.json").read_text())

@@ -60,7 +60,8 @@ def test_main_workflow_pins_every_action_to_a_commit():
 def test_only_publish_and_register_may_write_and_only_what_they_need():
     jobs = workflow()["jobs"]
     assert workflow()["permissions"] == {}
-    expected = {"publish": {"packages", "id-token", "attestations"}, "register": {"contents"}}
+    expected = {"publish": {"packages", "id-token", "attestations"}, "register": {"contents"},
+                "reproduce": {"id-token"}}   # OIDC for the DVC remote's push role
     for name, job in jobs.items():
         writes = {k for k, v in job["permissions"].items() if v == "write"}
         assert writes == expected.get(name, set()), name
