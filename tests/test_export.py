@@ -117,3 +117,9 @@ def test_onnx_parity_holds_for_boosted_trees_on_many_rows():
                                       {"max_iter": 50}), seed=0)
     report = parity(bundle, to_onnx(bundle), df, ExportConfig())
     assert report["passed"] and report["max_abs_diff"] < 1e-5, report
+
+
+def test_onnx_export_is_byte_for_byte_reproducible(mixed):
+    c = contract_mod.infer(mixed, "y")
+    bundle = train(mixed, c, ModelConfig("sklearn.linear_model.LogisticRegression", {}), seed=0)
+    assert to_onnx(bundle) == to_onnx(bundle)

@@ -35,10 +35,17 @@ def to_onnx(bundle: dict[str, Any]) -> bytes:
     estimator = pipeline.named_steps["estimator"]
     options = {id(estimator): {"zipmap": False}} if bundle["task"] != "regression" else None
     try:
-        model = convert_sklearn(pipeline, initial_types=inputs, options=options)
+        # a fixed graph name: skl2onnx's default is random, which made every export differ
+        model = convert_sklearn(pipeline, name="gitops_ml", initial_types=inputs,
+                                options=options)
     except Exception as exc:  # skl2onnx raises several unrelated types for "cannot convert"
         raise UserError(f"model.estimator: skl2onnx cannot convert {bundle['estimator']} "
                         f"({type(exc).__name__}: {str(exc).splitlines()[0][:200]})") from exc
+    # Opset imports come out in set order; sorted, the same model serialises to the same bytes.
+    opsets = sorted((o.domain, o.version) for o in model.opset_import)
+    del model.opset_import[:]
+    for domain, version in opsets:
+        model.opset_import.add(domain=domain, version=version)
     return model.SerializeToString()
 
 
