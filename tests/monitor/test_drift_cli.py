@@ -52,11 +52,13 @@ def test_drift_cli_reads_a_folder_of_prediction_logs(trained, tmp_path):
     batch = pd.read_parquet(trained.path("test.parquet"))
     logs = tmp_path / "logs"
     logs.mkdir()
+    features = [c for c in batch.columns if c != "diagnosis"]
+    half = len(batch) // 2
     with open(logs / "day1.jsonl", "w") as fh:
-        for _, row in batch.iterrows():
-            inputs = {k: v for k, v in row.items() if k != "diagnosis"}
-            fh.write(json.dumps({"ts": "2026-11-22T00:00:00Z", "model": "model",
-                                 "version": None, "inputs": inputs,
-                                 "prediction": row["diagnosis"]}) + "\n")
+        for part in (batch.iloc[:half], batch.iloc[half:]):
+            fh.write(json.dumps({"ts": "2026-11-22T00:00:00Z", "model": "model", "version": None,
+                                 "rows": len(part),
+                                 "inputs": {f: part[f].tolist() for f in features},
+                                 "predictions": part["diagnosis"].tolist()}) + "\n")
     assert drift(trained, logs, tmp_path) == 0
     assert json.loads((tmp_path / "drift.json").read_text())["current_rows"] == 114

@@ -23,9 +23,9 @@ def test_prediction_log_writes_every_row_with_nulls_for_missing(tmp_path):
     log.record(feeds(3), ["a", "b", "a"])
     log.close()
     lines = [json.loads(line) for line in path.read_text().splitlines()]
-    assert [r["prediction"] for r in lines] == ["a", "b", "a"]
-    assert lines[0]["inputs"] == {"size": None, "colour": "red"}
-    assert lines[1]["inputs"] == {"size": 1.0, "colour": None}
+    assert len(lines) == 1  # one line per request, column by column
+    assert lines[0]["predictions"] == ["a", "b", "a"] and lines[0]["rows"] == 3
+    assert lines[0]["inputs"] == {"size": [None, 1.0, 2.0], "colour": ["red", None, "red"]}
     assert lines[0]["model"] == "m" and lines[0]["version"] == "v1.0.0"
     assert lines[0]["ts"].endswith("Z")
 
@@ -36,7 +36,9 @@ def test_prediction_log_samples_at_the_configured_rate(tmp_path):
     for _ in range(100):
         log.record(feeds(10), ["a"] * 10)
     log.close()
-    written = len(path.read_text().splitlines())
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    written = sum(r["rows"] for r in lines)
+    assert written == log.written == sum(len(r["predictions"]) for r in lines)
     assert 60 <= written <= 140  # 1000 rows at 10%: 100 expected, 4 sigma either side
 
 
@@ -68,7 +70,8 @@ def test_prediction_log_round_trips_to_a_frame(tmp_path):
 
 
 def test_read_records_names_file_and_line_of_a_bad_record(tmp_path):
-    (tmp_path / "bad.jsonl").write_text('{"inputs": {"a": 1}}\nnot json\n')
+    (tmp_path / "bad.jsonl").write_text(
+        '{"inputs": {"a": [1]}, "predictions": ["x"]}\n{"inputs": {"a": 1}, "predictions": []}\n')
     with pytest.raises(UserError, match=r"bad\.jsonl:2: not a prediction log record"):
         list(read_records([tmp_path / "bad.jsonl"]))
 

@@ -1,13 +1,17 @@
 """The prediction log: scored rows as JSON Lines, written off the request path, read for drift.
 
-One line per row: {"ts": ISO-8601 UTC, "model": name, "version": v, "inputs": {feature: value},
-"prediction": label or value}. Missing values are null.
+One line per request (the rows it kept after sampling), column by column, which costs one
+`json.dumps` of arrays rather than a dict per row:
+
+    {"ts": "2026-11-22T10:00:00Z", "model": "model", "version": "v1.2.0", "rows": 2,
+     "inputs": {"size": [9.5, null], "colour": ["red", null]}, "predictions": ["high", "low"]}
+
+Missing values are null.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import queue
 import random
 import sys
@@ -17,24 +21,23 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+import numpy as np
+
 from gitops_ml.errors import UserError
 
 
-def _clean(value: Any) -> Any:
-    if hasattr(value, "item"):  # numpy scalar -> Python
-        value = value.item()
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    if value == "":  # a missing category travels as "" into the model
-        return None
-    return value
+def _column(values: np.ndarray) -> list[Any]:
+    """A feed column as JSON-ready values: NaN and "" (the model's missing markers) -> None."""
+    if values.dtype.kind == "f":
+        return np.where(np.isnan(values), None, values.astype(object)).tolist()
+    return np.where(values == "", None, values).tolist()
 
 
 class PredictionLog:
     """Samples scored rows and writes them from a background thread (the request never waits).
 
     `destination` is a file path (appended to) or "-" for stdout. When the queue is full the
-    row is dropped and counted, rather than slowing the request down.
+    rows are dropped and counted, rather than slowing the request down.
     """
 
     def __init__(self, destination: str, *, sample_rate: float, model: str,
@@ -51,7 +54,7 @@ class PredictionLog:
         self._thread = threading.Thread(target=self._drain, name="prediction-log", daemon=True)
         self._thread.start()
 
-    def record(self, feeds: dict[str, Any], predictions: Sequence[Any]) -> None:
+    def record(self, feeds: dict[str, np.ndarray], predictions: Sequence[Any]) -> None:
         """Queue a sample of one request's rows: model inputs ([n, 1] arrays) and predictions.
 
         Only sampling and a queue put happen here; formatting and I/O happen in the writer thread.
@@ -74,14 +77,17 @@ class PredictionLog:
         self._queue.put(None)
         self._thread.join(timeout)
 
-    def _format(self, when: float, feeds: dict[str, Any], predictions: Sequence[Any],
-                keep: list[int] | None) -> list[str]:
-        ts = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(when))
-        rows = range(len(predictions)) if keep is None else keep
-        return [json.dumps({"ts": ts, "model": self.model, "version": self.version,
-                            "inputs": {f: _clean(v[i][0]) for f, v in feeds.items()},
-                            "prediction": _clean(predictions[i])}, allow_nan=False)
-                for i in rows]
+    def _format(self, when: float, feeds: dict[str, np.ndarray], predictions: Sequence[Any],
+                keep: list[int] | None) -> tuple[str, int]:
+        rows = slice(None) if keep is None else np.asarray(keep)
+        kept = list(predictions) if keep is None else [predictions[i] for i in keep]
+        record = {
+            "ts": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(when)),
+            "model": self.model, "version": self.version, "rows": len(kept),
+            "inputs": {name: _column(np.asarray(v)[rows, 0]) for name, v in feeds.items()},
+            "predictions": _column(np.asarray(kept)),
+        }
+        return json.dumps(record, allow_nan=False), len(kept)
 
     def _drain(self) -> None:
         out: TextIO
@@ -93,12 +99,12 @@ class PredictionLog:
         try:
             while (item := self._queue.get()) is not None:
                 try:
-                    lines = self._format(*item)
-                except (TypeError, ValueError):  # an unloggable row must not stop the writer
+                    line, rows = self._format(*item)
+                except (TypeError, ValueError):  # an unloggable batch must not stop the writer
                     self.dropped += len(item[2]) if item[3] is None else len(item[3])
                     continue
-                out.write("\n".join(lines) + "\n")
-                self.written += len(lines)
+                out.write(line + "\n")
+                self.written += rows
                 if self._queue.empty():
                     out.flush()
         finally:
@@ -126,19 +132,24 @@ def read_records(files: Iterable[Path]) -> Iterator[dict[str, Any]]:
                     continue
                 try:
                     record = json.loads(line)
-                    if not isinstance(record.get("inputs"), dict):
-                        raise ValueError("no inputs object")
-                except (ValueError, AttributeError) as exc:
+                    inputs, predictions = record["inputs"], record["predictions"]
+                    if not isinstance(inputs, dict) or not all(
+                            isinstance(v, list) and len(v) == len(predictions)
+                            for v in inputs.values()):
+                        raise ValueError("inputs must map features to one value per prediction")
+                except (ValueError, KeyError, TypeError) as exc:
                     raise UserError(f"{file}:{number}: not a prediction log record ({exc})") \
                         from None
                 yield record
 
 
 def to_frame(records: Iterable[dict[str, Any]]) -> tuple[Any, Any]:
-    """The logged inputs as a DataFrame, and the logged predictions as a Series."""
+    """The logged inputs as one DataFrame, and the logged predictions as a Series."""
     import pandas as pd
 
-    records = list(records)
-    inputs = pd.DataFrame.from_records([r["inputs"] for r in records])
-    predictions = pd.Series([r.get("prediction") for r in records], name="prediction")
-    return inputs, predictions
+    frames, predictions = [], []
+    for r in records:
+        frames.append(pd.DataFrame(r["inputs"]))
+        predictions.extend(r["predictions"])
+    inputs = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    return inputs, pd.Series(predictions, name="prediction")
