@@ -13,7 +13,8 @@ import pytest
 import yaml
 from repo_tools import sh, tool_env
 
-pytestmark = pytest.mark.e2e
+# ~2 min on 2 cores: deselected by default (pyproject addopts), run by template.yml
+pytestmark = [pytest.mark.e2e, pytest.mark.fork]
 
 INIT = ["init", "--non-interactive", "--name", "acme-grades", "--model", "grade-model",
         "--description", "Grades parts as low, mid or high from size, weight, colour and shape.",

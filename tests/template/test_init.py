@@ -154,6 +154,14 @@ def test_init_from_github_names_the_project_after_the_repository(fork, monkeypat
     assert changed == {"README.md", "docs/intended_use.md", "dvc.yaml", "project.yaml"}
 
 
+def test_init_from_github_refuses_the_template_itself(fork, monkeypatch, capsys):
+    monkeypatch.chdir(fork)
+    monkeypatch.setenv("GITHUB_REPOSITORY", "someone/gitops-ml")
+    assert init("--non-interactive", "--from-github") == 2
+    assert "someone/gitops-ml already holds project 'gitops-ml'" in capsys.readouterr().err
+    assert status(fork) == ""
+
+
 def test_init_from_github_refuses_a_malformed_repository(fork, monkeypatch, capsys):
     monkeypatch.chdir(fork)
     monkeypatch.setenv("GITHUB_REPOSITORY", "no-slash")

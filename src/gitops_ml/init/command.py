@@ -59,8 +59,12 @@ def current_answers(paths: Paths) -> Answers:
                    image=ident.image, python=ident.python)
 
 
-def github_answers(env: Mapping[str, str]) -> dict[str, str]:
-    """Name, model, description and owner of a repository created from the template."""
+def github_answers(env: Mapping[str, str], current_name: str) -> dict[str, str]:
+    """Name, model, description and owner of a repository created from the template.
+
+    A repository named like the project it holds is the template itself (not marked as a
+    template on GitHub) or a project already initialised: refused, so nothing renames it.
+    """
     repository = env.get("GITHUB_REPOSITORY", "")
     if "/" not in repository:
         raise UserError("--from-github: GITHUB_REPOSITORY must be <owner>/<name>, "
@@ -69,6 +73,10 @@ def github_answers(env: Mapping[str, str]) -> dict[str, str]:
     name = identity.slug(repo)
     if not name:
         raise UserError(f"--from-github: no valid project name in {repo!r}")
+    if name == current_name:
+        raise UserError(f"--from-github: {repository} already holds project {name!r} (the "
+                        "template itself, or initialised before); mark the template as a "
+                        "template on GitHub, or delete template-init.yml")
     description = env.get("REPOSITORY_DESCRIPTION", "").strip() or (
         f"{name}: a model carried from pull request to production by DVC and GitHub Actions.")
     return {"name": name, "model": name, "description": description,
@@ -126,7 +134,7 @@ def main(args: argparse.Namespace) -> None:
     current = current_answers(paths)
     values = {k: getattr(current, k) for k in Answers.__dataclass_fields__}
     if args.from_github:
-        values.update(github_answers(os.environ))
+        values.update(github_answers(os.environ, current.name))
     for field_ in ("owner", "image", "python"):
         if getattr(args, field_) is not None:
             values[field_] = getattr(args, field_)

@@ -1,0 +1,52 @@
+"""template-init.yml and template.yml: the one-shot init runs only outside the template, with
+least privilege, and its init step works when run as written in a fresh repository."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+from repo_tools import tool_env
+
+from gitops_ml import identity
+
+
+def workflow(root: Path, name: str) -> dict:
+    return yaml.safe_load((root / ".github/workflows" / name).read_text())
+
+
+def test_template_init_runs_only_in_repositories_made_from_the_template(project_root):
+    wf = workflow(project_root, "template-init.yml")
+    assert wf["permissions"] == {}
+    job = wf["jobs"]["init"]
+    assert job["if"] == "${{ !github.event.repository.is_template }}"
+    assert job["permissions"] == {"contents": "write"}
+    commit = job["steps"][-1]["run"]
+    assert "git rm --quiet .github/workflows/template-init.yml" in commit
+
+
+def test_template_init_step_initialises_a_fresh_repository(project_root, fork):
+    step = next(s for s in workflow(project_root, "template-init.yml")["jobs"]["init"]["steps"]
+                if "gitops-ml init" in s.get("run", ""))
+    script = step["run"].replace("uv run --frozen ", "")
+    env = {**tool_env(), "GITHUB_REPOSITORY": "acme/fraud-screen",
+           "GITHUB_REPOSITORY_OWNER": "acme", "REPOSITORY_DESCRIPTION": "Flags card fraud.",
+           "PYTHONPATH": str(fork / "src")}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+    out = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=fork, env=env,
+                         capture_output=True, text=True, check=False)
+    assert out.returncode == 0, out.stderr
+    ident = identity.load(fork / "project.yaml")
+    assert (ident.name, ident.owner, ident.description) == ("fraud-screen", "acme",
+                                                            "Flags card fraud.")
+
+
+def test_template_workflow_runs_the_fork_test(project_root):
+    wf = workflow(project_root, "template.yml")
+    job = wf["jobs"]["fork"]
+    assert job["permissions"] == {"contents": "read"}
+    runs = [s.get("run", "") for s in job["steps"]]
+    assert "uv run --frozen pytest -q -m fork tests/template" in runs
