@@ -219,7 +219,8 @@ def test_pr_workflow_run_steps_produce_report_artifact(repo: Path, tmp_path: Pat
     emu = _pr_emulator(repo, tmp_path, head)
     run = emu.run_job("pr.yml", "report")
     outcomes = dict(run.steps)
-    assert set(outcomes.values()) <= {"success", "emulated"}, run.logs
+    # the OIDC steps for the DVC remote are skipped: no remote variables are set
+    assert set(outcomes.values()) <= {"success", "emulated", "skipped"}, run.logs
     assert [name for name, _ in run.steps][-2:] == [
         "Collect the report for the comment workflow", "actions/upload-artifact"]
     (artifact,) = emu.uploads
