@@ -3,6 +3,7 @@ the model's metrics as image labels (the same numbers as model.json inside the i
 
     python -m pipelines.image version [--model-dir models]   # prints version=..., and appends
                                                              # it to $GITHUB_OUTPUT when set
+    python -m pipelines.image same --tested ID --pushed ID   # exit 1 unless the IDs match
     python -m pipelines.image labels [--model-dir models]    # one label per metric, as a
                                                              # multi-line output `labels`
 """
@@ -46,11 +47,30 @@ def metric_labels(model_dir: Path) -> list[str]:
             if re.fullmatch(r"[a-z0-9_]+", name) and isinstance(value, int | float)]
 
 
+def same_image(tested: str, pushed: str) -> str | None:
+    """None when the pushed image ID is the smoke-tested one; else why not."""
+    if not tested or not pushed:
+        return f"an image ID is missing (tested {tested!r}, pushed {pushed!r})"
+    if tested != pushed:
+        return (f"the pushed image {pushed} is not the smoke-tested image {tested}: the second "
+                "build did not reproduce the first (a build input changed between them)")
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m pipelines.image", description=__doc__)
-    ap.add_argument("command", choices=["version", "labels"])
-    ap.add_argument("--model-dir", type=Path, default=Path("models"))
+    sub = ap.add_subparsers(dest="command", required=True)
+    for name in ("version", "labels"):
+        sub.add_parser(name).add_argument("--model-dir", type=Path, default=Path("models"))
+    same = sub.add_parser("same", help="fail unless the pushed image is the smoke-tested one")
+    same.add_argument("--tested", required=True, help="image ID of the smoke-tested build")
+    same.add_argument("--pushed", required=True, help="image ID of the pushed build")
     args = ap.parse_args(argv)
+    if args.command == "same":
+        problem = same_image(args.tested, args.pushed)
+        print(f"image: {problem}" if problem else f"image: pushed {args.pushed}, as tested",
+              file=sys.stderr if problem else sys.stdout)
+        return 1 if problem else 0
     if args.command == "labels":
         labels = metric_labels(args.model_dir)
         text = "labels<<EOF\n" + "".join(f"{line}\n" for line in labels) + "EOF\n"

@@ -81,12 +81,33 @@ def test_publish_tags_sha_model_version_and_latest_only_on_main():
     assert attest["subject-digest"] == "${{ steps.push.outputs.digest }}"
 
 
-def test_smoke_runs_before_publish_and_calls_project_code():
-    jobs = workflow()["jobs"]
-    assert jobs["publish"]["needs"] == ["reproduce", "smoke"]
-    assert jobs["smoke"]["needs"] == "reproduce"
-    runs = " ".join(s.get("run", "") for s in jobs["smoke"]["steps"])
-    assert "python -m pipelines.smoke --image" in runs
+def test_publish_smoke_tests_the_image_before_logging_in_and_pushes_that_image():
+    job = workflow()["jobs"]["publish"]
+    assert job["needs"] == "reproduce"
+    steps = job["steps"]
+    index = {name: i for i, step in enumerate(steps)
+             for name in [step.get("id") or step.get("uses", "").split("@")[0] or step["name"]]}
+    smoke = next(i for i, st in enumerate(steps) if "pipelines.smoke --image" in st.get("run", ""))
+    login = index["docker/login-action"]
+    assert index["build"] < smoke < login < index["push"]
+    build, push = steps[index["build"]]["with"], steps[index["push"]]["with"]
+    assert build["load"] is True and build["push"] is False
+    assert "gitops-ml:smoke" in build["tags"] and "gitops-ml:smoke" in steps[smoke]["run"]
+    # the same inputs in both builds, so the push is the tested image; a step checks the IDs
+    assert build["build-args"] == push["build-args"] and build["labels"] == push["labels"]
+    assert "SOURCE_DATE_EPOCH=" in push["build-args"]
+    check = next(st for st in steps if "pipelines.image same" in st.get("run", ""))
+    assert check["env"] == {"TESTED": "${{ steps.build.outputs.imageid }}",
+                            "PUSHED": "${{ steps.push.outputs.imageid }}"}
+    assert steps.index(check) < next(i for i, st in enumerate(steps)
+                                     if "attest-build-provenance" in st.get("uses", ""))
+
+
+def test_image_same_passes_only_for_equal_ids(capsys):
+    assert image.main(["same", "--tested", "sha256:abc", "--pushed", "sha256:abc"]) == 0
+    assert image.main(["same", "--tested", "sha256:abc", "--pushed", "sha256:def"]) == 1
+    assert "is not the smoke-tested image sha256:abc" in capsys.readouterr().err
+    assert image.main(["same", "--tested", "", "--pushed", "sha256:def"]) == 1
 
 
 def test_model_version_falls_back_to_the_onnx_hash(tmp_path):
