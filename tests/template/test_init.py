@@ -154,11 +154,14 @@ def test_init_from_github_names_the_project_after_the_repository(fork, monkeypat
     assert changed == {"README.md", "docs/intended_use.md", "dvc.yaml", "project.yaml"}
 
 
-def test_init_from_github_refuses_the_template_itself(fork, monkeypatch, capsys):
+def test_init_from_github_leaves_a_repository_named_like_its_project_alone(fork, monkeypatch,
+                                                                          capsys):
+    # the template itself, or a fork initialised on an earlier push
     monkeypatch.chdir(fork)
     monkeypatch.setenv("GITHUB_REPOSITORY", "someone/gitops-ml")
-    assert init("--non-interactive", "--from-github") == 2
-    assert "someone/gitops-ml already holds project 'gitops-ml'" in capsys.readouterr().err
+    assert init("--non-interactive", "--from-github") == 0
+    assert "someone/gitops-ml already holds project 'gitops-ml'; nothing to do" \
+        in capsys.readouterr().out
     assert status(fork) == ""
 
 

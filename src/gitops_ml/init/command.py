@@ -59,11 +59,12 @@ def current_answers(paths: Paths) -> Answers:
                    image=ident.image, python=ident.python)
 
 
-def github_answers(env: Mapping[str, str], current_name: str) -> dict[str, str]:
+def github_answers(env: Mapping[str, str], current_name: str) -> dict[str, str] | None:
     """Name, model, description and owner of a repository created from the template.
 
-    A repository named like the project it holds is the template itself (not marked as a
-    template on GitHub) or a project already initialised: refused, so nothing renames it.
+    None when the repository is already named like the project it holds: a project initialised
+    before (template-init.yml runs on every push, since the workflow token may not delete it)
+    or the template itself. Nothing is renamed then.
     """
     repository = env.get("GITHUB_REPOSITORY", "")
     if "/" not in repository:
@@ -74,9 +75,7 @@ def github_answers(env: Mapping[str, str], current_name: str) -> dict[str, str]:
     if not name:
         raise UserError(f"--from-github: no valid project name in {repo!r}")
     if name == current_name:
-        raise UserError(f"--from-github: {repository} already holds project {name!r} (the "
-                        "template itself, or initialised before); mark the template as a "
-                        "template on GitHub, or delete template-init.yml")
+        return None
     description = env.get("REPOSITORY_DESCRIPTION", "").strip() or (
         f"{name}: a model carried from pull request to production by DVC and GitHub Actions.")
     return {"name": name, "model": name, "description": description,
@@ -134,7 +133,12 @@ def main(args: argparse.Namespace) -> None:
     current = current_answers(paths)
     values = {k: getattr(current, k) for k in Answers.__dataclass_fields__}
     if args.from_github:
-        values.update(github_answers(os.environ, current.name))
+        answers = github_answers(os.environ, current.name)
+        if answers is None:
+            print(f"init: {os.environ['GITHUB_REPOSITORY']} already holds project "
+                  f"{current.name!r}; nothing to do (delete template-init.yml to stop this check)")
+            return
+        values.update(answers)
     for field_ in ("owner", "image", "python"):
         if getattr(args, field_) is not None:
             values[field_] = getattr(args, field_)
