@@ -24,10 +24,12 @@ def test_template_init_runs_only_in_repositories_made_from_the_template(project_
     job = wf["jobs"]["init"]
     assert job["if"] == "${{ !github.event.repository.is_template }}"
     assert job["permissions"] == {"contents": "write"}
-    commit = job["steps"][-1]["run"]
-    # the workflow token may not change workflow files, so the job must not try to delete itself
-    assert ".github/workflows" not in commit
-    assert "if git diff --cached --quiet; then" in commit
+    step = job["steps"][-1]
+    # the default token may not change workflow files: self-removal only with the optional token
+    assert 'if [ "$REMOVE_SELF" = true ]; then git rm --quiet .github/workflows/template-init.yml' \
+        in step["run"]
+    assert step["env"]["REMOVE_SELF"] == "${{ secrets.TEMPLATE_INIT_TOKEN != '' }}"
+    assert "if git diff --cached --quiet; then" in step["run"]
 
 
 def test_template_init_step_initialises_a_fresh_repository(project_root, fork):
