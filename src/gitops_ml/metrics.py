@@ -17,23 +17,36 @@ def _label(value: Any) -> Any:
     return value.item() if hasattr(value, "item") else value
 
 
+def encode(values: Any, classes: list[Any]) -> np.ndarray:
+    """Class labels as their index in `classes` (-1 if absent).
+
+    scikit-learn's metrics sort the labels they are given on every call; on string labels that
+    cost seconds per metric at 200k rows, on integer codes almost nothing.
+    """
+    import pandas as pd
+
+    return np.asarray(pd.Categorical(np.asarray(values), categories=classes).codes, dtype=int)
+
+
 def classification_metrics(y: Any, pred: Any, proba: Any, classes: list[Any]) -> dict[str, float]:
     """Headline metrics; binary precision/recall are of the positive class (`classes[1]`)."""
     from sklearn import metrics as m
 
+    yc, pc, labels = encode(y, classes), encode(pred, classes), list(range(len(classes)))
     binary = len(classes) == 2
-    avg = {"average": "binary", "pos_label": classes[1]} if binary else {"average": "macro"}
+    avg = {"average": "binary", "pos_label": 1} if binary else {"average": "macro",
+                                                                "labels": labels}
     out = {
-        "accuracy": m.accuracy_score(y, pred),
-        "balanced_accuracy": m.balanced_accuracy_score(y, pred),
-        "f1_macro": m.f1_score(y, pred, average="macro", zero_division=0),
-        "precision": m.precision_score(y, pred, zero_division=0, **avg),
-        "recall": m.recall_score(y, pred, zero_division=0, **avg),
-        "log_loss": m.log_loss(y, proba, labels=classes),
+        "accuracy": m.accuracy_score(yc, pc),
+        "balanced_accuracy": m.balanced_accuracy_score(yc, pc),
+        "f1_macro": m.f1_score(yc, pc, average="macro", labels=labels, zero_division=0),
+        "precision": m.precision_score(yc, pc, zero_division=0, **avg),
+        "recall": m.recall_score(yc, pc, zero_division=0, **avg),
+        "log_loss": m.log_loss(yc, proba, labels=labels),
     }
-    if len(np.unique(y)) == len(classes):  # AUC is undefined when a class is absent
-        out["roc_auc"] = (m.roc_auc_score(y, proba[:, 1]) if binary else
-                          m.roc_auc_score(y, proba, multi_class="ovr", labels=classes))
+    if len(np.unique(yc)) == len(classes):  # AUC is undefined when a class is absent
+        out["roc_auc"] = (m.roc_auc_score(yc, proba[:, 1]) if binary else
+                          m.roc_auc_score(yc, proba, multi_class="ovr", labels=labels))
     return {k: _r(v) for k, v in out.items()}
 
 
@@ -64,11 +77,11 @@ def roc_points(y: Any, proba: Any, classes: list[Any], points: int) -> list[dict
     from sklearn.metrics import roc_curve
 
     rows = []
-    y = np.asarray(y)
+    yc = encode(y, classes)
     for i, cls in _classes_for_curves(classes):
-        if len(np.unique(y == cls)) < 2:
+        if len(np.unique(yc == i)) < 2:
             continue
-        fpr, tpr, _ = roc_curve(y == cls, proba[:, i])
+        fpr, tpr, _ = roc_curve(yc == i, proba[:, i])
         for j in _thin(len(fpr), points):
             rows.append({"class": str(_label(cls)), "fpr": _r(fpr[j]), "tpr": _r(tpr[j])})
     return rows
@@ -79,11 +92,11 @@ def pr_points(y: Any, proba: Any, classes: list[Any], points: int) -> list[dict[
     from sklearn.metrics import precision_recall_curve
 
     rows = []
-    y = np.asarray(y)
+    yc = encode(y, classes)
     for i, cls in _classes_for_curves(classes):
-        if not (y == cls).any():
+        if not (yc == i).any():
             continue
-        precision, recall, _ = precision_recall_curve(y == cls, proba[:, i])
+        precision, recall, _ = precision_recall_curve(yc == i, proba[:, i])
         for j in _thin(len(recall), points)[::-1]:
             rows.append({"class": str(_label(cls)), "recall": _r(recall[j]),
                          "precision": _r(precision[j])})
@@ -94,7 +107,8 @@ def confusion(y: Any, pred: Any, classes: list[Any]) -> list[dict[str, Any]]:
     """Counts for every (actual, predicted) pair, zeros included."""
     from sklearn.metrics import confusion_matrix
 
-    matrix = confusion_matrix(y, pred, labels=classes)
+    k = list(range(len(classes)))
+    matrix = confusion_matrix(encode(y, classes), encode(pred, classes), labels=k)
     return [{"actual": str(_label(a)), "predicted": str(_label(p)), "count": int(matrix[i, j])}
             for i, a in enumerate(classes) for j, p in enumerate(classes)]
 
@@ -102,7 +116,7 @@ def confusion(y: Any, pred: Any, classes: list[Any]) -> list[dict[str, Any]]:
 def calibration(y: Any, proba: Any, classes: list[Any], bins: int = 10) -> list[dict[str, Any]]:
     """Reliability curve per class: mean predicted probability vs observed frequency."""
     rows = []
-    y = np.asarray(y)
+    yc = encode(y, classes)
     edges = np.linspace(0, 1, bins + 1)
     for i, cls in _classes_for_curves(classes):
         p = proba[:, i]
@@ -111,7 +125,7 @@ def calibration(y: Any, proba: Any, classes: list[Any], bins: int = 10) -> list[
             mask = which == b
             if mask.any():
                 rows.append({"class": str(_label(cls)), "mean_predicted": _r(p[mask].mean()),
-                             "fraction_positive": _r((y[mask] == cls).mean()),
+                             "fraction_positive": _r((yc[mask] == i).mean()),
                              "count": int(mask.sum())})
     return rows
 
@@ -154,9 +168,13 @@ def slice_labels(column: Any, bins: int) -> tuple[np.ndarray, list[str]]:
 def slice_metrics(df: Any, y: Any, pred: Any, columns: tuple[str, ...], bins: int,
                   task: str) -> dict[str, list[dict[str, Any]]]:
     """Per-slice row counts and metrics for each column in `columns`."""
+    import pandas as pd
     from sklearn import metrics as m
 
     y, pred = np.asarray(y), np.asarray(pred)
+    if task != "regression":  # shared integer codes: see `encode`
+        codes, _ = pd.factorize(np.concatenate([y, pred]))
+        y, pred = codes[:len(y)], codes[len(y):]
     out: dict[str, list[dict[str, Any]]] = {}
     for col in columns:
         labels, order = slice_labels(df[col], bins)
@@ -176,6 +194,23 @@ def slice_metrics(df: Any, y: Any, pred: Any, columns: tuple[str, ...], bins: in
     return out
 
 
+def _class_scorer(classes: list[Any], all_present: bool) -> Any:
+    """A scorer(estimator, X, y_codes): ROC AUC (one-vs-rest), or accuracy if a class is absent."""
+    from sklearn.metrics import roc_auc_score
+
+    labels = list(range(len(classes)))
+
+    def score(estimator: Any, X: Any, y: np.ndarray) -> float:
+        if not all_present:
+            return float((encode(estimator.predict(X), classes) == y).mean())
+        proba = estimator.predict_proba(X)
+        if len(classes) == 2:
+            return float(roc_auc_score(y, proba[:, 1]))
+        return float(roc_auc_score(y, proba, multi_class="ovr", labels=labels))
+
+    return score
+
+
 def permutation_importance(pipeline: Any, X: Any, y: Any, task: str, repeats: int,
                            max_rows: int, seed: int) -> list[dict[str, Any]]:
     """Drop in score when each input column is shuffled, on at most `max_rows` rows."""
@@ -186,9 +221,11 @@ def permutation_importance(pipeline: Any, X: Any, y: Any, task: str, repeats: in
     if len(X) > max_rows:
         idx = np.sort(np.random.default_rng(seed).choice(len(X), max_rows, replace=False))
         X, y = X.iloc[idx], np.asarray(y)[idx]
-    scoring = {"regression": "r2", "binary": "roc_auc", "multiclass": "roc_auc_ovr"}[task]
-    if task != "regression" and len(np.unique(y)) < len(pipeline.classes_):
-        scoring = "accuracy"  # AUC needs every class present in the sample
+    scoring: Any = "r2"
+    if task != "regression":  # AUC (accuracy when a class is absent) on integer codes
+        classes = list(pipeline.classes_)
+        y = encode(y, classes)
+        scoring = _class_scorer(classes, all_present=len(np.unique(y)) == len(classes))
     result = sk_permutation_importance(pipeline, X, y, scoring=scoring, n_repeats=repeats,
                                        random_state=seed, n_jobs=1)
     rows = [{"feature": str(f), "importance": _r(mean), "std": _r(std)}
