@@ -129,3 +129,14 @@ def test_pipeline_one_class_target_is_rejected(project, capsys):
     assert project.ingest() == 0
     assert project.infer_contract() == 2
     assert "data.target: 'y' has a single class ['x']" in capsys.readouterr().err
+
+
+def test_pipeline_outputs_get_the_usual_file_permissions(project):
+    import os
+    import stat
+
+    assert project.ingest() == 0
+    mask = os.umask(0)
+    os.umask(mask)
+    mode = stat.S_IMODE(project.path("raw.parquet").stat().st_mode)
+    assert mode == 0o666 & ~mask
