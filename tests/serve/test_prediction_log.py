@@ -14,15 +14,17 @@ def read_log(path):
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
-def test_prediction_log_is_off_by_default():
-    assert Settings.from_env({}).prediction_log == ""
+def test_prediction_log_is_off_by_default_and_samples_a_tenth_when_on():
+    settings = Settings.from_env({})
+    assert settings.prediction_log == "" and settings.prediction_log_sample == 0.1
 
 
 def test_prediction_log_records_predict_rows_with_model_and_inputs(client_for, mixed_model,
                                                                   good_record, tmp_path):
     log = tmp_path / "predictions.jsonl"
     other = {**good_record, "colour": None, "size": None}
-    with client_for(mixed_model.dir, prediction_log=str(log)) as client:
+    with client_for(mixed_model.dir, prediction_log=str(log),
+                    prediction_log_sample=1.0) as client:
         body = client.post("/predict", json=[good_record, other]).json()
     [line] = read_log(log)  # the client's exit ran the lifespan shutdown, which flushed the log
     assert line["predictions"] == [p["label"] for p in body["predictions"]]
@@ -35,7 +37,8 @@ def test_prediction_log_records_v2_infer_rows(client_for, regression_model, tmp_
     features = json.loads((regression_model.dir / "model.json").read_text())["features"]
     inputs = [{"name": f["name"], "shape": [2, 1], "datatype": "FP32", "data": [0.01, -0.02]}
               for f in features]
-    with client_for(regression_model.dir, prediction_log=str(log)) as client:
+    with client_for(regression_model.dir, prediction_log=str(log),
+                    prediction_log_sample=1.0) as client:
         out = client.post("/v2/models/model/infer", json={"inputs": inputs})
         assert out.status_code == 200, out.text
     [line] = read_log(log)
@@ -68,7 +71,7 @@ def test_prediction_log_feeds_the_drift_check(client_for, mixed_model, tmp_path)
     records = [{k: (None if pd.isna(v) else v) for k, v in row.items() if k != "grade"}
                for _, row in test.iterrows()]
     with client_for(mixed_model.dir, prediction_log=str(log_dir / "day1.jsonl"),
-                    max_rows=1000) as client:
+                    prediction_log_sample=1.0, max_rows=1000) as client:
         assert client.post("/predict", json=records).status_code == 200
     params = tmp_path / "params.yaml"
     params.write_text("monitor: {min_rows: 20}\n")
