@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import copy
 import shutil
-import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import pandas as pd
 import pytest
 import yaml
-from repo_tools import sh
+from repo_tools import git_repo_of_tracked_files, mixed_frame, sh
 
 from gitops_ml import cli
 
@@ -33,18 +30,7 @@ def default_params() -> dict[str, Any]:
 
 def make_mixed_csv(path: Path, rows: int = 300, seed: int = 0) -> Path:
     """A CSV with numeric and categorical columns, missing values and string labels (3 classes)."""
-    rng = np.random.default_rng(seed)
-    size = rng.normal(10, 3, rows)
-    weight = rng.normal(50, 10, rows)
-    colour = rng.choice(["red", "green", "blue"], rows).astype(object)
-    shape = rng.choice(["round", "square"], rows).astype(object)
-    score = size / 3 + (colour == "red") * 2 - (colour == "blue") * 2 + rng.normal(0, 0.5, rows)
-    label = np.where(score > 4.5, "high", np.where(score > 2.5, "mid", "low"))
-    size[rng.random(rows) < 0.05] = np.nan
-    colour[rng.random(rows) < 0.05] = None
-    df = pd.DataFrame({"size": size, "weight": weight, "colour": colour, "shape": shape,
-                       "grade": label})
-    df.to_csv(path, index=False)
+    mixed_frame(rows, seed).to_csv(path, index=False)
     return path
 
 
@@ -172,16 +158,7 @@ def mixed_csv() -> Callable[..., Path]:
 def main_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The project as a clean clone sees it (tracked files only) in a new git repo, after one
     `dvc repro` whose results are committed on `main`. Built once; copy it before changing it."""
-    repo = tmp_path_factory.mktemp("clone") / "repo"
-    listed = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True,
-                            check=True).stdout.decode().split("\0")
-    for rel in filter(None, listed):
-        if (ROOT / rel).is_file():
-            (repo / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / rel, repo / rel)
-    sh(["git", "init", "-q", "-b", "main"], repo)
-    sh(["git", "add", "-A"], repo)
-    sh(["git", "commit", "-qm", "template"], repo)
+    repo = git_repo_of_tracked_files(ROOT, tmp_path_factory.mktemp("clone") / "repo")
     sh([sys.executable, "-m", "dvc", "repro", "--quiet"], repo)
     sh(["git", "add", "-A"], repo)
     sh(["git", "commit", "-qm", "pipeline results", "--allow-empty"], repo)

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+import numpy as np
+import pandas as pd
 
 
 def tool_env() -> dict[str, str]:
@@ -23,3 +27,33 @@ def sh(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
                          timeout=900, check=False)
     assert out.returncode == 0, f"{' '.join(args)} failed:\n{out.stdout}\n{out.stderr}"
     return out
+
+
+def git_repo_of_tracked_files(src: Path, dest: Path) -> Path:
+    """A new git repo at `dest` holding the files git tracks in `src`, committed on `main`:
+    what a clean clone of `src` sees, with a fresh history."""
+    listed = subprocess.run(["git", "ls-files", "-z"], cwd=src, capture_output=True,
+                            check=True).stdout.decode().split("\0")
+    for rel in filter(None, listed):
+        if (src / rel).is_file():
+            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src / rel, dest / rel)
+    sh(["git", "init", "-q", "-b", "main"], dest)
+    sh(["git", "add", "-A"], dest)
+    sh(["git", "commit", "-qm", "template"], dest)
+    return dest
+
+
+def mixed_frame(rows: int = 300, seed: int = 0) -> pd.DataFrame:
+    """Numbers and categories, each with a nullable column, and three string classes (`grade`)."""
+    rng = np.random.default_rng(seed)
+    size = rng.normal(10, 3, rows)
+    weight = rng.normal(50, 10, rows)
+    colour = rng.choice(["red", "green", "blue"], rows).astype(object)
+    shape = rng.choice(["round", "square"], rows).astype(object)
+    score = size / 3 + (colour == "red") * 2 - (colour == "blue") * 2 + rng.normal(0, 0.5, rows)
+    grade = np.where(score > 4.5, "high", np.where(score > 2.5, "mid", "low"))
+    size[rng.random(rows) < 0.05] = np.nan
+    colour[rng.random(rows) < 0.05] = None
+    return pd.DataFrame({"size": size, "weight": weight, "colour": colour, "shape": shape,
+                         "grade": grade})

@@ -10,10 +10,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import pandas as pd
 import pytest
 import yaml
+from repo_tools import mixed_frame
 
 from gitops_ml import cli
 
@@ -30,21 +29,6 @@ class BuiltModel:
     test: Path
     pipeline: Path
     target: str
-
-
-def _mixed_frame(rows: int = 300, seed: int = 0) -> pd.DataFrame:
-    """Numbers and categories, both with a nullable column, and three string classes."""
-    rng = np.random.default_rng(seed)
-    size = rng.normal(10, 3, rows)
-    weight = rng.normal(50, 10, rows)
-    colour = rng.choice(["red", "green", "blue"], rows).astype(object)
-    shape = rng.choice(["round", "square"], rows).astype(object)
-    score = size / 3 + (colour == "red") * 2 - (colour == "blue") * 2 + rng.normal(0, 0.5, rows)
-    grade = np.where(score > 4.5, "high", np.where(score > 2.5, "mid", "low"))
-    size[rng.random(rows) < 0.05] = np.nan
-    colour[rng.random(rows) < 0.05] = None
-    return pd.DataFrame({"size": size, "weight": weight, "colour": colour, "shape": shape,
-                         "grade": grade})
 
 
 def _build(root: Path, params: dict[str, Any]) -> BuiltModel:
@@ -92,7 +76,7 @@ def mixed_model(tmp_path_factory: pytest.TempPathFactory,
     """Multiclass (low/mid/high) on size, weight (numbers) and colour, shape (categories);
     size and colour are nullable."""
     root = tmp_path_factory.mktemp("mixed")
-    _mixed_frame().to_csv(root / "mixed.csv", index=False)
+    mixed_frame().to_csv(root / "mixed.csv", index=False)
     return _build(root, _params(default_params, source=str(root / "mixed.csv"), target="grade"))
 
 

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
-from repo_tools import sh
+from repo_tools import git_repo_of_tracked_files, sh
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -15,16 +13,7 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="session")
 def template_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The template's tracked files in a new git repo on `main` (no pipeline run; read-only)."""
-    repo = tmp_path_factory.mktemp("template") / "gitops-ml"
-    listed = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True,
-                            check=True).stdout.decode().split("\0")
-    for rel in filter(None, listed):
-        if (ROOT / rel).is_file():
-            (repo / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / rel, repo / rel)
-    sh(["git", "init", "-q", "-b", "main"], repo)
-    sh(["git", "add", "-A"], repo)
-    sh(["git", "commit", "-qm", "template"], repo)
+    repo = git_repo_of_tracked_files(ROOT, tmp_path_factory.mktemp("template") / "gitops-ml")
     return repo
 
 
