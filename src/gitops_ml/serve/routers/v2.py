@@ -88,7 +88,8 @@ def infer(runtime: Runtime, name: str, payload: Any) -> dict[str, Any]:
     labels = [str(v) for v in outputs["label"].ravel().tolist()] if "label" in outputs else None
     runtime.metrics.scored(labels, n)
     if runtime.prediction_log is not None:
-        runtime.prediction_log.record(feeds, labels or outputs["value"].ravel().tolist())
+        logged = labels if labels is not None else outputs["value"].ravel().tolist()
+        runtime.prediction_log.record(feeds, logged)
     response: dict[str, Any] = {"model_name": runtime.meta.name,
                                 "model_version": runtime.meta.version, "outputs": tensors}
     if request_id is not None:
