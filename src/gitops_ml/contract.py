@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +48,6 @@ class Contract:
     target: ColumnSpec
     features: tuple[ColumnSpec, ...]
     min_rows: int = 1
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def feature_names(self) -> list[str]:
