@@ -15,7 +15,8 @@ def _r(x: float) -> float:
     return round(float(x), DIGITS)
 
 
-def _label(value: Any) -> Any:
+def plain(value: Any) -> Any:
+    """A numpy scalar as the plain Python value (labels in JSON and messages)."""
     return value.item() if hasattr(value, "item") else value
 
 
@@ -37,7 +38,7 @@ def default_positive_class(classes: list[Any], counts: dict[Any, int]) -> Any:
     the rarer class in the training data, the event a team models (bad credit, fraud, churn,
     malignant); on a tie, the second label in sorted order.
     """
-    if {_label(c) for c in classes} <= {0, 1}:  # covers False/True too (False == 0)
+    if {plain(c) for c in classes} <= {0, 1}:  # covers False/True too (False == 0)
         return classes[1]
     first, second = (counts.get(c, 0) for c in classes)
     return classes[0] if first < second else classes[1]
@@ -48,11 +49,11 @@ def positive_index(classes: list[Any], configured: Any, counts: dict[Any, int]) 
     if configured is None:
         return classes.index(default_positive_class(classes, counts))
     for i, c in enumerate(classes):
-        label = _label(c)
+        label = plain(c)
         same_type = isinstance(label, bool) == isinstance(configured, bool)
         if (label == configured and same_type) or str(label) == str(configured):
             return i
-    shown = ", ".join(repr(_label(c)) for c in classes)
+    shown = ", ".join(repr(plain(c)) for c in classes)
     raise UserError(f"evaluate.positive_class: {configured!r} is not a label of the target "
                     f"(labels: {shown})")
 
@@ -140,7 +141,7 @@ def roc_points(y: Any, scores: Any, classes: list[Any], points: int,
             continue
         fpr, tpr, _ = roc_curve(yc == i, scores[:, i])
         for j in _thin(len(fpr), points):
-            rows.append({"class": str(_label(cls)), "fpr": _r(fpr[j]), "tpr": _r(tpr[j])})
+            rows.append({"class": str(plain(cls)), "fpr": _r(fpr[j]), "tpr": _r(tpr[j])})
     return rows
 
 
@@ -156,7 +157,7 @@ def pr_points(y: Any, scores: Any, classes: list[Any], points: int,
             continue
         precision, recall, _ = precision_recall_curve(yc == i, scores[:, i])
         for j in _thin(len(recall), points)[::-1]:
-            rows.append({"class": str(_label(cls)), "recall": _r(recall[j]),
+            rows.append({"class": str(plain(cls)), "recall": _r(recall[j]),
                          "precision": _r(precision[j])})
     return rows
 
@@ -167,7 +168,7 @@ def confusion(y: Any, pred: Any, classes: list[Any]) -> list[dict[str, Any]]:
 
     k = list(range(len(classes)))
     matrix = confusion_matrix(encode(y, classes), encode(pred, classes), labels=k)
-    return [{"actual": str(_label(a)), "predicted": str(_label(p)), "count": int(matrix[i, j])}
+    return [{"actual": str(plain(a)), "predicted": str(plain(p)), "count": int(matrix[i, j])}
             for i, a in enumerate(classes) for j, p in enumerate(classes)]
 
 
@@ -183,7 +184,7 @@ def calibration(y: Any, proba: Any, classes: list[Any], bins: int = 10,
         for b in range(bins):
             mask = which == b
             if mask.any():
-                rows.append({"class": str(_label(cls)), "mean_predicted": _r(p[mask].mean()),
+                rows.append({"class": str(plain(cls)), "mean_predicted": _r(p[mask].mean()),
                              "fraction_positive": _r((yc[mask] == i).mean()),
                              "count": int(mask.sum())})
     return rows

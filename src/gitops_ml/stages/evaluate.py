@@ -42,7 +42,7 @@ def evaluate(bundle: dict[str, Any], df: Any, cfg: config.EvaluateConfig,
         if task == "binary":
             counts = bundle.get("class_counts") or y.value_counts().to_dict()
             positive = mx.positive_index(classes, cfg.positive_class, counts)
-            out["notes"].append(f"positive class: {classes[positive]!r}")
+            out["notes"].append(f"positive class: {mx.plain(classes[positive])!r}")
         out["metrics"] = mx.classification_metrics(y, pred, scores, classes, positive=positive,
                                                    probabilistic=probabilistic)
         out["plots"]["roc"] = mx.roc_points(y, scores, classes, cfg.curve_points, positive)
