@@ -23,7 +23,7 @@ from pathlib import Path
 
 from gitops_ml.errors import UserError
 from gitops_ml.io import write_json
-from gitops_ml.registry import artifact, gto_ops, record, tags, versioning
+from gitops_ml.registry import artifact, gto_ops, provenance, record, tags, versioning
 from gitops_ml.registry.state import Registry
 
 
@@ -49,6 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
     apply.add_argument("--digest", required=True, help="the pushed image's sha256:... digest")
     apply.add_argument("--ref", default="HEAD", help="the commit the model was built from")
     apply.add_argument("--push", metavar="REMOTE", help="push the tag to REMOTE")
+    apply.add_argument("--no-attestation", action="store_true",
+                       help="the image has no build provenance attestation (a private "
+                            "repository without them): record that, warn, register anyway")
     return parser
 
 
@@ -93,7 +96,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             rec = record.Record(
                 artifact=name, version=plan.version, bump=plan.bump, reason=plan.reason,
                 fingerprint=fp, image=record.image_ref(args.image, args.digest),
-                metrics=meta.get("metrics") or {})
+                metrics=meta.get("metrics") or {},
+                build=provenance.build_context(os.environ, attested=not args.no_attestation))
+            if args.no_attestation:
+                print(f"::warning::{name}@{plan.version}: registered without a build provenance "
+                      "attestation; deploys of it need --allow-unattested", file=sys.stderr)
             tag = gto_ops.register(args.repo, name, plan.version, rec.message(), args.ref)
             if args.push:
                 gto_ops.push(args.repo, args.push, tag)
