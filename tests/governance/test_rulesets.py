@@ -4,12 +4,24 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
+from fake_rulesets_api import FakeGitHub
 
 from pipelines import rulesets
 
 PROJECT = Path(__file__).resolve().parents[2]
 RULESETS = PROJECT / ".github" / "rulesets"
+
+
+@pytest.fixture
+def github() -> Iterator[tuple[FakeGitHub, str]]:
+    fake = FakeGitHub("acme/churn", read_only_token="read-token")
+    url = fake.start()
+    yield fake, url
+    fake.stop()
 
 
 def _run(url: str, *extra: str, token: str = "admin-token", dvc_yaml: Path | None = None,
