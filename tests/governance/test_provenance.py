@@ -6,13 +6,19 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from provenance_tools import REGISTRY_BIN, LocalRegistry, install_gh, new_key, sign, statement
 
 from gitops_ml.registry import provenance, record
-from pipelines import deploy, promote
+
+PROJECT_ROOT = str(Path(__file__).resolve().parents[2])
+if PROJECT_ROOT not in sys.path:   # `pipelines/` is run as `python -m`, not installed
+    sys.path.insert(0, PROJECT_ROOT)
+
+from pipelines import deploy, promote  # noqa: E402
 
 PROJECT = Path(__file__).resolve().parents[2]
 REPOSITORY = "acme/churn"

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from fake_rulesets_api import FakeGitHub
 
-from pipelines import rulesets
+PROJECT_ROOT = str(Path(__file__).resolve().parents[2])
+if PROJECT_ROOT not in sys.path:   # `pipelines/` is run as `python -m`, not installed
+    sys.path.insert(0, PROJECT_ROOT)
+
+from pipelines import rulesets  # noqa: E402
 
 PROJECT = Path(__file__).resolve().parents[2]
 RULESETS = PROJECT / ".github" / "rulesets"
