@@ -146,7 +146,8 @@ def main(args: argparse.Namespace) -> None:
         validation=_json(args.validation, "validation"), parity=_json(args.parity, "parity"),
         gates=gates.GatesConfig.from_params(read_params(args.params)),
         intended_use=intended_use, version=args.version, image=args.image,
-        governance=_governance(args.audit_repo) if args.audit_repo else "")
+        # getattr: callers that build the Namespace themselves predate the flag
+        governance=_governance(args.audit_repo) if getattr(args, "audit_repo", None) else "")
     text = render(_text(args.template, "template"), inputs)
     with atomic_path(args.out) as tmp:
         tmp.write_text(text)
