@@ -14,8 +14,9 @@ from gitops_ml.errors import UserError
 
 # The paths whose changes need the owner's review; the rules (src/gitops_ml/report/rules.py),
 # where deploys come from, and what builds the image.
-PATHS = ("/params.yaml", "/contract.yaml", "/pipelines/", "/.github/", "/deploy/", "/dvc.yaml",
-         "/Dockerfile", "/pyproject.toml", "/uv.lock")
+PATHS = ("/params.yaml", "/contract.yaml", "/pipelines/", "/.github/", "/src/gitops_ml/report/",
+         "/src/gitops_ml/contract.py", "/deploy/", "/dvc.yaml", "/Dockerfile", "/pyproject.toml",
+         "/uv.lock")
 OWNER = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})(?:/[A-Za-z0-9._-]+)?$")
 
 
@@ -31,7 +32,7 @@ def render(text: str | None, owner: str) -> str:
     for line in text.splitlines(keepends=True):
         if line.strip() and not line.lstrip().startswith("#"):
             path = line.split()[0]
-            line = f"{path.ljust(18)}@{owner}\n"
+            line = f"{path.ljust(max(18, len(path) + 1))}@{owner}\n"
         out.append(line)
     return "".join(out)
 

@@ -1,7 +1,8 @@
 """The rules a pull request is judged by come from its base branch, and changes to them are shown.
 
 The rules are the `gates:` section of params.yaml, the data contract (contract.yaml), the PR
-pipeline (pipelines/) and the workflows (.github/). A pull request may change them, but its
+pipeline (pipelines/), the code that evaluates gates and contract (src/gitops_ml/report/,
+src/gitops_ml/contract.py) and the workflows (.github/). A pull request may change them, but its
 report then judges it by the base branch's gates and contract, opens with a "rules changed"
 section holding the diff, and needs a code owner's approval to merge (.github/CODEOWNERS and the
 `main` ruleset). Running the base branch's pipelines/ and workflows is the workflow's part: it
@@ -21,7 +22,8 @@ import yaml
 from gitops_ml import contract as contract_mod
 
 # Paths (besides params.yaml's `gates:`) whose change is a change of the rules.
-RULE_PATHS = ("contract.yaml", "pipelines/", ".github/")
+RULE_PATHS = ("contract.yaml", "pipelines/", ".github/", "src/gitops_ml/report/",
+              "src/gitops_ml/contract.py")
 MAX_DIFF_CHARS = 12_000   # the report must fit one GitHub comment (65,536 characters)
 
 
