@@ -15,6 +15,7 @@ also when the tag is not an assignment of a registered version, or that version 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from collections.abc import Sequence
@@ -27,6 +28,15 @@ from gitops_ml.registry.state import Registry
 from pipelines.register import github_output
 
 
+def default_branch(env: dict[str, str] | os._Environ[str] = os.environ) -> str:
+    """The repository's default branch from the Actions event payload; `main` outside Actions."""
+    try:
+        with open(env["GITHUB_EVENT_PATH"], encoding="utf-8") as fh:
+            return str(json.load(fh)["repository"]["default_branch"])
+    except (KeyError, OSError, ValueError, TypeError):
+        return "main"
+
+
 def add_provenance_args(parser: argparse.ArgumentParser) -> None:
     """The flags naming whose images may deploy (shared with pipelines.deploy)."""
     group = parser.add_argument_group("provenance (README, Governance)")
@@ -36,8 +46,9 @@ def add_provenance_args(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--project", type=Path, default=Path("project.yaml"),
                        help="its `image` names the registry namespace (default: "
                             "ghcr.io/<owner>/<repo>)")
-    group.add_argument("--branch", default="main",
-                       help="the default branch the main workflow must have run on")
+    group.add_argument("--branch", default=default_branch(),
+                       help="the default branch the main workflow must have run on (default: "
+                            "the repository's, from the Actions event; else main)")
     group.add_argument("--allow-unattested", action="store_true",
                        help="deploy versions registered without an attestation (a private "
                             "repository without them), with a warning")

@@ -244,3 +244,10 @@ def test_gh_double_requires_repo_or_owner(harness):
     assert done.returncode == 1
     assert done.stderr.strip() == ("Error: at least one of the flags in the group [owner repo] "
                                    "is required")
+
+
+def test_default_branch_comes_from_the_actions_event(tmp_path):
+    event = tmp_path / "event.json"
+    event.write_text('{"repository": {"default_branch": "trunk"}}')
+    assert promote.default_branch({"GITHUB_EVENT_PATH": str(event)}) == "trunk"
+    assert promote.default_branch({}) == "main"
