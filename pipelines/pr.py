@@ -19,7 +19,7 @@ from pathlib import Path
 from gitops_ml.config import read_params
 from gitops_ml.errors import UserError
 from gitops_ml.io import atomic_path, write_json
-from gitops_ml.report import baseline, consistency, diff, gates, render
+from gitops_ml.report import baseline, consistency, diff, gates, render, rules
 from pipelines import remote, repro
 
 
@@ -50,7 +50,25 @@ def build_parser() -> argparse.ArgumentParser:
     results.add_argument("--data-validation", default="reports/data_validation.json")
     results.add_argument("--onnx-parity", default="reports/onnx_parity.json")
     results.add_argument("--lock", default="dvc.lock")
+    results.add_argument("--contract", default="contract.yaml")
+    results.add_argument("--data", default="data/raw.parquet",
+                         help="the table the contract validates")
     return parser
+
+
+def _validation_by_base_contract(args: argparse.Namespace, root: Path, base_sha: str,
+                                 change: rules.RulesChange) -> dict | None:
+    """When the PR changes the contract, its data judged by the base branch's contract."""
+    if args.contract not in change.files or not (root / args.data).is_file():
+        return None
+    old = rules.base_contract(base_sha, args.contract, root)
+    if old is None:
+        return None
+    import pandas as pd
+
+    from gitops_ml import contract
+
+    return contract.validate(pd.read_parquet(root / args.data), old)
 
 
 def _remote(args: argparse.Namespace, root: Path) -> remote.Decision:
@@ -132,9 +150,15 @@ def run(args: argparse.Namespace, root: Path) -> tuple[render.ReportInputs, str]
 
     config_error = None
     cfg, results_cfg = gates.GatesConfig(), consistency.ResultsConfig()
+    # The gates that judge a pull request are the base branch's (rules.py); a PR changing them
+    # is judged by the old ones, and its report shows the change for a code owner to approve.
+    change = rules.changes(base_sha, head_sha, root, args.params, args.contract)
+    at_base_params = rules.base_params(base_sha, args.params, root)
     try:
         settings = read_params(root / args.params)
-        cfg = gates.GatesConfig.from_params(settings)
+        cfg = gates.GatesConfig.from_params(settings)   # the PR's own must be valid too
+        if at_base_params and "gates" in at_base_params:
+            cfg = gates.GatesConfig.from_params(at_base_params)
         results_cfg = consistency.ResultsConfig.from_params(settings)
     except UserError as exc:
         config_error = str(exc)   # still reported on the pull request, where it is seen
@@ -149,9 +173,11 @@ def run(args: argparse.Namespace, root: Path) -> tuple[render.ReportInputs, str]
         if head.metrics is None:
             raise UserError(f"--metrics: {args.metrics} is missing after the pipeline ran")
         metrics = diff.metric_deltas(base.metrics if base else None, head.metrics)
+        validation = _validation_by_base_contract(args, root, base_sha, change)
         gate_results = gates.evaluate(
             cfg, head_metrics=head.metrics, base_metrics=base.metrics if base else None,
-            onnx_parity=head.onnx_parity, data_validation=head.data_validation,
+            onnx_parity=head.onnx_parity,
+            data_validation=head.data_validation if validation is None else validation,
             slices=head.slices)
     params = diff.params_diff(at_base.params, head.params)
     results = None if config_error else _results(args, root, results_cfg, pipeline, stale,
@@ -160,7 +186,7 @@ def run(args: argparse.Namespace, root: Path) -> tuple[render.ReportInputs, str]
         base_ref=base_ref.removeprefix("origin/"), base_sha=base_sha, head_sha=head_sha,
         pipeline=pipeline, head=head, base=base, metrics=metrics, params=params,
         gates=gate_results, config_error=config_error, results=results,
-        wall_seconds=time.monotonic() - start, artifact=args.artifact)
+        wall_seconds=time.monotonic() - start, artifact=args.artifact, rules=change)
     return inputs, template_path.read_text(encoding="utf-8")
 
 

@@ -131,6 +131,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "intended-use", "template", "out")
     card.add_argument("--version", help="registered version, when rendering for a release")
     card.add_argument("--image", help="image <repository>@sha256:..., when known")
+    card.add_argument("--audit-repo", metavar="REPO",
+                      help="add the Governance section (approvals, gates, data hash, image of "
+                           "every registered version) read from this git repository's tags")
     init = sub.add_parser("init", help="make the template your project (names, data, contract)",
                           description="Ask for (or take as flags) the project's name, model, "
                           "description, data source, target and task; write project.yaml, "

@@ -12,6 +12,7 @@ from gitops_ml.report.consistency import Consistency
 from gitops_ml.report.diff import MetricDelta, ParamChange
 from gitops_ml.report.formatting import cell, num, pct, signed
 from gitops_ml.report.gates import GateResult
+from gitops_ml.report.rules import RulesChange
 
 SCHEMA = "gitops-ml/pr-report/v1"
 # GitHub rejects comments over 65,536 characters; CML's watermark and the comment workflow's
@@ -67,6 +68,7 @@ class ReportInputs:
     wall_seconds: float = 0.0
     command: str = "uv run python -m pipelines.pr"
     artifact: str = "pr-report"
+    rules: RulesChange = RulesChange()      # rule files this PR changes (judged by the base's)
 
 
 @dataclass(frozen=True)
@@ -129,6 +131,7 @@ def summary(inputs: ReportInputs) -> dict[str, Any]:
         "data_validation": {k: dv.get(k) for k in ("passed", "rows", "columns", "failed_checks")}
         if dv else None,
         "wall_seconds": round(inputs.wall_seconds, 1),
+        "rules": inputs.rules.as_dict(),
     }
 
 
