@@ -19,7 +19,7 @@ from pathlib import Path
 from gitops_ml.config import read_params
 from gitops_ml.errors import UserError
 from gitops_ml.io import atomic_path, write_json
-from gitops_ml.report import baseline, consistency, diff, gates, render
+from gitops_ml.report import baseline, consistency, data_change, diff, gates, render
 from pipelines import remote, repro
 
 
@@ -50,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     results.add_argument("--data-validation", default="reports/data_validation.json")
     results.add_argument("--onnx-parity", default="reports/onnx_parity.json")
     results.add_argument("--lock", default="dvc.lock")
+    results.add_argument("--data-summary", default="reports/data.json")
     return parser
 
 
@@ -71,6 +72,8 @@ def _pipeline(args: argparse.Namespace, root: Path,
         return render.Pipeline("not_run", inputs_unchanged=unchanged), ()
     start = time.monotonic()
     try:
+        # The data fingerprint runs first, so a changed data file shows as a stale ingest.
+        repro.refresh(root, repro.always_changed(repro.status(root)))
         stale = repro.stale_stages(repro.status(root))
     except RuntimeError as exc:   # e.g. a dvc.yaml DVC cannot read: report it like a failed stage
         return render.Pipeline("failed", error_tail=repro.error_tail(str(exc)),
@@ -156,11 +159,16 @@ def run(args: argparse.Namespace, root: Path) -> tuple[render.ReportInputs, str]
     params = diff.params_diff(at_base.params, head.params)
     results = None if config_error else _results(args, root, results_cfg, pipeline, stale,
                                                   head_sha, head.metrics)
+    where = f"{base_sha[:7]}:{args.data_summary}"
+    data = data_change.compare(baseline._json(baseline.show(base_sha, args.data_summary, root),
+                                              where),
+                               baseline._json(baseline._read(root / args.data_summary),
+                                              args.data_summary))
     inputs = render.ReportInputs(
         base_ref=base_ref.removeprefix("origin/"), base_sha=base_sha, head_sha=head_sha,
         pipeline=pipeline, head=head, base=base, metrics=metrics, params=params,
         gates=gate_results, config_error=config_error, results=results,
-        wall_seconds=time.monotonic() - start, artifact=args.artifact)
+        wall_seconds=time.monotonic() - start, artifact=args.artifact, data_change=data)
     return inputs, template_path.read_text(encoding="utf-8")
 
 

@@ -48,7 +48,12 @@ def _predict(args: argparse.Namespace) -> None:
     predict_main(args)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The whole command line; `only` names the one command whose heavier options to build.
+
+    The `init` and `registry` options come from their own modules; a pipeline stage does not
+    import them, so dvc.yaml lists exactly the code each stage runs (tests/test_stage_deps.py).
+    """
     parser = argparse.ArgumentParser(prog="gitops-ml", description=__doc__)
     parser.add_argument("--timings", metavar="FILE",
                         help="write seconds spent in model fit/predict as JSON (for benchmarks)")
@@ -63,10 +68,16 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(func=func)
         return p
 
+    command("fingerprint", "record the size and SHA-256 of the file data.source names",
+            _stage("fingerprint"), "out")
     ingest = command("ingest", "load data.source and write it as Parquet", _stage("ingest"),
                      "out")
     ingest.add_argument("--batches", metavar="DIR",
                         help="append the labelled CSV/Parquet batches in this folder")
+    ingest.add_argument("--fingerprint", metavar="PATH",
+                        help="the fingerprint stage's record of data.source (default: hash it)")
+    ingest.add_argument("--summary", metavar="PATH",
+                        help="also write rows, columns and hashes of the data as JSON")
     command("validate", "check the data against the contract", _stage("validate"),
             "data", "contract", "report")
     command("split", "seeded train/test split", _stage("split"), "data", "train", "test")
@@ -136,15 +147,30 @@ def build_parser() -> argparse.ArgumentParser:
                           "description, data source, target and task; write project.yaml, "
                           "params.yaml, contract.yaml, dvc.yaml's model name, the README header "
                           "and docs/intended_use.md. Refuses a dirty git tree unless --force.")
-    import_module("gitops_ml.init.command").configure(init)
+    if only in (None, "init"):
+        import_module("gitops_ml.init.command").configure(init)
     registry = sub.add_parser("registry", help="model versions and stages (GTO tags in git)",
                               description="Model versions and stages, read from GTO's git tags.")
-    import_module("gitops_ml.registry.commands").configure(registry)
+    if only in (None, "registry"):
+        import_module("gitops_ml.registry.commands").configure(registry)
     return parser
 
 
+def _requested(argv: Sequence[str]) -> str | None:
+    """The command named in `argv` (the first word that is not an option or its value)."""
+    words = list(argv)
+    while words:
+        word = words.pop(0)
+        if word == "--timings":
+            words = words[1:]
+        elif not word.startswith("-"):
+            return word
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser(_requested(argv)).parse_args(argv)
     try:
         code = args.func(args)
     except UserError as exc:
