@@ -14,6 +14,7 @@ import os
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from gitops_ml.config import read_params
@@ -73,7 +74,8 @@ def _pipeline(args: argparse.Namespace, root: Path,
     start = time.monotonic()
     try:
         # The data fingerprint runs first, so a changed data file shows as a stale ingest.
-        repro.refresh(root, repro.always_changed(repro.status(root)))
+        always = repro.always_changed(repro.status(root))
+        repro.refresh(root, always)
         stale = repro.stale_stages(repro.status(root))
     except RuntimeError as exc:   # e.g. a dvc.yaml DVC cannot read: report it like a failed stage
         return render.Pipeline("failed", error_tail=repro.error_tail(str(exc)),
@@ -86,6 +88,8 @@ def _pipeline(args: argparse.Namespace, root: Path,
     print(f"pr: {'pull from' if where.pull else 'no'} DVC remote: {where.reason}",
           file=sys.stderr)
     outcome = repro.repro(root, pull=where.pull)
+    # DVC runs the fingerprint every time; it is not a reproduced result, so it is not listed.
+    outcome = replace(outcome, stages_run=tuple(s for s in outcome.stages_run if s not in always))
     if not outcome.ok:
         return render.Pipeline("failed", outcome.stages_run, outcome.failed_stage,
                                outcome.error_tail, seconds=time.monotonic() - start,

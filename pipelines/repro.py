@@ -63,8 +63,9 @@ def refresh(cwd: Path, stages: tuple[str, ...]) -> None:
 
 
 def always_changed(stale: dict[str, Any]) -> tuple[str, ...]:
-    """The stages `dvc status` reports only as "always changed"."""
-    return tuple(name for name, entries in stale.items() if entries == [ALWAYS])
+    """The stages `dvc status` reports as "always changed" (they may also miss outputs)."""
+    return tuple(name for name, entries in stale.items()
+                 if isinstance(entries, list) and ALWAYS in entries)
 
 
 def stale_stages(stale: dict[str, Any]) -> tuple[str, ...]:
@@ -81,7 +82,11 @@ def stale_stages(stale: dict[str, Any]) -> tuple[str, ...]:
                     for path, state in (entry.get("changed outs") or {}).items()
                     if state in MISSING}
     return tuple(name for name, entries in stale.items()
-                 if not _only_missing(entries, missing_outs) and entries != [ALWAYS])
+                 if not _only_missing(_without_always(entries), missing_outs))
+
+
+def _without_always(entries: Any) -> Any:
+    return [e for e in entries if e != ALWAYS] if isinstance(entries, list) else entries
 
 
 def _only_missing(entries: Any, missing_outs: set[str]) -> bool:
