@@ -115,3 +115,14 @@ def test_data_change_same_data_renders_nothing():
     assert markdown(compare(BEFORE, dict(BEFORE))) == ""
     assert compare(BEFORE, None) is None
     assert markdown(compare(None, AFTER)) == ""   # first pull request: nothing to compare
+
+
+@pytest.mark.e2e
+def test_data_change_serve_warns_when_models_are_older_than_the_pipeline(csv_repo: Path,
+                                                                      tmp_path: Path):
+    from gitops_ml.cli import _stale_pipeline_warning
+
+    # only ingest ran after the data changed: the model stages are out of date
+    warning = _stale_pipeline_warning(csv_repo)
+    assert warning is not None and "train" in warning and "run `uv run dvc repro`" in warning
+    assert _stale_pipeline_warning(tmp_path) is None   # no dvc.lock: the serving image

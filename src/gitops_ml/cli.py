@@ -35,8 +35,37 @@ def _contract_infer(args: argparse.Namespace) -> None:
           f"-> {out} (review it, then commit)")
 
 
+def _stale_pipeline_warning(root: Path = Path()) -> str | None:
+    """A warning when `dvc status` says the models are not what the code, params and data make.
+
+    After a failed `dvc repro` the previous model stays in models/; serving it silently would
+    hide the failure. Only in a DVC project checkout (dvc.lock present, DVC installed); the
+    serving image has neither and serves what it was built with.
+    """
+    import subprocess
+
+    if not (root / "dvc.lock").is_file():
+        return None
+    try:
+        out = subprocess.run([sys.executable, "-m", "dvc", "status", "--json"], cwd=root,
+                             capture_output=True, text=True, timeout=120, check=False)
+        status = json.loads(out.stdout.strip().splitlines()[-1]) if out.returncode == 0 \
+            and out.stdout.strip() else {}
+    except (OSError, subprocess.TimeoutExpired, ValueError):
+        return None
+    # "always changed" alone is the data fingerprint, rerun on every `dvc repro`
+    stale = sorted(name for name, entries in status.items() if entries != ["always changed"])
+    if not stale:
+        return None
+    return (f"warning: DVC reports stage(s) {', '.join(stale)} out of date, so models/ may be "
+            "from an earlier run (a failed or pending `dvc repro`); run `uv run dvc repro`")
+
+
 def _serve(args: argparse.Namespace) -> None:
     from gitops_ml.serve.server import run
+
+    if warning := _stale_pipeline_warning():
+        print(f"gitops-ml serve: {warning}", file=sys.stderr)
     from gitops_ml.serve.settings import Settings
 
     run(Settings.from_env())
@@ -44,6 +73,9 @@ def _serve(args: argparse.Namespace) -> None:
 
 def _predict(args: argparse.Namespace) -> None:
     from gitops_ml.predict import main as predict_main
+
+    if warning := _stale_pipeline_warning():
+        print(f"gitops-ml predict: {warning}", file=sys.stderr)
 
     predict_main(args)
 
