@@ -126,3 +126,4 @@ def test_data_change_serve_warns_when_models_are_older_than_the_pipeline(csv_rep
     warning = _stale_pipeline_warning(csv_repo)
     assert warning is not None and "train" in warning and "run `uv run dvc repro`" in warning
     assert _stale_pipeline_warning(tmp_path) is None   # no dvc.lock: the serving image
+
