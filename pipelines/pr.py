@@ -14,12 +14,13 @@ import os
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from gitops_ml.config import read_params
 from gitops_ml.errors import UserError
 from gitops_ml.io import atomic_path, write_json
-from gitops_ml.report import baseline, consistency, diff, gates, render, rules
+from gitops_ml.report import baseline, consistency, data_change, diff, gates, render, rules
 from pipelines import remote, repro
 
 
@@ -53,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     results.add_argument("--contract", default="contract.yaml")
     results.add_argument("--data", default="data/raw.parquet",
                          help="the table the contract validates")
+    results.add_argument("--data-summary", default="reports/data.json")
     return parser
 
 
@@ -89,6 +91,9 @@ def _pipeline(args: argparse.Namespace, root: Path,
         return render.Pipeline("not_run", inputs_unchanged=unchanged), ()
     start = time.monotonic()
     try:
+        # The data fingerprint runs first, so a changed data file shows as a stale ingest.
+        always = repro.always_changed(repro.status(root))
+        repro.refresh(root, always)
         stale = repro.stale_stages(repro.status(root))
     except RuntimeError as exc:   # e.g. a dvc.yaml DVC cannot read: report it like a failed stage
         return render.Pipeline("failed", error_tail=repro.error_tail(str(exc)),
@@ -101,6 +106,8 @@ def _pipeline(args: argparse.Namespace, root: Path,
     print(f"pr: {'pull from' if where.pull else 'no'} DVC remote: {where.reason}",
           file=sys.stderr)
     outcome = repro.repro(root, pull=where.pull)
+    # DVC runs the fingerprint every time; it is not a reproduced result, so it is not listed.
+    outcome = replace(outcome, stages_run=tuple(s for s in outcome.stages_run if s not in always))
     if not outcome.ok:
         return render.Pipeline("failed", outcome.stages_run, outcome.failed_stage,
                                outcome.error_tail, seconds=time.monotonic() - start,
@@ -182,11 +189,17 @@ def run(args: argparse.Namespace, root: Path) -> tuple[render.ReportInputs, str]
     params = diff.params_diff(at_base.params, head.params)
     results = None if config_error else _results(args, root, results_cfg, pipeline, stale,
                                                   head_sha, head.metrics)
+    where = f"{base_sha[:7]}:{args.data_summary}"
+    data = data_change.compare(baseline._json(baseline.show(base_sha, args.data_summary, root),
+                                              where),
+                               baseline._json(baseline._read(root / args.data_summary),
+                                              args.data_summary))
     inputs = render.ReportInputs(
         base_ref=base_ref.removeprefix("origin/"), base_sha=base_sha, head_sha=head_sha,
         pipeline=pipeline, head=head, base=base, metrics=metrics, params=params,
         gates=gate_results, config_error=config_error, results=results,
-        wall_seconds=time.monotonic() - start, artifact=args.artifact, rules=change)
+        wall_seconds=time.monotonic() - start, artifact=args.artifact, rules=change,
+        data_change=data)
     return inputs, template_path.read_text(encoding="utf-8")
 
 

@@ -8,7 +8,9 @@ from typing import Any
 import jinja2
 
 from gitops_ml.report import charts
+from gitops_ml.report import data_change as data_change_mod
 from gitops_ml.report.consistency import Consistency
+from gitops_ml.report.data_change import DataChange
 from gitops_ml.report.diff import MetricDelta, ParamChange
 from gitops_ml.report.formatting import cell, num, pct, signed
 from gitops_ml.report.gates import GateResult
@@ -69,6 +71,7 @@ class ReportInputs:
     command: str = "uv run python -m pipelines.pr"
     artifact: str = "pr-report"
     rules: RulesChange = RulesChange()      # rule files this PR changes (judged by the base's)
+    data_change: DataChange | None = None   # baseline vs this PR's reports/data.json
 
 
 @dataclass(frozen=True)
@@ -132,6 +135,7 @@ def summary(inputs: ReportInputs) -> dict[str, Any]:
         if dv else None,
         "wall_seconds": round(inputs.wall_seconds, 1),
         "rules": inputs.rules.as_dict(),
+        "data_change": inputs.data_change.as_dict() if inputs.data_change else None,
     }
 
 
@@ -295,6 +299,7 @@ def sections(inputs: ReportInputs, caps: Caps) -> dict[str, Any]:
     pva_chart, pva_table = _predicted_vs_actual(inputs) if caps.details else ("", "")
     return {
         "headline": _headline(inputs),
+        "data_change": data_change_mod.markdown(inputs.data_change),
         "metrics_table": _metrics_table(inputs) if inputs.metrics else "",
         "params": _params(inputs.params, caps.params),
         "gates_table": _gates_table(inputs.gates) if inputs.gates else "",
