@@ -77,6 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
                      _stage("export"), "model", "train", "test", "metrics", "onnx", "meta",
                      "parity")
     export.add_argument("--name", default="model", help="model name recorded in model.json")
+    command("model-tests", "behavioural tests, robustness and fairness on the ONNX model",
+            _stage("model_tests"), "model-dir", "tests", "test", "report", "fairness")
 
     serve = sub.add_parser("serve", help="serve the model over HTTP (settings: GITOPS_ML_* env)",
                            description="Serve models/model.onnx over HTTP. Settings come from "

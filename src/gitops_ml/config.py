@@ -252,3 +252,60 @@ class MonitorConfig:
         _in_range(f"{p}.max_unseen_share", cfg.max_unseen_share, 0.0, 1.0)
         _in_range(f"{p}.min_rows", cfg.min_rows, 1, 10**9)
         return cfg
+
+
+@dataclass(frozen=True)
+class FairnessConfig:
+    """Which columns the `model_tests` stage assesses for fairness (keys under `evaluate:`)."""
+
+    protected: tuple[str, ...] = ()
+    positive_class: str | None = None    # classification: the favourable label; None: the last
+    min_group_size: int = 30             # smaller groups are reported, marked, and not judged
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> FairnessConfig:
+        section = _section(params, "evaluate")
+        protected = _value(section, "evaluate", "protected", list, [])
+        for i, name in enumerate(protected):
+            if not isinstance(name, str) or not name:
+                raise UserError(f"evaluate.protected[{i}]: expected a column name, got {name!r}")
+        if len(set(protected)) != len(protected):
+            raise UserError("evaluate.protected: lists a column twice")
+        positive = section.get("positive_class")
+        if positive is not None and not isinstance(positive, str | int):
+            raise UserError(f"evaluate.positive_class: expected a class label, got {positive!r}")
+        cfg = cls(protected=tuple(protected),
+                  positive_class=None if positive is None else str(positive),
+                  min_group_size=_value(section, "evaluate", "min_group_size", int,
+                                        cls.min_group_size))
+        _in_range("evaluate.min_group_size", cfg.min_group_size, 1, 10**9)
+        return cfg
+
+
+@dataclass(frozen=True)
+class RobustnessConfig:
+    """The perturbation check of the `model_tests` stage (`robustness:`)."""
+
+    noise: float = 0.05            # Gaussian noise on numeric features, as a share of their std
+    category_swap: float = 0.1     # share of rows whose category is swapped for a frequent one
+    repeats: int = 3               # perturbed copies of the test set; the flip rate is their mean
+    value_tolerance: float = 0.1   # regression: a "flip" moves the value by > this × std(pred)
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> RobustnessConfig:
+        section = _section(params, "robustness")
+        p = "robustness"
+        unknown = sorted(set(section) - {"noise", "category_swap", "repeats", "value_tolerance"})
+        if unknown:
+            raise UserError(f"{p}.{unknown[0]}: unknown setting (known: noise, category_swap, "
+                            "repeats, value_tolerance)")
+        cfg = cls(noise=_value(section, p, "noise", float, cls.noise),
+                  category_swap=_value(section, p, "category_swap", float, cls.category_swap),
+                  repeats=_value(section, p, "repeats", int, cls.repeats),
+                  value_tolerance=_value(section, p, "value_tolerance", float,
+                                         cls.value_tolerance))
+        _in_range(f"{p}.noise", cfg.noise, 0.0, 10.0)
+        _in_range(f"{p}.category_swap", cfg.category_swap, 0.0, 1.0)
+        _in_range(f"{p}.repeats", cfg.repeats, 0, 100)
+        _in_range(f"{p}.value_tolerance", cfg.value_tolerance, 0.0, 100.0)
+        return cfg
