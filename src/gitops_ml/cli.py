@@ -133,6 +133,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "intended-use", "template", "out")
     card.add_argument("--version", help="registered version, when rendering for a release")
     card.add_argument("--image", help="image <repository>@sha256:..., when known")
+    card.add_argument("--model-tests", metavar="PATH", help="reports/model_tests.json")
+    card.add_argument("--fairness", metavar="PATH", help="reports/fairness.json")
     init = sub.add_parser("init", help="make the template your project (names, data, contract)",
                           description="Ask for (or take as flags) the project's name, model, "
                           "description, data source, target and task; write project.yaml, "

@@ -23,10 +23,6 @@ BOOTSTRAP_SAMPLES = 200
 CLASSIFICATION_GAPS = ("demographic_parity_difference", "demographic_parity_ratio",
                        "equalized_odds_difference", "equalized_odds_ratio")
 REGRESSION_GAPS = ("mae_difference", "mae_ratio")
-# Which way each gap is bad: differences must stay below a maximum, ratios above a minimum.
-LIMIT_KIND = {"demographic_parity_difference": "max", "equalized_odds_difference": "max",
-              "mae_difference": "max", "demographic_parity_ratio": "min",
-              "equalized_odds_ratio": "min", "mae_ratio": "min"}
 
 
 def wilson(successes: int, n: int) -> list[float] | None:
