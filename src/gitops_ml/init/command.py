@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable, Mapping
+from importlib import import_module
 from pathlib import Path
 
 from gitops_ml import config, identity
@@ -150,6 +151,7 @@ def main(args: argparse.Namespace) -> None:
         elif interactive:
             values[field_] = ask(prompt, values[field_], _check_for(field_))
     plan = make_plan(Answers(**values), paths, root=root)
+    import_module("gitops_ml.init.model_tests").add_starter(plan, paths, root)
     if plan.empty:
         print(f"init: {values['name']} is already set up this way; nothing to change")
         return
