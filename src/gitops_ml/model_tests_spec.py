@@ -12,12 +12,33 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
 
 from gitops_ml.errors import UserError
 
 KINDS = ("invariance", "directional", "minimum_functionality")
-Value = str | float | None
+
+
+def _no_bool(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise ValueError("YAML reads yes/no/true/false as a boolean; quote it ('yes')")
+    return value
+
+
+def _label(value: Any) -> Any:
+    value = _no_bool(value)
+    return str(value) if isinstance(value, int) else value   # class 0/1 is "0"/"1" in model.json
+
+
+Value = Annotated[str | float | None, BeforeValidator(_no_bool)]
+Label = Annotated[str, BeforeValidator(_label)]
 
 
 class _Strict(BaseModel):
@@ -59,7 +80,7 @@ class Directional(_Test):
     column: str
     change: float
     expect: Literal["increase", "decrease"]
-    score_of: str | None = None
+    score_of: Label | None = None
     # not 0: ONNX computes in float32, so an unchanged score can still move by ~1e-7
     tolerance: float = Field(1e-6, ge=0)
     max_failure_rate: float = Field(0.0, ge=0, le=1)
@@ -77,7 +98,7 @@ class Example(_Strict):
 
     name: str = Field(min_length=1)
     features: dict[str, Value] = Field(min_length=1)
-    label: str | None = None
+    label: Label | None = None
     range: tuple[float, float] | None = None
 
     @model_validator(mode="after")
@@ -126,7 +147,8 @@ def _where(loc: tuple[Any, ...]) -> str:
 
 def _one_line(exc: ValidationError) -> str:
     errors = exc.errors()
-    first = errors[0]
+    # an unknown key first: a typo'd key is the likeliest cause of every other error beside it
+    first = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
     where = _where(tuple(first["loc"]))
     if first["type"] == "extra_forbidden":
         what = "unknown key"
