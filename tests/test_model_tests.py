@@ -211,3 +211,40 @@ def test_yaml_booleans_are_refused_as_class_names():
            "score_of: yes}]"
     with pytest.raises(Exception, match=r"tests\[0\]\.score_of: YAML reads yes/no/true/false"):
         parse(yaml.safe_load(text))
+
+
+# -- the stage on the template's own datasets, through the CLI --------------------------------
+
+
+def test_stage_assesses_a_regression_by_sex_on_diabetes(project):
+    project.params["data"] = {"source": "sklearn:diabetes", "target": "progression"}
+    project.params["model"] = {"estimator": "sklearn.linear_model.Ridge", "params": {"alpha": 1.0}}
+    project.params["evaluate"]["slices"] = ["sex"]
+    project.params["evaluate"]["protected"] = ["sex"]
+    project.params["evaluate"]["min_group_size"] = 30
+    project.run_all()
+    report = json.loads(project.path("reports/fairness.json").read_text())
+    result = report["columns"]["sex"]
+    assert len(result["groups"]) == 2 and sum(g["n"] for g in result["groups"]) == 89
+    maes = [g["mae"]["value"] for g in result["groups"]]
+    assert result["gaps"]["mae_difference"] == pytest.approx(max(maes) - min(maes), abs=1e-5)
+    for g in result["groups"]:
+        low, high = g["mae"]["ci"]
+        assert low < g["mae"]["value"] < high
+    robust = json.loads(project.path("reports/model_tests.json").read_text())["robustness"]
+    assert 0.0 <= robust["flip_rate"] <= 1.0 and robust["rows"] == 89
+
+
+def test_stage_on_a_csv_with_categories_judges_each_colour(project, mixed_csv):
+    mixed_csv(project.path("mixed.csv"))
+    project.params["data"] = {"source": "mixed.csv", "target": "grade"}
+    project.params["evaluate"]["slices"] = ["colour"]
+    project.params["evaluate"]["protected"] = ["colour"]
+    project.params["evaluate"]["min_group_size"] = 5
+    project.run_all()
+    report = json.loads(project.path("reports/fairness.json").read_text())
+    meta = json.loads(project.path("model.json").read_text())
+    assert report["positive_class"] == meta["classes"][-1]
+    groups = report["columns"]["colour"]["groups"]
+    assert sum(g["n"] for g in groups) == len(pd.read_parquet(project.path("test.parquet")))
+    assert report["columns"]["colour"]["gaps"]["demographic_parity_difference"] is not None
