@@ -23,6 +23,9 @@ BOOTSTRAP_SAMPLES = 200
 CLASSIFICATION_GAPS = ("demographic_parity_difference", "demographic_parity_ratio",
                        "equalized_odds_difference", "equalized_odds_ratio")
 REGRESSION_GAPS = ("mae_difference", "mae_ratio")
+# Which way each gap is bad, for `gates.fairness`: differences have a maximum, ratios a minimum.
+GAP_LIMITS = {name: "max" if name.endswith("_difference") else "min"
+              for name in (*CLASSIFICATION_GAPS, *REGRESSION_GAPS)}
 
 
 def wilson(successes: int, n: int) -> list[float] | None:
