@@ -22,7 +22,7 @@ PRED = np.array(["yes", "yes", "no", "yes", "no", "no", "yes", "no", "no", "no"]
 
 def assess(min_group_size: int = 1, **kw) -> dict:
     args = dict(target="label", task="binary", classes=["no", "yes"], protected=("group",),
-                positive_class="yes", min_group_size=min_group_size, seed=0) | kw
+                positive="yes", min_group_size=min_group_size, seed=0) | kw
     return fairness.assess(TABLE, PRED, **args)
 
 
@@ -72,16 +72,11 @@ def test_small_groups_are_marked_and_left_out_of_the_gaps():
     assert set(result["gaps"].values()) == {None}    # one judged group: nothing to compare
 
 
-def test_positive_class_defaults_to_the_last_class():
-    report = assess(positive_class=None)
-    assert report["positive_class"] == "yes"
-
-
 def test_regression_error_per_group_and_largest_gap():
     df = pd.DataFrame({"group": list("AAAABBBB"), "y": [0.0, 1, 2, 3, 0, 1, 2, 3]})
     pred = np.array([1.0, 2, 3, 4, 3, 4, 5, 6])        # A off by 1, B off by 3
     report = fairness.assess(df, pred, target="y", task="regression", classes=None,
-                             protected=("group",), positive_class=None, min_group_size=1,
+                             protected=("group",), positive=None, min_group_size=1,
                              seed=0)
     result = report["columns"]["group"]
     assert [g["mae"]["value"] for g in result["groups"]] == [1.0, 3.0]
@@ -95,14 +90,14 @@ def test_missing_values_form_their_own_group():
     df = TABLE.assign(group=["A", None, "A", "A", "A", "A", "B", "B", "B", "B"])
     groups = [g["group"] for g in fairness.assess(
         df, PRED, target="label", task="binary", classes=["no", "yes"], protected=("group",),
-        positive_class="yes", min_group_size=1, seed=0)["columns"]["group"]["groups"]]
+        positive="yes", min_group_size=1, seed=0)["columns"]["group"]["groups"]]
     assert groups == ["(missing)", "A", "B"]
 
 
 @pytest.mark.parametrize(("kw", "message"), [
     ({"protected": ("sex",)}, "evaluate.protected: column(s) sex not in the test data"),
     ({"protected": ("label",)}, "evaluate.protected: 'label' is the target"),
-    ({"positive_class": "maybe"}, "evaluate.positive_class: 'maybe' is not a class"),
+    ({"positive": "maybe"}, "evaluate.positive_class: 'maybe' is not a class"),
 ])
 def test_assess_names_the_bad_setting(kw, message):
     with pytest.raises(UserError, match=message.replace("(", r"\(").replace(")", r"\)")):
@@ -113,5 +108,5 @@ def test_a_continuous_column_must_be_binned_first():
     df = pd.DataFrame({"age": np.arange(100.0), "label": ["yes", "no"] * 50})
     with pytest.raises(UserError, match="evaluate.protected: column 'age' has 100 distinct"):
         fairness.assess(df, np.array(["yes"] * 100), target="label", task="binary",
-                        classes=["no", "yes"], protected=("age",), positive_class="yes",
+                        classes=["no", "yes"], protected=("age",), positive="yes",
                         min_group_size=1, seed=0)

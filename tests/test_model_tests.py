@@ -150,6 +150,8 @@ def world(seed: int, n: int, *, biased: bool) -> pd.DataFrame:
 def stage_args(tmp_path: Path, model_dir: Path, test: pd.DataFrame) -> argparse.Namespace:
     test.to_parquet(tmp_path / "test.parquet")
     (tmp_path / "params.yaml").write_text(yaml.safe_dump({
+        "data": {"source": "test.parquet", "target": "approved"},
+        "model": {"estimator": "sklearn.linear_model.LogisticRegression"},
         "seed": 0, "evaluate": {"protected": ["group"], "positive_class": "yes",
                                 "min_group_size": 30},
         "robustness": {"repeats": 1}}))
@@ -248,3 +250,26 @@ def test_stage_on_a_csv_with_categories_judges_each_colour(project, mixed_csv):
     groups = report["columns"]["colour"]["groups"]
     assert sum(g["n"] for g in groups) == len(pd.read_parquet(project.path("test.parquet")))
     assert report["columns"]["colour"]["gaps"]["demographic_parity_difference"] is not None
+
+
+def meta(task: str, classes: tuple[str, ...] | None):
+    from gitops_ml.serve.model import ModelMeta
+
+    return ModelMeta("m", None, task, "y", (), classes, "model.onnx", {}, {})
+
+
+@pytest.mark.parametrize(("task", "classes", "y", "configured", "expected"), [
+    ("binary", ("0", "1"), [0, 0, 0, 1], None, "1"),               # 0/1: 1, even when common
+    ("binary", ("0", "1"), [1, 1, 1, 0], None, "1"),
+    ("binary", ("bad", "good"), ["good"] * 3 + ["bad"], None, "bad"),   # else the rarer class
+    ("binary", ("bad", "good"), ["good"] * 3 + ["bad"], "good", "good"),
+    ("multiclass", ("a", "b", "c"), ["a", "b", "c"], None, "c"),
+    ("regression", None, [1.0, 2.0], None, None),
+])
+def test_positive_class_follows_the_evaluate_stage_rule(task, classes, y, configured, expected):
+    assert stage.positive_class(meta(task, classes), pd.Series(y), configured) == expected
+
+
+def test_positive_class_is_refused_for_multiclass():
+    with pytest.raises(Exception, match="evaluate.positive_class: only for binary tasks"):
+        stage.positive_class(meta("multiclass", ("a", "b", "c")), pd.Series(["a"]), "a")

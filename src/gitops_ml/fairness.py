@@ -121,7 +121,7 @@ def regression(y_true: Any, y_pred: Any, groups: np.ndarray, min_group_size: int
 
 
 def assess(df: Any, y_pred: Any, *, target: str, task: str, classes: list[str] | None,
-           protected: tuple[str, ...], positive_class: str | None, min_group_size: int,
+           protected: tuple[str, ...], positive: str | None, min_group_size: int,
            seed: int) -> dict[str, Any]:
     """The fairness report for every protected column of `df` (the test set) and predictions."""
     missing = [c for c in protected if c not in df.columns]
@@ -135,7 +135,6 @@ def assess(df: Any, y_pred: Any, *, target: str, task: str, classes: list[str] |
     report: dict[str, Any] = {"task": task, "min_group_size": min_group_size,
                               "confidence": CONFIDENCE, "columns": {}}
     if task != "regression":
-        positive = positive_class if positive_class is not None else (classes or [""])[-1]
         if positive not in (classes or []):
             raise UserError(f"evaluate.positive_class: {positive!r} is not a class of the model "
                             f"(classes: {', '.join(classes or [])})")

@@ -95,7 +95,11 @@ def card_args(tmp_path, **overrides) -> argparse.Namespace:
         paths[name] = tmp_path / f"{name}.json"
         paths[name].write_text(json.dumps(data))
     (tmp_path / "use.md").write_text("For churn triage.\n")
-    (tmp_path / "params.yaml").write_text("gates: {floors: {accuracy: 0.5}}\n")
+    # a whole params.yaml: the loader checks every section, not only the gates the card reads
+    (tmp_path / "params.yaml").write_text(
+        "data: {source: sklearn:breast_cancer, target: diagnosis}\n"
+        "model: {estimator: sklearn.linear_model.LogisticRegression}\n"
+        "gates: {floors: {accuracy: 0.5}}\n")
     values = {**{k: str(v) for k, v in paths.items()}, "intended_use": str(tmp_path / "use.md"),
               "template": str(PROJECT / "reports" / "model_card.md.j2"),
               "out": str(tmp_path / "card.md"), "params": str(tmp_path / "params.yaml"),

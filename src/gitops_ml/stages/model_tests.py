@@ -27,9 +27,30 @@ def summarise(tests: list[dict[str, Any]], robust: dict[str, Any] | None) -> dic
             "tests": tests, "robustness": robust}
 
 
+def positive_class(meta: Any, y: Any, configured: Any) -> str | None:
+    """The class whose rates fairness compares, by the evaluate stage's rule: binary tasks take
+    `evaluate.positive_class` or `metrics.default_positive_class` (1 for 0/1 labels, else the
+    rarer class); multiclass tasks the last class."""
+    from gitops_ml import metrics as mx
+
+    if not meta.is_classifier:
+        return None
+    classes = list(meta.classes or [])
+    if meta.task != "binary":
+        if configured is not None:
+            raise UserError(f"evaluate.positive_class: only for binary tasks; this task is "
+                            f"{meta.task}")
+        return classes[-1]
+    # model.json holds labels as text; the rule needs them as the target holds them (0/1)
+    actual = {str(v): v for v in y.dropna().unique()}
+    labels = [actual.get(c, c) for c in classes]
+    counts = {actual.get(str(k), k): int(n) for k, n in y.value_counts().items()}
+    return classes[mx.positive_index(labels, configured, counts)]
+
+
 def main(args: argparse.Namespace) -> None:
     params = config.read_params(args.params)
-    fair_cfg = config.FairnessConfig.from_params(params)
+    evaluate_cfg = config.EvaluateConfig.from_params(params)
     robust_cfg = config.RobustnessConfig.from_params(params)
     seed = config.seed(params)
     spec = load_tests(args.tests)
@@ -44,8 +65,9 @@ def main(args: argparse.Namespace) -> None:
     fair = fairness.assess(
         test, predicted.labels if meta.is_classifier else predicted.values,
         target=meta.target, task=meta.task, classes=list(meta.classes or []),
-        protected=fair_cfg.protected, positive_class=fair_cfg.positive_class,
-        min_group_size=fair_cfg.min_group_size, seed=seed)
+        protected=evaluate_cfg.protected,
+        positive=positive_class(meta, test[meta.target], evaluate_cfg.positive_class),
+        min_group_size=evaluate_cfg.min_group_size, seed=seed)
     rows = mt.sample(test, seed)
     report = summarise(mt.run(spec, scorer, rows), mt.robustness(scorer, rows, robust_cfg, seed))
     write_json(fair, args.fairness)
@@ -53,4 +75,4 @@ def main(args: argparse.Namespace) -> None:
     flips = report["robustness"]["flip_rate"] if report["robustness"] else None
     print(f"model_tests: {report['total'] - report['failed']}/{report['total']} behavioural "
           f"tests passed, flip rate {flips}, fairness on "
-          f"{', '.join(fair_cfg.protected) or 'no protected columns'}")
+          f"{', '.join(evaluate_cfg.protected) or 'no protected columns'}")
