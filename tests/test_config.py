@@ -176,3 +176,15 @@ def test_cli_typo_exits_2_with_one_line_and_no_traceback(tmp_path: Path, default
     assert run.stderr == ("gitops-ml split: error: split.test_sise: unknown key; "
                           "did you mean split.test_size?\n")
     assert not (tmp_path / "train.parquet").exists()
+
+
+def test_read_params_accepts_a_file_with_only_the_sections_its_reader_needs(tmp_path):
+    path = tmp_path / "params.yaml"
+    path.write_text("gates: {floors: {accuracy: 0.5}}\n")
+    assert config.read_params(path) == {"gates": {"floors": {"accuracy": 0.5}}}
+    with pytest.raises(UserError, match=r"^data: required but missing$"):
+        config.load(path)  # the stages need data: and model:
+    path.write_text("gates: {floor: {accuracy: 0.5}}\n")
+    with pytest.raises(UserError, match=r"^gates\.floor: unknown key; did you mean "
+                                        r"gates\.floors\?$"):
+        config.read_params(path)
