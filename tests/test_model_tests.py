@@ -167,9 +167,12 @@ FAIRNESS_GATE = gates.GatesConfig.from_params({"gates": {"fairness": [
     {"column": "group", "metric": "equalized_odds_difference", "max": 0.1}]}})
 
 
-@pytest.mark.parametrize(("drop", "status"), [(("group",), "fail"), (("group", "proxy"), "pass")])
+@pytest.mark.parametrize(("drop", "status", "low", "high"), [
+    (("group",), "fail", 0.6, 0.75),          # measured 0.679: TPR 0.32 for a, 1.0 for b
+    (("group", "proxy"), "pass", 0.0, 0.02),  # measured 0.003
+])
 def test_a_proxy_of_the_protected_column_fails_the_fairness_gate_and_its_twin_passes(
-        tmp_path, drop, status):
+        tmp_path, drop, status, low, high):
     # Trained on the biased history; `group` itself is never a feature, only the proxy may be.
     model_dir = export_model(world(1, 2000, biased=True), "approved", tmp_path / "model",
                              drop=drop)
@@ -182,6 +185,7 @@ def test_a_proxy_of_the_protected_column_fails_the_fairness_gate_and_its_twin_pa
                               onnx_parity=None, data_validation=None, slices=None,
                               fairness=report)
     assert result.status == status, result
+    assert low <= report["columns"]["group"]["gaps"]["equalized_odds_difference"] <= high
 
 
 def test_stage_rejects_an_unknown_key_in_the_tests_file_in_one_line(tmp_path, capsys):
