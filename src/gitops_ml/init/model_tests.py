@@ -75,7 +75,7 @@ tests: []
 """
 
 
-def add_starter(plan: Any, paths: Any, root: Path) -> None:
+def add_starter(plan: Any, paths: Any) -> None:
     """Add the starter file to init's plan when the data changed or the file is missing."""
     target = tests_path(paths.dvc_yaml)
     if target is None or (plan.contract is None and target.exists()):
