@@ -55,6 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
     results.add_argument("--data", default="data/raw.parquet",
                          help="the table the contract validates")
     results.add_argument("--data-summary", default="reports/data.json")
+    results.add_argument("--model-tests", default="reports/model_tests.json")
+    results.add_argument("--fairness", default="reports/fairness.json")
     return parser
 
 
@@ -135,7 +137,8 @@ def _results(args: argparse.Namespace, root: Path, cfg: consistency.ResultsConfi
         return consistency.not_checked("the pipeline failed", cfg)
     committed = baseline.results_at(head_sha, baseline.ResultPaths(
         args.metrics, args.params, args.plots, args.slices, args.importance,
-        args.data_validation, args.onnx_parity, args.lock), root).metrics
+        args.data_validation, args.onnx_parity, args.lock, args.model_tests, args.fairness),
+        root).metrics
     changed = _changed_files(root) if pipeline.state == "reproduced" else []
     return consistency.check(cfg, stale, committed, reproduced, changed, args.lock)
 
@@ -145,7 +148,7 @@ def run(args: argparse.Namespace, root: Path) -> tuple[render.ReportInputs, str]
     start = time.monotonic()
     paths = baseline.ResultPaths(args.metrics, args.params, args.plots, args.slices,
                                  args.importance, args.data_validation, args.onnx_parity,
-                                 args.lock)
+                                 args.lock, args.model_tests, args.fairness)
     template_path = root / args.template
     if not template_path.is_file():
         raise UserError(f"--template: file not found: {template_path}")
@@ -185,7 +188,7 @@ def run(args: argparse.Namespace, root: Path) -> tuple[render.ReportInputs, str]
             cfg, head_metrics=head.metrics, base_metrics=base.metrics if base else None,
             onnx_parity=head.onnx_parity,
             data_validation=head.data_validation if validation is None else validation,
-            slices=head.slices)
+            slices=head.slices, model_tests=head.model_tests, fairness=head.fairness)
     params = diff.params_diff(at_base.params, head.params)
     results = None if config_error else _results(args, root, results_cfg, pipeline, stale,
                                                   head_sha, head.metrics)

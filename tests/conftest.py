@@ -92,12 +92,22 @@ class Project:
                         "--meta", str(self.path("model.json")),
                         "--parity", str(self.path("reports/onnx_parity.json")))
 
+    def model_tests(self) -> int:
+        tests = self.path("model_tests.yaml")
+        if not tests.exists():
+            tests.write_text("tests: []\n")
+        return self.cli("model-tests", "--model-dir", str(self.root), "--tests", str(tests),
+                        "--test", str(self.path("test.parquet")),
+                        "--report", str(self.path("reports/model_tests.json")),
+                        "--fairness", str(self.path("reports/fairness.json")))
+
     def run_all(self, *, infer: bool = True) -> None:
         """Every stage in dvc.yaml order; fails the test at the first stage that fails."""
         assert self.ingest() == 0
         if infer:
             assert self.infer_contract() == 0
-        for stage in (self.validate, self.split, self.train, self.evaluate, self.export):
+        for stage in (self.validate, self.split, self.train, self.evaluate, self.export,
+                      self.model_tests):
             assert stage() == 0, f"stage {stage.__name__} failed"
 
 

@@ -120,6 +120,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
                      _stage("export"), "model", "train", "test", "metrics", "onnx", "meta",
                      "parity")
     export.add_argument("--name", default="model", help="model name recorded in model.json")
+    command("model-tests", "behavioural tests, robustness and fairness on the ONNX model",
+            _stage("model_tests"), "model-dir", "tests", "test", "report", "fairness")
 
     serve = sub.add_parser("serve", help="serve the model over HTTP (settings: GITOPS_ML_* env)",
                            description="Serve models/model.onnx over HTTP. Settings come from "
@@ -177,6 +179,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     card.add_argument("--audit-repo", metavar="REPO",
                       help="add the Governance section (approvals, gates, data hash, image of "
                            "every registered version) read from this git repository's tags")
+    card.add_argument("--model-tests", metavar="PATH", help="reports/model_tests.json")
+    card.add_argument("--fairness", metavar="PATH", help="reports/fairness.json")
     init = sub.add_parser("init", help="make the template your project (names, data, contract)",
                           description="Ask for (or take as flags) the project's name, model, "
                           "description, data source, target and task; write project.yaml, "

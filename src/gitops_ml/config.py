@@ -171,10 +171,39 @@ class EvaluateConfig(_Section):
     # Binary tasks: the class precision, recall and ROC AUC are about. None: see
     # `gitops_ml.metrics.default_positive_class`.
     positive_class: Annotated[Any, AfterValidator(_label)] = None
+    # Fairness (stage model_tests): columns whose groups are compared; they need not be features.
+    protected: Names = ()
+    # Groups smaller than this are reported with their interval, marked, and left out of the gaps.
+    min_group_size: Annotated[int, _in_range(1, 10**9)] = 30
+
+    @field_validator("protected")
+    @classmethod
+    def _distinct(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        twice = sorted({c for c in value if value.count(c) > 1})
+        if twice:
+            raise ValueError(f"lists {twice[0]!r} twice")
+        return value
 
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> EvaluateConfig:
         return cls._validate_section(params.get("evaluate"), "evaluate")
+
+
+class RobustnessConfig(_Section):
+    """The perturbation check of the `model_tests` stage (`robustness:`)."""
+
+    # Gaussian noise on numeric features, as a share of each one's standard deviation.
+    noise: Annotated[float, _in_range(0.0, 10.0)] = 0.05
+    # Share of rows whose category is swapped for the most frequent other one.
+    category_swap: Annotated[float, _in_range(0.0, 1.0)] = 0.1
+    # Perturbed copies of the test set; the flip rate is their mean. 0 turns the check off.
+    repeats: Annotated[int, _in_range(0, 100)] = 3
+    # Regression: a prediction "flips" when it moves by more than this × std(predictions).
+    value_tolerance: Annotated[float, _in_range(0.0, 100.0)] = 0.1
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> RobustnessConfig:
+        return cls._validate_section(params.get("robustness"), "robustness")
 
 
 class ExportConfig(_Section):
@@ -221,6 +250,16 @@ class SliceGapGate(_Section):
     max: NonNegative
 
 
+class FairnessGate(_Section):
+    """One entry of `gates.fairness`: a bound on one gap of one protected column (which of max
+    or min a metric takes is checked in `gitops_ml.report.gates`)."""
+
+    column: str
+    metric: str
+    max: NonNegative | None = None
+    min: NonNegative | None = None
+
+
 class GatesSection(_Section):
     """The shape of `gates:`; metric names and gate semantics are checked in
     `gitops_ml.report.gates`, which turns this section into verdicts."""
@@ -230,6 +269,9 @@ class GatesSection(_Section):
     onnx_parity: bool = False
     data_contract: bool = False
     max_slice_gap: SliceGapGate | None = None
+    model_tests: bool = False
+    max_flip_rate: Annotated[float, _in_range(0.0, 1.0)] | None = None
+    fairness: Annotated[tuple[FairnessGate, ...], BeforeValidator(_as_tuple)] = ()
     warn_only: Names = ()
 
 
@@ -249,6 +291,7 @@ class Params(_Section):
     model: ModelConfig
     evaluate: EvaluateConfig = EvaluateConfig()
     export: ExportConfig = ExportConfig()
+    robustness: RobustnessConfig = RobustnessConfig()
     gates: GatesSection = GatesSection()
     monitor: MonitorConfig = MonitorConfig()
     results: ResultsSection = ResultsSection()
@@ -260,6 +303,9 @@ class Params(_Section):
         dropped = [c for c in self.evaluate.slices if c in self.data.exclude]
         if dropped:
             raise _KeyedError(f"evaluate.slices: {dropped[0]!r} is listed in data.exclude")
+        if self.data.target in self.evaluate.protected:
+            raise _KeyedError(f"evaluate.protected: {self.data.target!r} is the target, "
+                              "not a group column")
         if self.data.target in self.evaluate.slices:
             raise _KeyedError(f"evaluate.slices: {self.data.target!r} is the target, "
                              "not a feature")
@@ -357,6 +403,9 @@ def _model_at(model: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] |
             elif origin is dict and parts:
                 parts.pop(0)           # the mapping's own key, e.g. a metric name
                 current = typing.get_args(current)[1]
+            elif origin in (tuple, list) and parts and isinstance(parts[0], int):
+                parts.pop(0)           # a list's index, e.g. gates.fairness[0]
+                current = typing.get_args(current)[0]
             else:
                 break
     return current if isinstance(current, type) and issubclass(current, BaseModel) else None

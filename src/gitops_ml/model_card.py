@@ -43,6 +43,8 @@ class CardInputs:
     version: str | None = None
     image: str | None = None
     governance: str = ""                 # the audit trail table (registry/audit.py), if asked
+    model_tests: dict[str, Any] | None = None    # reports/model_tests.json
+    fairness: dict[str, Any] | None = None       # reports/fairness.json
 
 
 def context(inputs: CardInputs) -> dict[str, Any]:
@@ -61,7 +63,8 @@ def context(inputs: CardInputs) -> dict[str, Any]:
     own = replace(inputs.gates, max_regression=())
     results = gates.evaluate(own, head_metrics=inputs.metrics, base_metrics=None,
                              onnx_parity=inputs.parity, data_validation=inputs.validation,
-                             slices=inputs.slices)
+                             slices=inputs.slices, model_tests=inputs.model_tests,
+                             fairness=inputs.fairness)
     slice_tables = []
     for column, rows in sorted(inputs.slices.items()):
         keys = [k for k in (rows[0] if rows else {}) if k not in ("slice", "n")]
@@ -94,7 +97,48 @@ def context(inputs: CardInputs) -> dict[str, Any]:
         "gates_passed": all(g.status == "pass" or not g.blocking for g in results),
         "libraries": sorted((meta.get("libraries") or {}).items()),
         "governance": inputs.governance,
+        "fairness": _fairness(inputs.fairness),
+        "behaviour": _behaviour(inputs.model_tests),
     }
+
+
+def _stat(stat: Any) -> str:
+    if not isinstance(stat, dict) or stat.get("value") is None:
+        return "—"
+    ci = stat.get("ci")
+    return num(stat["value"], 3) + (f" [{num(ci[0], 3)}, {num(ci[1], 3)}]"
+                                    if isinstance(ci, list) and None not in ci else "")
+
+
+def _fairness(report: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Per protected column: group rows with 95% intervals, and the gaps."""
+    if not report:
+        return None
+    keys = ["mae"] if report.get("task") == "regression" else \
+        ["selection_rate", "true_positive_rate", "false_positive_rate"]
+    columns = []
+    for column, result in sorted((report.get("columns") or {}).items()):
+        columns.append({
+            "column": cell(column), "stats": keys,
+            "groups": [{"group": cell(g.get("group")), "n": g.get("n"),
+                        "too_small": bool(g.get("too_small")),
+                        "values": [_stat(g.get(k)) for k in keys]}
+                       for g in result.get("groups") or []],
+            "gaps": [(name, num(value)) for name, value in (result.get("gaps") or {}).items()]})
+    return {"columns": columns, "min_group_size": report.get("min_group_size"),
+            "positive_class": cell(report.get("positive_class") or "")}
+
+
+def _behaviour(report: dict[str, Any] | None) -> dict[str, Any] | None:
+    if not report:
+        return None
+    robust = report.get("robustness") or {}
+    return {"tests": [{"name": cell(t.get("name"), 80), "kind": t.get("kind"),
+                       "passed": bool(t.get("passed")), "failing": t.get("failing"),
+                       "rows": t.get("rows"), "warn_only": bool(t.get("warn_only"))}
+                      for t in report.get("tests") or []],
+            "flip_rate": num(robust.get("flip_rate")) if robust else None,
+            "noise": robust.get("noise"), "category_swap": robust.get("category_swap")}
 
 
 def render(template: str, inputs: CardInputs) -> str:
@@ -146,8 +190,9 @@ def main(args: argparse.Namespace) -> None:
         validation=_json(args.validation, "validation"), parity=_json(args.parity, "parity"),
         gates=gates.GatesConfig.from_params(read_params(args.params)),
         intended_use=intended_use, version=args.version, image=args.image,
-        # getattr: callers that build the Namespace themselves predate the flag
-        governance=_governance(args.audit_repo) if getattr(args, "audit_repo", None) else "")
+        governance=_governance(args.audit_repo) if getattr(args, "audit_repo", None) else "",
+        model_tests=_json(args.model_tests, "model-tests") if args.model_tests else None,
+        fairness=_json(args.fairness, "fairness") if args.fairness else None)
     text = render(_text(args.template, "template"), inputs)
     with atomic_path(args.out) as tmp:
         tmp.write_text(text)

@@ -95,11 +95,15 @@ def card_args(tmp_path, **overrides) -> argparse.Namespace:
         paths[name] = tmp_path / f"{name}.json"
         paths[name].write_text(json.dumps(data))
     (tmp_path / "use.md").write_text("For churn triage.\n")
-    (tmp_path / "params.yaml").write_text("gates: {floors: {accuracy: 0.5}}\n")
+    # a whole params.yaml: the loader checks every section, not only the gates the card reads
+    (tmp_path / "params.yaml").write_text(
+        "data: {source: sklearn:breast_cancer, target: diagnosis}\n"
+        "model: {estimator: sklearn.linear_model.LogisticRegression}\n"
+        "gates: {floors: {accuracy: 0.5}}\n")
     values = {**{k: str(v) for k, v in paths.items()}, "intended_use": str(tmp_path / "use.md"),
               "template": str(PROJECT / "reports" / "model_card.md.j2"),
               "out": str(tmp_path / "card.md"), "params": str(tmp_path / "params.yaml"),
-              "version": None, "image": None}
+              "version": None, "image": None, "model_tests": None, "fairness": None}
     values.update(overrides)
     return argparse.Namespace(**values)
 
@@ -120,3 +124,28 @@ def test_main_empty_intended_use_is_an_error_and_writes_nothing(tmp_path):
 def test_main_missing_result_names_the_flag(tmp_path):
     with pytest.raises(UserError, match="^--slices: .*nope.json not found"):
         model_card.main(card_args(tmp_path, slices=str(tmp_path / "nope.json")))
+
+
+FAIRNESS = {"task": "binary", "positive_class": "yes", "min_group_size": 30, "confidence": 0.95,
+            "columns": {"sex": {"judged_groups": 1, "gaps": {"equalized_odds_difference": None},
+                                "groups": [
+                {"group": "f", "n": 40, "too_small": False,
+                 "selection_rate": {"value": 0.5, "n": 40, "ci": [0.35, 0.65]},
+                 "true_positive_rate": {"value": 0.8, "n": 20, "ci": [0.58, 0.92]},
+                 "false_positive_rate": {"value": 0.2, "n": 20, "ci": [0.08, 0.42]}},
+                {"group": "x", "n": 3, "too_small": True,
+                 "selection_rate": {"value": 1.0, "n": 3, "ci": [0.44, 1.0]},
+                 "true_positive_rate": {"value": 1.0, "n": 3, "ci": [0.44, 1.0]},
+                 "false_positive_rate": {"value": None, "n": 0, "ci": None}}]}}}
+
+
+def test_render_shows_fairness_groups_with_intervals_and_marks_small_groups():
+    text = model_card.render(TEMPLATE, inputs(fairness=FAIRNESS))
+    assert "| f | 40 | 0.500 [0.350, 0.650] | 0.800 [0.580, 0.920] | 0.200 [0.080, 0.420] |" in text
+    assert "| x (too small) | 3 |" in text
+    assert "judging the decision `yes`" in text
+
+
+def test_render_says_when_no_protected_column_is_declared():
+    text = model_card.render(TEMPLATE, inputs())
+    assert "No protected columns declared" in text

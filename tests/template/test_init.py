@@ -95,6 +95,26 @@ def test_init_writes_identity_data_contract_and_model_name(with_csv):
     assert "`grade-model` predicts `grade` (multiclass)" in Path("docs/intended_use.md").read_text()
 
 
+def _uncommented(text: str) -> str:
+    """The starter with its commented examples switched on (what a team does first)."""
+    lines = [line[1:] if line.startswith("#  ") else ("" if line.startswith("#") else line)
+             for line in text.splitlines()]
+    return "\n".join(lines).replace("tests: []", "tests:")
+
+
+def test_init_writes_a_starter_model_tests_file_for_the_new_data(with_csv):
+    from gitops_ml.model_tests_spec import load, parse
+
+    assert init(*GOOD) == 0
+    text = Path("model_tests.yaml").read_text()
+    assert load("model_tests.yaml").tests == []          # nothing active: nothing to fail
+    kinds = parse(yaml.safe_load(_uncommented(text))).tests
+    assert [t.kind for t in kinds] == ["invariance", "directional", "minimum_functionality"]
+    assert kinds[0].column == "colour" and kinds[0].values == ["blue", "green"]
+    assert kinds[1].score_of == "mid" and kinds[2].examples[0].label == "high"
+    assert "mean_radius" not in text
+
+
 def test_init_resets_results_of_the_old_data_and_keeps_templates(with_csv):
     assert init(*GOOD) == 0
     assert not Path("reports/metrics.json").exists()

@@ -12,6 +12,7 @@ from pathlib import Path
 from gitops_ml import config, identity
 from gitops_ml.errors import UserError
 from gitops_ml.init import codeowners
+from gitops_ml.init.model_tests import add_starter
 from gitops_ml.init.plan import Answers, Paths, make_plan
 
 QUESTIONS = (
@@ -151,6 +152,7 @@ def main(args: argparse.Namespace) -> None:
         elif interactive:
             values[field_] = ask(prompt, values[field_], _check_for(field_))
     plan = make_plan(Answers(**values), paths, root=root)
+    add_starter(plan, paths)   # model_tests.yaml, when the data changed
     if plan.empty:
         print(f"init: {values['name']} is already set up this way; nothing to change")
         return

@@ -26,6 +26,8 @@ class ResultPaths:
     data_validation: str
     onnx_parity: str
     lock: str
+    model_tests: str = "reports/model_tests.json"
+    fairness: str = "reports/fairness.json"
 
 
 def git(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -112,6 +114,8 @@ def results_at(sha: str, paths: ResultPaths, cwd: Path) -> Results:
         data_validation=_json(show(sha, paths.data_validation, cwd),
                               where + paths.data_validation),
         onnx_parity=_json(show(sha, paths.onnx_parity, cwd), where + paths.onnx_parity),
+        model_tests=_json(show(sha, paths.model_tests, cwd), where + paths.model_tests),
+        fairness=_json(show(sha, paths.fairness, cwd), where + paths.fairness),
     )
 
 
@@ -132,6 +136,8 @@ def results_in_worktree(paths: ResultPaths, root: Path) -> Results:
         importance=_importance(_json(_read(root / paths.importance), paths.importance)),
         data_validation=_json(_read(root / paths.data_validation), paths.data_validation),
         onnx_parity=_json(_read(root / paths.onnx_parity), paths.onnx_parity),
+        model_tests=_json(_read(root / paths.model_tests), paths.model_tests),
+        fairness=_json(_read(root / paths.fairness), paths.fairness),
     )
 
 

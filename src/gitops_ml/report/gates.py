@@ -6,10 +6,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gitops_ml.errors import UserError
+from gitops_ml.fairness import GAP_LIMITS
 from gitops_ml.report.diff import DIRECTIONS
 from gitops_ml.report.formatting import MINUS, num, pct, signed
 
-GROUPS = ("floors", "max_regression", "onnx_parity", "data_contract", "max_slice_gap")
+GROUPS = ("floors", "max_regression", "onnx_parity", "data_contract", "max_slice_gap",
+          "model_tests", "max_flip_rate", "fairness")
+FAIRNESS_LIMITS = GAP_LIMITS
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,17 @@ class SliceGap:
 
 
 @dataclass(frozen=True)
+class FairnessLimit:
+    """A bound on one fairness gap of one protected column."""
+
+    column: str
+    metric: str
+    kind: str                    # max | min
+    bound: float
+    index: int = 0               # position in gates.fairness, for the error message
+
+
+@dataclass(frozen=True)
 class GatesConfig:
     """Every gate a pull request must pass; groups named in `warn_only` only warn."""
 
@@ -47,6 +61,9 @@ class GatesConfig:
     onnx_parity: bool = False
     data_contract: bool = False
     max_slice_gap: SliceGap | None = None
+    model_tests: bool = False
+    max_flip_rate: float | None = None
+    fairness: tuple[FairnessLimit, ...] = ()
     warn_only: frozenset[str] = field(default_factory=frozenset)
 
     @classmethod
@@ -66,6 +83,9 @@ class GatesConfig:
             onnx_parity=_flag(section, "onnx_parity"),
             data_contract=_flag(section, "data_contract"),
             max_slice_gap=_slice_gap(section.get("max_slice_gap")),
+            model_tests=_flag(section, "model_tests"),
+            max_flip_rate=_flip_rate(section.get("max_flip_rate")),
+            fairness=_fairness(section.get("fairness")),
             warn_only=_warn_only(section.get("warn_only")),
         )
 
@@ -144,6 +164,51 @@ def _slice_gap(section: Any) -> SliceGap | None:
                     _number(section["max"], f"{key}.max"))
 
 
+def _flip_rate(value: Any) -> float | None:
+    if value is None:
+        return None
+    rate = _number(value, "gates.max_flip_rate")
+    if rate > 1:
+        raise UserError(f"gates.max_flip_rate: a share of rows in [0, 1], got {value!r}")
+    return rate
+
+
+def _fairness(section: Any) -> tuple[FairnessLimit, ...]:
+    if section is None:
+        return ()
+    if not isinstance(section, list):
+        raise UserError(f"gates.fairness: expected a list of limits such as "
+                        f"{{column: sex, metric: equalized_odds_difference, max: 0.1}}, "
+                        f"got {section!r}")
+    out = []
+    for i, rule in enumerate(section):
+        key = f"gates.fairness[{i}]"
+        rule = _mapping(rule, key)
+        extra = sorted(set(rule) - {"column", "metric", "max", "min"})
+        if extra:
+            raise UserError(f"{key}.{extra[0]}: unknown setting (use column, metric and max or "
+                            "min)")
+        for name in ("column", "metric"):
+            if name not in rule:
+                raise UserError(f"{key}.{name}: required but missing")
+        column, metric = rule["column"], rule["metric"]
+        if not isinstance(column, str) or not column:
+            raise UserError(f"{key}.column: expected a column name, got {column!r}")
+        kind = FAIRNESS_LIMITS.get(metric)
+        if kind is None:
+            raise UserError(f"{key}.metric: unknown fairness metric {metric!r} "
+                            f"(known: {', '.join(FAIRNESS_LIMITS)})")
+        other = "min" if kind == "max" else "max"
+        if other in rule:
+            raise UserError(f"{key}.{other}: {metric} is bounded by {kind}, not {other} "
+                            f"(a {'difference' if kind == 'max' else 'ratio'} is worse when "
+                            f"{'higher' if kind == 'max' else 'lower'})")
+        if kind not in rule:
+            raise UserError(f"{key}.{kind}: required but missing")
+        out.append(FairnessLimit(column, metric, kind, _number(rule[kind], f"{key}.{kind}"), i))
+    return tuple(out)
+
+
 def _warn_only(value: Any) -> frozenset[str]:
     if value is None:
         return frozenset()
@@ -185,7 +250,8 @@ def _not_produced(key: str, metric: str, head: dict[str, Any]) -> str:
 def evaluate(cfg: GatesConfig, *, head_metrics: dict[str, Any],
              base_metrics: dict[str, Any] | None, onnx_parity: dict[str, Any] | None,
              data_validation: dict[str, Any] | None,
-             slices: dict[str, Any] | None) -> list[GateResult]:
+             slices: dict[str, Any] | None, model_tests: dict[str, Any] | None = None,
+             fairness: dict[str, Any] | None = None) -> list[GateResult]:
     """Apply every configured gate to the head results (and the baseline, when there is one)."""
     results: list[GateResult] = []
     for floor in cfg.floors:
@@ -199,6 +265,13 @@ def evaluate(cfg: GatesConfig, *, head_metrics: dict[str, Any],
         results.append(_contract(data_validation, "data_contract" not in cfg.warn_only))
     if cfg.max_slice_gap is not None:
         results.append(_gap(cfg.max_slice_gap, slices, "max_slice_gap" not in cfg.warn_only))
+    if cfg.model_tests:
+        results.append(_behaviour(model_tests, "model_tests" not in cfg.warn_only))
+    if cfg.max_flip_rate is not None:
+        results.append(_flips(cfg.max_flip_rate, model_tests,
+                              "max_flip_rate" not in cfg.warn_only))
+    for limit in cfg.fairness:
+        results.append(_fair(limit, fairness, "fairness" not in cfg.warn_only))
     return results
 
 
@@ -305,3 +378,62 @@ def _gap(gap: SliceGap, slices: dict[str, Any] | None, blocking: bool) -> GateRe
                       "" if ok else f"gap {num(spread)} exceeds {num(gap.max)} by "
                                     f"{num(spread - gap.max)}")
 
+
+
+def _behaviour(report: dict[str, Any] | None, blocking: bool) -> GateResult:
+    key, name, rule = "gates.model_tests", "behavioural tests", "every test passes"
+    tests = (report or {}).get("tests")
+    if not isinstance(tests, list):
+        return GateResult(name, key, rule, "—", "error", blocking,
+                          "no behavioural test results (reports/model_tests.json) from the "
+                          "model_tests stage")
+    failed = [t for t in tests if not t.get("passed")]
+    hard = [t for t in failed if not t.get("warn_only")]
+    value = f"{len(tests) - len(failed)}/{len(tests)} passed"
+    detail = "; ".join(f"{t.get('name')}: {t.get('failing')} of {t.get('rows')} failing"
+                       + (" (warn-only)" if t.get("warn_only") else "") for t in failed[:5])
+    return GateResult(name, key, rule, value, "fail" if hard else "pass", blocking, detail)
+
+
+def _flips(limit: float, report: dict[str, Any] | None, blocking: bool) -> GateResult:
+    key, name, rule = "gates.max_flip_rate", "robustness flip rate", f"≤ {_percent(limit)}"
+    robust = (report or {}).get("robustness")
+    rate = robust.get("flip_rate") if isinstance(robust, dict) else None
+    if not isinstance(rate, int | float):
+        return GateResult(name, key, rule, "—", "error", blocking,
+                          "no robustness result in reports/model_tests.json "
+                          "(robustness.repeats is 0, or the model_tests stage did not run)")
+    ok = rate <= limit
+    return GateResult(name, key, rule, _percent(rate), "pass" if ok else "fail", blocking,
+                      "" if ok else f"{_percent(rate)} of predictions flip under small "
+                                    f"perturbations, allowed {_percent(limit)}")
+
+
+def _fair(limit: FairnessLimit, report: dict[str, Any] | None, blocking: bool) -> GateResult:
+    key = f"gates.fairness[{limit.index}]"
+    name = f"{limit.metric} by {limit.column}"
+    rule = f"{'≤' if limit.kind == 'max' else '≥'} {num(limit.bound)}"
+    columns = (report or {}).get("columns")
+    if not isinstance(columns, dict):
+        return GateResult(name, key, rule, "—", "error", True,
+                          "no fairness results (reports/fairness.json) from the model_tests stage")
+    result = columns.get(limit.column)
+    if not isinstance(result, dict):
+        return GateResult(name, key, rule, "—", "error", True,
+                          f"{key}.column: {limit.column!r} is not assessed (evaluate.protected "
+                          f"lists {', '.join(sorted(columns)) or 'none'})")
+    gaps = result.get("gaps") or {}
+    if limit.metric not in gaps:
+        return GateResult(name, key, rule, "—", "error", True,
+                          f"{key}.metric: this task does not report {limit.metric} "
+                          f"(it reports {', '.join(sorted(gaps))})")
+    value = gaps[limit.metric]
+    if not isinstance(value, int | float):
+        # Fewer than two groups large enough to judge: the gate cannot say the model is fair.
+        return GateResult(name, key, rule, "—", "error", blocking,
+                          f"fewer than two groups of {limit.column} have enough rows to judge "
+                          f"(evaluate.min_group_size: {report.get('min_group_size')})")
+    ok = value <= limit.bound if limit.kind == "max" else value >= limit.bound
+    return GateResult(name, key, rule, num(value), "pass" if ok else "fail", blocking,
+                      "" if ok else f"{num(value)} is {'above' if limit.kind == 'max' else 'below'}"
+                                    f" {num(limit.bound)}")

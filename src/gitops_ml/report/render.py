@@ -7,7 +7,7 @@ from typing import Any
 
 import jinja2
 
-from gitops_ml.report import charts
+from gitops_ml.report import behaviour, charts
 from gitops_ml.report import data_change as data_change_mod
 from gitops_ml.report.consistency import Consistency
 from gitops_ml.report.data_change import DataChange
@@ -35,6 +35,8 @@ class Results:
     importance: list[dict[str, Any]] = field(default_factory=list)
     data_validation: dict[str, Any] | None = None
     onnx_parity: dict[str, Any] | None = None
+    model_tests: dict[str, Any] | None = None
+    fairness: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -316,6 +318,12 @@ def sections(inputs: ReportInputs, caps: Caps) -> dict[str, Any]:
         "confusion": confusion,
         "importance": _importance(inputs.head.importance,
                                   inputs.base.importance if inputs.base else [], caps)
+        if caps.details else "",
+        "fairness": behaviour.fairness_tables(
+            inputs.head.fairness, inputs.base.fairness if inputs.base else None, caps.slices)
+        if caps.details else "",
+        "model_tests": behaviour.model_tests_table(
+            inputs.head.model_tests, inputs.base.model_tests if inputs.base else None)
         if caps.details else "",
         "truncated": caps != CAP_STEPS[0],
     }
