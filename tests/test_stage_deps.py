@@ -106,7 +106,7 @@ def stage_command(cmd: str) -> str:
 def stage_code(cmd: str) -> set[str]:
     """The source files (relative to the repo) a stage's command runs."""
     command = stage_command(cmd)
-    module = COMMAND_MODULES.get(command, f"gitops_ml.stages.{command}")
+    module = COMMAND_MODULES.get(command, f"gitops_ml.stages.{command.replace('-', '_')}")
     assert module_file(module), f"no module for command {command!r}"
     modules = closure(parser_modules(command) | {module})
     return {module_file(m).relative_to(ROOT).as_posix() for m in modules}
