@@ -156,11 +156,11 @@ def bodies(data: Path, target: str) -> dict[int, bytes]:
 
 def onnx_floor(model_dir: Path, body: bytes, repeats: int) -> tuple[float, float]:
     """Median seconds for session.run alone, and for validation + run (no HTTP)."""
+    from gitops_ml.features import FeatureSchema
     from gitops_ml.serve.model import OnnxModel
-    from gitops_ml.serve.validation import Validator
 
     model = OnnxModel.load(model_dir, threads=1)
-    validator = Validator(model.meta.features, reject_unknown_categories=True)
+    validator = FeatureSchema(model.meta.features, reject_unknown_categories=True)
     records = json.loads(body)
     feeds, _ = validator.records(records, 10_000)
     run_t, full_t = [], []

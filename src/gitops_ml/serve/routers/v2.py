@@ -11,10 +11,10 @@ from fastapi import APIRouter
 from starlette.responses import Response
 
 from gitops_ml import __version__
+from gitops_ml.features import InvalidInput
 from gitops_ml.serve.bodies import BadRequest, json_response
 from gitops_ml.serve.schema import ErrorOut
 from gitops_ml.serve.state import Runtime, RuntimeDep
-from gitops_ml.serve.validation import v2_columns
 
 router = APIRouter(prefix="/v2", tags=["v2"], responses={404: {"model": ErrorOut}})
 
@@ -71,9 +71,15 @@ def infer(runtime: Runtime, name: str, payload: Any) -> dict[str, Any]:
     request_id = payload.get("id")
     if request_id is not None and not isinstance(request_id, str):
         raise BadRequest("`id` must be a string")
-    feeds, n = v2_columns(runtime.validator, payload.get("inputs"), runtime.settings.max_rows)
+    schema = runtime.schema
     wanted = _requested_outputs(payload.get("outputs"), runtime.meta.outputs)
-    outputs = model.run(feeds)
+    columns, n = schema.tensor_columns(payload.get("inputs"), runtime.settings.max_rows)
+    try:
+        outputs = model.score(schema.columns(columns, n), schema)
+    except InvalidInput as exc:
+        if runtime.prediction_log is not None:
+            runtime.prediction_log.rejected(columns, n, exc.problems, exc.status_code)
+        raise
     tensors = []
     for role in sorted(runtime.meta.outputs):
         tensor_name = runtime.meta.outputs[role]
@@ -89,7 +95,7 @@ def infer(runtime: Runtime, name: str, payload: Any) -> dict[str, Any]:
     runtime.metrics.scored(labels, n)
     if runtime.prediction_log is not None:
         logged = labels if labels is not None else outputs["value"].ravel().tolist()
-        runtime.prediction_log.record(feeds, logged)
+        runtime.prediction_log.record(columns, logged)
     response: dict[str, Any] = {"model_name": runtime.meta.name,
                                 "model_version": runtime.meta.version, "outputs": tensors}
     if request_id is not None:
@@ -104,7 +110,7 @@ INFER_OPENAPI = {"post": {
     "requestBody": {"required": True, "content": {"application/json": {"schema": {
         "type": "object", "required": ["inputs"], "properties": {
             "id": {"type": "string"},
-            "inputs": {"type": "array", "items": {"type": "object", "required": [
+            "inputs": {"type": "array", "minItems": 1, "items": {"type": "object", "required": [
                 "name", "shape", "datatype", "data"]}},
             "outputs": {"type": "array", "items": {"type": "object", "required": ["name"]}},
         }}}}},
