@@ -116,7 +116,7 @@ def test_feature_schema_v2_refuses_an_empty_input_list_and_too_many_rows():
     assert problems(empty.value) == [(None, "inputs", "expected a non-empty list of tensors")]
     with pytest.raises(InvalidInput) as big:
         SCHEMA.tensors(v2([{"x": 1.0, "c": "a", "flag": True}] * 3), 2)
-    assert big.value.status_code == 413
+    assert problems(big.value) == [(None, "inputs", "too many rows: the limit is 2")]
 
 
 # -- properties: every value the schema's types admit is fed, or refused naming the field -------

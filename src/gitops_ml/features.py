@@ -32,6 +32,7 @@ _PER_CHECK = 1000  # problems kept per field and check in a table; the rest are 
 _NUMBER_OR_NONE = frozenset({int, float, NoneType})
 _NUMERIC_V2 = frozenset({"FP16", "FP32", "FP64", "INT8", "INT16", "INT32", "INT64",
                          "UINT8", "UINT16", "UINT32", "UINT64"})
+V2_DATATYPES = _NUMERIC_V2 | {"BYTES", "BOOL"}
 
 
 @dataclass(frozen=True)
@@ -80,7 +81,7 @@ class Problem(NamedTuple):
 
 
 class InvalidInput(Exception):
-    """The input breaks the feature schema; carries the problems found (422, or 413 for size)."""
+    """The input breaks the feature schema; carries the problems found (a 422)."""
 
     def __init__(self, problems: list[Problem], status_code: int = 422, uncounted: int = 0) -> None:
         self.problems = problems
@@ -153,15 +154,15 @@ class FeatureSchema:
     def record_columns(self, body: Any, max_rows: int) -> dict[str, list[Any]]:
         """A JSON list of {feature: value} objects as one list per feature (absent -> None).
 
-        Raises for a body that is not a list of objects, is empty or too long (413).
+        Raises for a body that is not a list of objects, is empty, or has more than `max_rows`
+        records (a 422 like any other schema violation: the OpenAPI says `maxItems`).
         """
         if not isinstance(body, list):
             raise InvalidInput([Problem(None, None, "expected a JSON array of records")])
         if not body:
             raise InvalidInput([Problem(None, None, "expected at least one record")])
         if len(body) > max_rows:
-            raise InvalidInput([Problem(None, None, f"too many records: the limit is {max_rows}")],
-                               status_code=413)
+            raise InvalidInput([Problem(None, None, f"too many records: the limit is {max_rows}")])
         if any(type(rec) is not dict for rec in body):
             raise InvalidInput([Problem(i, None, "expected an object")
                                 for i, rec in enumerate(body) if type(rec) is not dict])
@@ -228,12 +229,13 @@ class FeatureSchema:
             return {}
         if block.shape != (len(lists), n):
             return {}
-        finite = np.isfinite(block)
-        if finite.all():
-            return {f.name: block[j].reshape(n, 1) for j, f in enumerate(self._numeric)}
-        # NaN (from None or NaN) is fine in a nullable column; infinity never is.
-        ok = ~np.isinf(block).any(axis=1)
+        # At float32's edge: infinity, or a value beyond the range that rounded down to it.
+        edge = np.abs(block) >= FLOAT32_MAX
         holes = np.isnan(block).any(axis=1)
+        if not edge.any() and not holes.any():
+            return {f.name: block[j].reshape(n, 1) for j, f in enumerate(self._numeric)}
+        # NaN (from None or NaN) is fine in a nullable column; the edge is checked value by value.
+        ok = ~edge.any(axis=1)
         return {f.name: block[j].reshape(n, 1) for j, f in enumerate(self._numeric)
                 if ok[j] and (f.nullable or not holes[j])}
 
@@ -327,7 +329,7 @@ class FeatureSchema:
             datatype, shape, data = (tensor.get("datatype"), tensor.get("shape"),
                                      tensor.get("data"))
             wanted = {"number": _NUMERIC_V2, "category": {"BYTES"}, "boolean": {"BOOL"}}[f.kind]
-            if datatype not in wanted:
+            if not isinstance(datatype, str) or datatype not in wanted:
                 want = {"number": "a numeric datatype (FP32, FP64, INT64, ...)",
                         "category": "BYTES", "boolean": "BOOL"}[f.kind]
                 problems.append(Problem(None, name, f"datatype must be {want}"))
@@ -358,8 +360,7 @@ class FeatureSchema:
         if n == 0:
             raise InvalidInput([Problem(None, "inputs", "expected at least one row")])
         if n > max_rows:
-            raise InvalidInput([Problem(None, "inputs", f"too many rows: the limit is {max_rows}")],
-                               status_code=413)
+            raise InvalidInput([Problem(None, "inputs", f"too many rows: the limit is {max_rows}")])
         return columns, n
 
     def tensors(self, inputs: Any, max_rows: int) -> tuple[dict[str, np.ndarray], int]:
@@ -435,6 +436,20 @@ class FeatureSchema:
             else:
                 columns[f.name] = col.to_numpy(dtype=object)
         return self.arrays(columns, len(df), row_offset)
+
+    def records_of(self, df: Any) -> list[dict[str, Any]]:
+        """A table's rows as the JSON records a client sends (after the same checks as `frame`).
+
+        The inverse of `records` for the smoke test and the benchmark: numbers as floats,
+        missing values as null, so the server sees exactly the rows the pipeline scored.
+        """
+        self.frame(df)
+        columns = []
+        for f in self.features:
+            values = df[f.name].to_numpy(dtype=object).tolist()
+            cast = {"number": float, "category": str, "boolean": bool}[f.kind]
+            columns.append([None if _missing(v) or _is_na(v) else cast(v) for v in values])
+        return [dict(zip(self.names, row, strict=True)) for row in zip(*columns, strict=True)]
 
     # -- outputs --------------------------------------------------------------------------------
 

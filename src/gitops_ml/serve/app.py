@@ -92,7 +92,7 @@ def create_app(settings: Settings) -> FastAPI:
                 schemas.update(model_schema.pop("$defs", {}))
                 schemas[model.__name__] = model_schema
             schema["paths"][predict.PATH] = predict.openapi_path(request_body, response_model)
-            schema["paths"][INFER_PATH] = v2.INFER_OPENAPI
+            schema["paths"][INFER_PATH] = v2.infer_openapi(meta)
             app.openapi_schema = schema
         return app.openapi_schema
 

@@ -56,9 +56,10 @@ def openapi_path(request_body: dict[str, Any], response: type[BaseModel]) -> dic
 
     errors = {
         "400": "Body is not JSON, or not a list of records",
-        "413": "Body over the byte limit (checked before parsing) or more records than the "
-               "row limit",
-        "422": "A record breaks the feature schema; each problem names row and field",
+        "413": "Body over the byte limit (checked before parsing)",
+        "422": "A record breaks the feature schema, more records than the row limit, or a "
+               "row whose values overflow the model's arithmetic; each problem names row and "
+               "field",
         "503": "Model not loaded yet",
     }
     return {"post": {
