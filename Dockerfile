@@ -26,10 +26,10 @@ RUN uv build --wheel --out-dir /tmp/dist \
 # it: no DT_NEEDED entry) plus model-conversion tools; numpy ships its tests, f2py and distutils;
 # uvloop's extension carries 12 MB of debug symbols. tests/serve/test_container.py runs the
 # smoke test and schemathesis against this image.
+WORKDIR /opt/venv/lib/python3.11/site-packages
 # hadolint ignore=DL3008
 RUN apt-get update \
     && apt-get install --yes --no-install-recommends binutils \
-    && cd /opt/venv/lib/python3.11/site-packages \
     && rm -rf onnxruntime/capi/libonnxruntime.so.* onnxruntime/transformers onnxruntime/tools \
        onnxruntime/quantization onnxruntime/datasets numpy/f2py numpy/distutils numpy/tests \
        numpy/*/tests numpy/_core/include numpy/_pyinstaller \

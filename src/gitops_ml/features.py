@@ -17,6 +17,7 @@ Needs numpy only (the serving image has no pandas); `frame()` imports pandas whe
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from itertools import chain
@@ -144,6 +145,7 @@ class FeatureSchema:
         self.names = tuple(f.name for f in self.features)
         self._name_set = frozenset(self.names)
         self._by_name = {f.name: f for f in self.features}
+        self._getter = operator.itemgetter(*self.names)
         self._numeric = tuple(f for f in self.features if f.is_number)
         self._closed = {f.name: frozenset(f.categories) for f in self.features
                         if f.kind == "category" and f.categories is not None
@@ -151,7 +153,7 @@ class FeatureSchema:
 
     # -- records: the /predict body -------------------------------------------------------------
 
-    def record_columns(self, body: Any, max_rows: int) -> dict[str, list[Any]]:
+    def record_columns(self, body: Any, max_rows: int) -> dict[str, Sequence[Any]]:
         """A JSON list of {feature: value} objects as one list per feature (absent -> None).
 
         Raises for a body that is not a list of objects, is empty, or has more than `max_rows`
@@ -166,6 +168,15 @@ class FeatureSchema:
         if any(type(rec) is not dict for rec in body):
             raise InvalidInput([Problem(i, None, "expected an object")
                                 for i, rec in enumerate(body) if type(rec) is not dict])
+        if len(self.names) > 1:
+            # The common case in C: every record has every feature (itemgetter), transposed by
+            # zip; a third of the time of a dict lookup per value. Columns come back as tuples
+            # then, which tells `record_feeds` that no record lacks a feature.
+            try:
+                rows = map(self._getter, body)
+                return dict(zip(self.names, zip(*rows, strict=True), strict=True))
+            except KeyError:
+                pass
         return {name: [rec.get(name) for rec in body] for name in self.names}
 
     def records(self, body: Any, max_rows: int) -> tuple[dict[str, np.ndarray], int]:
@@ -174,12 +185,16 @@ class FeatureSchema:
         return self.record_feeds(body, columns), len(body)
 
     def record_feeds(self, body: list[dict[str, Any]],
-                     columns: dict[str, list[Any]]) -> dict[str, np.ndarray]:
+                     columns: Mapping[str, Sequence[Any]]) -> dict[str, np.ndarray]:
         """Feeds for records already split by `record_columns`; unexpected keys are problems."""
-        name_set = self._name_set
-        unexpected = [Problem(i, field_name(k), "unexpected field")
-                      for i, rec in enumerate(body) if rec.keys() != name_set
-                      for k in rec if k not in name_set]
+        name_set, k = self._name_set, len(self.names)
+        complete = type(next(iter(columns.values()), None)) is tuple
+        # With every feature in every record, a record has an unexpected key iff it has more
+        # than k keys; otherwise each record's keys are compared.
+        unexpected = [Problem(i, field_name(key), "unexpected field")
+                      for i, rec in enumerate(body)
+                      if (len(rec) != k if complete else rec.keys() != name_set)
+                      for key in rec if key not in name_set]
         try:
             feeds = self.columns(columns, len(body))
         except InvalidInput as exc:
