@@ -25,6 +25,21 @@ COPY README.md ./
 COPY src ./src
 RUN uv build --wheel --out-dir /tmp/dist \
     && uv pip install --python /opt/venv/bin/python --no-deps /tmp/dist/*.whl
+# Only what serving runs (the image's layers above the base stay under 120 MB): the ONNX Runtime
+# wheel ships its C library a second time for C API users (the Python extension does not load
+# it: no DT_NEEDED entry) plus model-conversion tools; numpy ships its tests, f2py and distutils;
+# uvloop's extension carries 12 MB of debug symbols. tests/serve/test_container.py runs the
+# smoke test and schemathesis against this image.
+WORKDIR /opt/venv/lib/python3.11/site-packages
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && apt-get install --yes --no-install-recommends binutils \
+    && rm -rf onnxruntime/capi/libonnxruntime.so.* onnxruntime/transformers onnxruntime/tools \
+       onnxruntime/quantization onnxruntime/datasets numpy/f2py numpy/distutils numpy/tests \
+       numpy/*/tests numpy/_core/include numpy/_pyinstaller \
+    && find . -name "*.pyi" -delete \
+    && find . -name "*.so" -path "*uvloop*" -exec strip --strip-unneeded {} + \
+    && find . -name "*.so" -path "*httptools*" -exec strip --strip-unneeded {} +
 
 FROM ${PYTHON_IMAGE} AS runtime
 ARG SOURCE=""

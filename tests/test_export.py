@@ -10,7 +10,6 @@ import pytest
 from gitops_ml import contract as contract_mod
 from gitops_ml.config import ExportConfig, ModelConfig
 from gitops_ml.errors import UserError
-from gitops_ml.modeling import model_frame
 from gitops_ml.stages.export import onnx_feeds, parity, to_onnx
 from gitops_ml.stages.train import train
 
@@ -56,7 +55,7 @@ def test_onnx_has_one_input_per_feature(mixed):
     session = ort.InferenceSession(to_onnx(bundle), providers=["CPUExecutionProvider"])
     assert [(i.name, i.type) for i in session.get_inputs()] == [
         ("a", "tensor(float)"), ("b", "tensor(float)"), ("c", "tensor(string)")]
-    label, proba = session.run(None, onnx_feeds(model_frame(mixed.head(3), c), c))
+    label, proba = session.run(None, onnx_feeds(mixed.head(3), c))
     assert proba.shape == (3, 2)
 
 
@@ -123,3 +122,11 @@ def test_onnx_export_is_byte_for_byte_reproducible(mixed):
     c = contract_mod.infer(mixed, "y")
     bundle = train(mixed, c, ModelConfig("sklearn.linear_model.LogisticRegression", {}), seed=0)
     assert to_onnx(bundle) == to_onnx(bundle)
+
+
+def test_to_onnx_refuses_a_classifier_without_probabilities(mixed):
+    c = contract_mod.infer(mixed, "y")
+    bundle = train(mixed, c, ModelConfig("sklearn.svm.LinearSVC", {}), seed=0)
+    with pytest.raises(UserError, match=r"model\.estimator: sklearn\.svm\.LinearSVC gives "
+                                        r"decision scores, not class probabilities"):
+        to_onnx(bundle)

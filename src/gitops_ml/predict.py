@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from gitops_ml.errors import UserError
+from gitops_ml.features import Feature, FeatureSchema, InvalidInput
 from gitops_ml.io import atomic_path
-from gitops_ml.serve.model import Feature, ModelMeta, OnnxModel, read_meta
-from gitops_ml.serve.validation import InvalidInput, Validator
+from gitops_ml.serve.model import ModelMeta, OnnxModel, read_meta
 
 SHOW_PROBLEMS = 10
 CSV_BLOCK_BYTES = 16 << 20
@@ -30,10 +30,11 @@ def _check_types(schema: Any, features: tuple[Feature, ...], path: Path) -> None
         t = schema.field(f.name).type
         if pat.is_dictionary(t):
             t = t.value_type
-        ok = (pat.is_integer(t) or pat.is_floating(t)) if f.is_number else (
-            pat.is_string(t) or pat.is_large_string(t))
+        ok = {"number": pat.is_integer(t) or pat.is_floating(t),
+              "category": pat.is_string(t) or pat.is_large_string(t),
+              "boolean": pat.is_boolean(t)}[f.kind]
         if not (ok or pat.is_null(t)):
-            want = "numbers" if f.is_number else "strings"
+            want = {"number": "numbers", "category": "strings", "boolean": "true/false"}[f.kind]
             raise UserError(f"{path}: column {f.name!r} must hold {want}, found {t}")
 
 
@@ -61,7 +62,8 @@ def read_batches(path: Path, features: tuple[Feature, ...], keep: list[str],
                 _require(probe.schema.names, wanted, path)
             # Types from the model, not inferred per block: "007" stays a category, and a block of
             # whole numbers cannot fix a float column's type for the blocks after it.
-            types = {f.name: pa.float64() if f.is_number else pa.string() for f in features}
+            types = {f.name: {"number": pa.float64(), "category": pa.string(),
+                              "boolean": pa.bool_()}[f.kind] for f in features}
             convert = pcsv.ConvertOptions(include_columns=wanted, column_types=types,
                                           strings_can_be_null=True)
             batches = pcsv.open_csv(path, read_options=read, convert_options=convert)
@@ -80,11 +82,12 @@ def _require(names: list[str], wanted: list[str], path: Path) -> None:
         raise UserError(f"{path}: column(s) missing: {', '.join(missing)}")
 
 
-def score(model: OnnxModel, validator: Validator, batch: Any, offset: int) -> dict[str, Any]:
-    """Validate one batch exactly as the server validates a request, then score it."""
-    columns = {f.name: batch.column(f.name).to_pylist() for f in validator.features}
-    feeds = validator.columns(columns, batch.num_rows, row_offset=offset)
-    outputs = model.run(feeds)
+def score(model: OnnxModel, schema: FeatureSchema, batch: Any, offset: int) -> dict[str, Any]:
+    """Validate one batch by the server's feature schema, then score it (never a NaN)."""
+    columns = {f.name: batch.column(f.name).to_numpy(zero_copy_only=False)
+               for f in schema.features}
+    feeds = schema.arrays(columns, batch.num_rows, row_offset=offset)
+    outputs = model.score(feeds, schema, row_offset=offset)
     if not model.meta.is_classifier:
         return {"value": outputs["value"].ravel()}
     out: dict[str, Any] = {"label": [str(v) for v in outputs["label"].ravel().tolist()]}
@@ -93,7 +96,7 @@ def score(model: OnnxModel, validator: Validator, batch: Any, offset: int) -> di
     return out
 
 
-def predict_file(model: OnnxModel, validator: Validator, source: Path, dest: Path,
+def predict_file(model: OnnxModel, schema: FeatureSchema, source: Path, dest: Path,
                  keep: list[str], chunk_rows: int) -> int:
     """Score `source` into `dest` chunk by chunk; `dest` appears only if every row passed."""
     import pyarrow as pa
@@ -107,9 +110,9 @@ def predict_file(model: OnnxModel, validator: Validator, source: Path, dest: Pat
     with atomic_path(dest) as tmp:
         writer = None
         try:
-            for batch in read_batches(source, validator.features, keep, chunk_rows):
+            for batch in read_batches(source, schema.features, keep, chunk_rows):
                 try:
-                    scored = score(model, validator, batch, rows)
+                    scored = score(model, schema, batch, rows)
                 except InvalidInput as exc:
                     raise UserError(_describe(exc, source)) from None
                 table = pa.table({**{c: batch.column(c) for c in keep}, **scored})
@@ -128,8 +131,8 @@ def predict_file(model: OnnxModel, validator: Validator, source: Path, dest: Pat
 
 def _describe(exc: InvalidInput, source: Path) -> str:
     shown = "; ".join(f"row {p.row}, {p.field}: {p.error}" for p in exc.problems[:SHOW_PROBLEMS])
-    more = len(exc.problems) - SHOW_PROBLEMS
-    return (f"{source}: {len(exc.problems)} invalid value(s) (rows count from 0): {shown}"
+    more = exc.count - SHOW_PROBLEMS
+    return (f"{source}: {exc.count} invalid value(s) (rows count from 0): {shown}"
             + (f"; and {more} more in this chunk" if more > 0 else ""))
 
 
@@ -139,11 +142,11 @@ def main(args: argparse.Namespace) -> None:
     model_dir = Path(args.model_dir)
     meta = read_meta(model_dir)
     model = OnnxModel.load(model_dir, meta)
-    validator = Validator(meta.features,
-                          reject_unknown_categories=not args.allow_unknown_categories)
+    schema = FeatureSchema(meta.features,
+                           reject_unknown_categories=not args.allow_unknown_categories)
     clash = [c for c in args.keep if c in output_columns(meta)]
     if clash:
         raise UserError(f"--keep: {', '.join(clash)} would clash with a prediction column")
-    rows = predict_file(model, validator, Path(args.input), Path(args.output), args.keep,
+    rows = predict_file(model, schema, Path(args.input), Path(args.output), args.keep,
                         args.chunk_rows)
     print(f"predict: {rows} rows scored with {meta.name} -> {args.output}")

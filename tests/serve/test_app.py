@@ -189,7 +189,7 @@ def test_predict_caps_rows_per_request(client_for, mixed_model, good_record):
     with client_for(mixed_model.dir, max_rows=3) as client:
         assert client.post("/predict", json=[good_record] * 3).status_code == 200
         response = client.post("/predict", json=[good_record] * 4)
-        assert response.status_code == 413
+        assert response.status_code == 422
         assert response.json()["error"] == "invalid input: 1 problem"
 
 
@@ -338,3 +338,32 @@ def test_openapi_describes_predict_from_the_model(mixed_client):
     assert record["properties"]["shape"]["enum"] == ["round", "square"]
     assert "/v2/models/{name}/infer" in schema["paths"]
     assert mixed_client.get("/docs").status_code == 200
+
+
+@pytest.mark.parametrize(("method", "path", "allow"), [
+    ("GET", "/predict", "POST"), ("PUT", "/v2/models/model/infer", "POST"),
+    ("POST", "/v2/health/live", "GET"), ("DELETE", "/v2/models/model", "GET")])
+def test_wrong_method_is_405_with_allow_header(mixed_client, method, path, allow):
+    response = mixed_client.request(method, path)
+    assert response.status_code == 405 and response.headers["allow"] == allow
+
+
+def test_openapi_documents_float32_range_and_a_non_empty_v2_input_list(mixed_client):
+    spec = mixed_client.get("/openapi.json").json()
+    size = spec["components"]["schemas"]["Record"]["properties"]["weight"]
+    assert (size["minimum"], size["maximum"]) == (-3.4028234663852886e38, 3.4028234663852886e38)
+    infer = spec["paths"]["/v2/models/{name}/infer"]["post"]
+    assert infer["requestBody"]["content"]["application/json"]["schema"]["properties"][
+        "inputs"]["minItems"] == 1
+    assert {"413", "422"} <= set(infer["responses"]) and "413" in spec["paths"]["/predict"][
+        "post"]["responses"]
+
+
+def test_predict_refuses_beyond_float32_and_infinity_naming_the_field(mixed_client, good_record):
+    response = mixed_client.post(
+        "/predict", content=b'[{"size": 3.5e38, "weight": 1e999, "colour": "red", '
+                            b'"shape": "round"}]', headers={"content-type": "application/json"})
+    assert response.status_code == 422
+    assert [(e["field"], e["error"]) for e in response.json()["errors"]] == [
+        ("size", "number out of range (float32 holds up to 3.4e38)"),
+        ("weight", "not a finite number")]

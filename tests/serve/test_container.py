@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -64,3 +67,23 @@ def test_image_labels_carry_the_model_version(built_image):
                           '{{index .Config.Labels "org.opencontainers.image.version"}}',
                           built_image], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == image.model_version(ROOT / "models")
+
+
+def test_image_answers_as_its_openapi_says_under_schemathesis(built_image):
+    """schemathesis with every check (schemathesis.toml) against the running image."""
+    with smoke.running_image(built_image) as (url, _container):
+        smoke.wait_ready(url, 60)
+        run = subprocess.run(
+            [sys.executable, "-m", "schemathesis.cli", "run", f"{url}/openapi.json",
+             "--max-examples", "50", "--seed", "1", "--no-color"],
+            cwd=ROOT, capture_output=True, text=True, timeout=900, check=False)
+    assert run.returncode == 0, run.stdout[-4000:]
+
+
+def test_image_405_names_the_allowed_method(built_image):
+    with smoke.running_image(built_image) as (url, _container):
+        smoke.wait_ready(url, 60)
+        request = urllib.request.Request(f"{url}/predict", method="GET")
+        with pytest.raises(urllib.error.HTTPError) as info:
+            urllib.request.urlopen(request, timeout=10)  # noqa: S310 (local URL)
+    assert info.value.code == 405 and info.value.headers["Allow"] == "POST"

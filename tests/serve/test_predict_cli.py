@@ -73,3 +73,32 @@ def test_predict_writes_values_for_a_regressor(tmp_path, regression_model):
     out = tmp_path / "out.parquet"
     assert run(regression_model, str(regression_model.test), "-o", str(out)) == 0
     assert pd.read_parquet(out).columns.tolist() == ["value"]
+
+
+@pytest.mark.parametrize(("value", "error"), [
+    (3.5e38, "number out of range (float32 holds up to 3.4e38)"),
+    (float("inf"), "not a finite number")])
+def test_predict_refuses_numbers_beyond_float32_instead_of_writing_nan(tmp_path, mixed_model,
+                                                                      capsys, value, error):
+    df = pd.read_parquet(mixed_model.test)
+    df["weight"] = df["weight"].astype(float)
+    df.loc[3, "weight"] = value
+    source, out = tmp_path / "big.parquet", tmp_path / "out.parquet"
+    df.to_parquet(source)
+    assert run(mixed_model, str(source), "-o", str(out)) == 2
+    assert f"row 3, weight: {error}" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_predict_refuses_a_row_the_model_scores_as_nan(tmp_path, regression_model, capsys):
+    # admitted values (within float32) whose weighted sum overflows: inf - inf in the model
+    df = pd.read_parquet(regression_model.test).head(3)
+    numbers = [c for c in df.columns if c != regression_model.target]
+    df[numbers] = df[numbers].astype(float)
+    df.loc[1, numbers] = [3e38 if i % 2 else -3e38 for i in range(len(numbers))]
+    source, out = tmp_path / "huge.parquet", tmp_path / "out.parquet"
+    df.to_parquet(source)
+    assert run(regression_model, str(source), "-o", str(out)) == 2
+    err = capsys.readouterr().err
+    assert "row 1, " in err and "too extreme to score" in err
+    assert not out.exists()

@@ -1,4 +1,4 @@
-"""Settings from the environment, the validator on its own, and the serving path's imports."""
+"""Settings from the environment, and what the serving path imports."""
 
 from __future__ import annotations
 
@@ -6,17 +6,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from gitops_ml.errors import UserError
-from gitops_ml.serve.model import Feature
 from gitops_ml.serve.settings import Settings
-from gitops_ml.serve.validation import InvalidInput, Validator
-
-FEATURES = (Feature("x", "number", "float", nullable=False),
-            Feature("y", "number", "float", nullable=True),
-            Feature("c", "category", "string", nullable=True, categories=("a", "b")))
 
 
 def test_settings_default_without_environment():
@@ -25,13 +18,13 @@ def test_settings_default_without_environment():
 
 def test_settings_read_every_variable():
     s = Settings.from_env({"GITOPS_ML_MODEL_DIR": "/srv/model", "GITOPS_ML_PORT": "9000",
-                           "GITOPS_ML_WORKERS": "2", "GITOPS_ML_MAX_BODY_BYTES": "10",
+                           "GITOPS_ML_WORKERS": "1", "GITOPS_ML_MAX_BODY_BYTES": "10",
                            "GITOPS_ML_MAX_ROWS": "5", "GITOPS_ML_UNKNOWN_CATEGORIES": "allow",
                            "GITOPS_ML_DRAIN_SECONDS": "1.5", "GITOPS_ML_HOST": "0.0.0.0",
                            "GITOPS_ML_ORT_THREADS": "2", "GITOPS_ML_LOG_LEVEL": "WARNING",
                            "GITOPS_ML_ACCESS_LOG": "true"})
-    assert (s.model_dir, s.port, s.workers, s.max_body_bytes, s.max_rows) == (
-        Path("/srv/model"), 9000, 2, 10, 5)
+    assert (s.model_dir, s.port, s.max_body_bytes, s.max_rows) == (
+        Path("/srv/model"), 9000, 10, 5)
     assert (s.reject_unknown_categories, s.drain_seconds, s.host, s.ort_threads) == (
         False, 1.5, "0.0.0.0", 2)
     assert (s.log_level, s.access_log) == ("warning", True)
@@ -45,44 +38,18 @@ def test_settings_name_the_bad_variable(key, value):
         Settings.from_env({f"GITOPS_ML_{key}": value})
 
 
-def test_validator_builds_float32_and_string_columns():
-    v = Validator(FEATURES, reject_unknown_categories=True)
-    feeds, n = v.records([{"x": 1, "y": None, "c": "a"}, {"x": 2.5, "c": None}], 10)
-    assert n == 2
-    assert feeds["x"].dtype == np.float32 and feeds["x"].shape == (2, 1)
-    assert feeds["x"].ravel().tolist() == [1.0, 2.5]
-    assert np.isnan(feeds["y"]).all()
-    assert feeds["c"].ravel().tolist() == ["a", ""]
+def test_settings_refuse_more_than_one_worker():
+    # counters and the prediction log are per process: one per container, scaled by replicas
+    with pytest.raises(UserError, match=r"GITOPS_ML_WORKERS: only 1 is supported \(got '4'\)"):
+        Settings.from_env({"GITOPS_ML_WORKERS": "4"})
 
 
-def test_validator_treats_nan_as_missing_in_columns():
-    v = Validator(FEATURES, reject_unknown_categories=True)
-    with pytest.raises(InvalidInput) as info:
-        v.columns({"x": [1.0, float("nan")], "y": [float("nan"), 1.0], "c": ["a", "b"]}, 2,
-                  row_offset=100)
-    assert [p.to_dict() for p in info.value.problems] == [
-        {"row": 101, "field": "x", "error": "missing"}]
-
-
-def test_validator_rejects_an_integer_beyond_float_range():
-    v = Validator(FEATURES, reject_unknown_categories=True)
-    with pytest.raises(InvalidInput) as info:
-        v.records([{"x": 10**400, "c": "a"}], 10)
-    assert info.value.problems[0].error == "number out of range"
-
-
-def test_validator_caps_the_error_body():
-    v = Validator(FEATURES, reject_unknown_categories=True)
-    with pytest.raises(InvalidInput) as info:
-        v.records([{"x": "bad", "c": "a"}] * 150, 1000)
-    body = info.value.body()
-    assert len(body["errors"]) == 100 and body["errors_truncated"] == 50
-
-
-def test_serving_imports_no_sklearn_pandas_or_scipy():
+def test_serving_imports_no_sklearn_pandas_scipy_or_training_code():
     # (numpy itself imports the stdlib pickle module; the source check below covers pickle)
     code = ("import sys; import gitops_ml.serve.app, gitops_ml.serve.server; "
-            "bad = [m for m in ('sklearn', 'pandas', 'scipy', 'joblib') "
+            "bad = [m for m in ('sklearn', 'pandas', 'scipy', 'joblib', 'skl2onnx', 'pyarrow', "
+            "'gitops_ml.stages', 'gitops_ml.modeling', 'gitops_ml.contract', 'gitops_ml.config', "
+            "'gitops_ml.monitor.drift', 'gitops_ml.monitor.check') "
             "if m in sys.modules]; print(','.join(bad))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""

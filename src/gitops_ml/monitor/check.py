@@ -17,24 +17,21 @@ from gitops_ml.monitor.predlog import log_files, read_records, to_frame
 DRIFT_EXIT = 3  # distinct from 2 (bad input), so a workflow can tell drift from breakage
 
 
-def feeds_for(df: Any, features: Any) -> dict[str, np.ndarray]:
-    """ONNX inputs for a DataFrame: float32 numbers (NaN missing), strings ("" missing)."""
-    import pandas as pd
+def predictions(model: Any, df: Any, key: str) -> np.ndarray:
+    """The served model's prediction per row (label, or value for a regressor).
 
-    feeds = {}
-    for f in features:
-        col = df[f.name]
-        if f.is_number:
-            values = pd.to_numeric(col, errors="coerce").to_numpy(np.float32)
-        else:
-            values = np.where(col.isna(), "", col.astype(str)).astype(object)
-        feeds[f.name] = values.reshape(-1, 1)
-    return feeds
+    Rows become feeds through the serving feature schema, so a value the server would refuse is
+    an error naming row and field here too; unseen categories are scored, as drift should see
+    them rather than stop at them.
+    """
+    from gitops_ml.features import FeatureSchema, InvalidInput
 
-
-def predictions(model: Any, df: Any) -> np.ndarray:
-    """The served model's prediction per row: label, or value for a regressor."""
-    out = model.run(feeds_for(df, model.meta.features))
+    schema = FeatureSchema(model.meta.features, reject_unknown_categories=False)
+    try:
+        out = model.score(schema.frame(df), schema)
+    except InvalidInput as exc:
+        shown = "; ".join(f"row {p.row}, {p.field}: {p.error}" for p in exc.problems[:5])
+        raise UserError(f"{key}: {exc.count} value(s) the model cannot take: {shown}") from None
     return (out["label"].ravel().astype(str) if model.meta.is_classifier
             else out["value"].ravel().astype(float))
 
@@ -70,15 +67,18 @@ def main(args: argparse.Namespace) -> int:
     missing = [n for n, _ in features if n not in reference.columns]
     if missing:
         raise UserError(f"--reference: feature column(s) missing: {', '.join(missing)}")
-    ref_pred = predictions(model, reference)
-    if logged is not None and logged.notna().all():
-        cur_pred = (logged.astype(str) if model.meta.is_classifier else logged.astype(float))
-        cur_pred = cur_pred.to_numpy()
+    ref_pred = predictions(model, reference, "--reference")
+    if logged is not None:
+        # rows the server refused (logged with null predictions) count for the inputs' drift,
+        # not for the predictions'
+        scored = logged[logged.notna()]
+        cur_pred = (scored.astype(str) if model.meta.is_classifier
+                    else scored.astype(float)).to_numpy() if len(scored) else None
     else:
         missing = [n for n, _ in features if n not in current.columns]
         if missing:
             raise UserError(f"--current: feature column(s) missing: {', '.join(missing)}")
-        cur_pred = predictions(model, current)
+        cur_pred = predictions(model, current, "--current")
     result = detect(reference, current, features, cfg, ref_pred, cur_pred,
                     pred_numeric=not model.meta.is_classifier)
     result.update({"model": model.meta.name, "version": model.meta.version,

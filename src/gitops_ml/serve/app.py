@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from gitops_ml import __version__
+from gitops_ml.features import FeatureSchema, InvalidInput
 from gitops_ml.monitor.predlog import PredictionLog
 from gitops_ml.serve.bodies import BadRequest, json_response
 from gitops_ml.serve.lifecycle import install_drain_hook
@@ -25,7 +26,6 @@ from gitops_ml.serve.schema import ErrorOut, openapi_parts
 from gitops_ml.serve.scoring import INFER_PATH, ScoringMiddleware
 from gitops_ml.serve.settings import Settings
 from gitops_ml.serve.state import Runtime
-from gitops_ml.serve.validation import InvalidInput, Validator
 
 log = logging.getLogger("gitops_ml.serve")
 
@@ -36,16 +36,19 @@ def create_app(settings: Settings) -> FastAPI:
     closed = settings.reject_unknown_categories
     runtime = Runtime(
         settings=settings, meta=meta, metrics=Metrics(meta.name, meta.version),
-        validator=Validator(meta.features, reject_unknown_categories=closed),
+        schema=FeatureSchema(meta.features, reject_unknown_categories=closed),
     )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime.model = OnnxModel.load(settings.model_dir, meta, threads=settings.ort_threads)
         if settings.prediction_log:
+            # Opened here, not in the writer thread: a directory that cannot be written stops
+            # the server at start-up with the reason, rather than dropping every row.
             runtime.prediction_log = PredictionLog(
-                settings.prediction_log, sample_rate=settings.prediction_log_sample,
-                model=meta.name, version=meta.version)
+                settings.prediction_log, features=meta.features,
+                sample_rate=settings.prediction_log_sample, model=meta.name, version=meta.version)
+            log.info("prediction log: %s", runtime.prediction_log.path)
         runtime.lifecycle.loaded = True
         undo = install_drain_hook(runtime.lifecycle, settings.drain_seconds)
         log.info("model %s (version %s) loaded from %s", meta.name, meta.version or "-",
@@ -89,7 +92,7 @@ def create_app(settings: Settings) -> FastAPI:
                 schemas.update(model_schema.pop("$defs", {}))
                 schemas[model.__name__] = model_schema
             schema["paths"][predict.PATH] = predict.openapi_path(request_body, response_model)
-            schema["paths"][INFER_PATH] = v2.INFER_OPENAPI
+            schema["paths"][INFER_PATH] = v2.infer_openapi(meta)
             app.openapi_schema = schema
         return app.openapi_schema
 
@@ -113,7 +116,8 @@ def _add_error_handlers(app: FastAPI) -> None:
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
-        return json_response({"error": str(exc.detail)}, exc.status_code)
+        # keeps the headers: a 405 must say which methods are allowed (RFC 9110, 15.5.6)
+        return json_response({"error": str(exc.detail)}, exc.status_code, headers=exc.headers)
 
     async def request_validation(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)

@@ -1,4 +1,4 @@
-"""The served model: model.json's feature schema and an ONNX Runtime session for model.onnx."""
+"""The served model: what model.json promises, and an ONNX Runtime session for model.onnx."""
 
 from __future__ import annotations
 
@@ -10,26 +10,10 @@ from typing import Any
 import numpy as np
 
 from gitops_ml.errors import UserError
+from gitops_ml.features import Feature, FeatureSchema, non_finite_rows
 
 META_FILE = "model.json"
 TASKS = ("binary", "multiclass", "regression")
-
-
-@dataclass(frozen=True)
-class Feature:
-    """One model input: a number (float32, NaN when missing) or a category (string, "" missing)."""
-
-    name: str
-    kind: str  # "number" | "category"
-    dtype: str
-    nullable: bool
-    categories: tuple[str, ...] | None = None
-    min: float | None = None
-    max: float | None = None
-
-    @property
-    def is_number(self) -> bool:
-        return self.kind == "number"
 
 
 @dataclass(frozen=True)
@@ -53,7 +37,7 @@ class ModelMeta:
     @classmethod
     def from_dict(cls, meta: dict[str, Any], where: str = META_FILE) -> ModelMeta:
         try:
-            features = tuple(_feature(f) for f in meta["features"])
+            features = tuple(Feature.from_dict(f) for f in meta["features"])
             onnx = meta["onnx"]
             task = meta["task"]
             classes = meta.get("classes")
@@ -71,19 +55,6 @@ class ModelMeta:
         except (KeyError, TypeError, ValueError) as exc:
             raise UserError(f"{where}: not a model description this server understands "
                             f"({type(exc).__name__}: {exc})") from exc
-
-
-def _feature(raw: dict[str, Any]) -> Feature:
-    kind = raw["type"]
-    if kind not in ("number", "category"):
-        raise ValueError(f"feature {raw.get('name')!r}: type must be number or category")
-    cats = raw.get("categories")
-    return Feature(
-        name=str(raw["name"]), kind=kind, dtype=str(raw.get("dtype", "")),
-        nullable=bool(raw.get("nullable", False)),
-        categories=tuple(str(c) for c in cats) if cats is not None else None,
-        min=raw.get("min"), max=raw.get("max"),
-    )
 
 
 def read_meta(model_dir: Path) -> ModelMeta:
@@ -137,6 +108,19 @@ class OnnxModel:
         results = self._session.run(self._output_names, feeds)
         roles = sorted(self.meta.outputs)
         return dict(zip(roles, results, strict=True))
+
+    def score(self, feeds: dict[str, np.ndarray], schema: FeatureSchema,
+              row_offset: int = 0) -> dict[str, np.ndarray]:
+        """`run`, but a row scored as NaN or infinity is an InvalidInput naming its fields.
+
+        Admitted values can still overflow inside the model (two huge inputs with opposite
+        weights give inf - inf); a client gets a 422 for that row, never a NaN.
+        """
+        outputs = self.run(feeds)
+        bad = non_finite_rows(outputs)
+        if bad:
+            raise schema.unscorable(bad, feeds, row_offset)
+        return outputs
 
     @property
     def output_info(self) -> list[dict[str, Any]]:

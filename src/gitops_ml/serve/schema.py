@@ -6,19 +6,24 @@ same feature schema without pydantic's per-request cost.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from gitops_ml.serve.model import Feature, ModelMeta
+from gitops_ml.features import FLOAT32_MAX, Feature
+from gitops_ml.serve.model import ModelMeta
 
 
 def _field(f: Feature, closed: bool) -> tuple[Any, Any]:
     if f.is_number:
-        kind: Any = float
+        # float32's range: the model's inputs are float32, larger values are refused
+        kind: Any = Annotated[float, Field(ge=-FLOAT32_MAX, le=FLOAT32_MAX)]
         info = f"{f.dtype} feature"
         if f.min is not None and f.max is not None:
             info += f"; seen in training between {f.min} and {f.max} (not enforced)"
+    elif f.kind == "boolean":
+        kind = bool
+        info = "true or false"
     elif closed and f.categories:
         kind = Literal[tuple(f.categories)]
         info = "category"

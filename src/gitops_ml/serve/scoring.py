@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from gitops_ml.features import InvalidInput
 from gitops_ml.serve.bodies import BadRequest, encode, parse
 from gitops_ml.serve.metrics import ENDPOINT_KEY
 from gitops_ml.serve.routers import predict, v2
 from gitops_ml.serve.state import Runtime
-from gitops_ml.serve.validation import InvalidInput
 
 _MODELS, _INFER = "/v2/models/", "/infer"
 INFER_PATH = "/v2/models/{name}/infer"
@@ -39,11 +39,15 @@ class ScoringMiddleware:
         return None
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        route = None
-        if scope["type"] == "http" and scope["method"] == "POST":
-            route = self._route(scope["path"])
+        route = self._route(scope["path"]) if scope["type"] == "http" else None
         if route is None:
             await self.app(scope, receive, send)
+            return
+        if scope["method"] != "POST":
+            # RFC 9110, 15.5.6: a 405 lists the allowed methods in `Allow`
+            scope[ENDPOINT_KEY] = route[0]
+            await _answer(send, 405, encode({"error": "method not allowed"}),
+                          [(b"allow", b"POST")])
             return
         scope[ENDPOINT_KEY], handler = route
         chunks, more = [], True
@@ -59,8 +63,13 @@ class ScoringMiddleware:
             status, result = exc.status_code, exc.body()
         except BadRequest as exc:
             status, result = exc.status_code, {"error": str(exc)}
-        body = encode(result)
-        await send({"type": "http.response.start", "status": status,
-                    "headers": [(b"content-type", b"application/json"),
-                                (b"content-length", str(len(body)).encode())]})
-        await send({"type": "http.response.body", "body": body})
+        await _answer(send, status, encode(result))
+
+
+async def _answer(send: Any, status: int, body: bytes,
+                  extra: list[tuple[bytes, bytes]] | None = None) -> None:
+    headers = [(b"content-type", b"application/json"),
+               (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status,
+                "headers": headers + extra if extra else headers})
+    await send({"type": "http.response.body", "body": body})

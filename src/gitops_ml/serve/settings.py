@@ -19,7 +19,6 @@ class Settings:
     model_dir: Path = Path("models")
     host: str = "127.0.0.1"
     port: int = 8080
-    workers: int = 1
     max_body_bytes: int = 1_048_576
     max_rows: int = 1000
     # OneHotEncoder ignores categories it never saw, so an unknown one silently scores as
@@ -34,10 +33,10 @@ class Settings:
     ort_threads: int = 1
     log_level: str = "info"
     access_log: bool = False
-    # Where scored rows are logged as JSON Lines for drift monitoring: a file path, "-" for
-    # stdout, or "" (the default) for off. Written by a background thread, off the request path;
-    # formatting still takes CPU, so by default one row in ten is kept (bench/serve.py on 2 busy
-    # cores: no measurable cost at 0.1, a third less throughput at 1.0).
+    # Where scored rows are logged as JSON Lines for drift monitoring: a directory (each process
+    # writes its own file there), "-" for stdout, or "" (the default) for off. Written by a
+    # background thread, off the request path; formatting still takes CPU, so by default one row
+    # in ten is kept.
     prediction_log: str = ""
     prediction_log_sample: float = 0.1
 
@@ -45,11 +44,17 @@ class Settings:
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
         d = cls()
+        workers = env.get(f"{PREFIX}WORKERS", "1").strip()
+        if workers != "1":
+            # One process per container: Prometheus counters and the prediction log are per
+            # process, and two workers would each report their own counts under one scrape
+            # target. Scale with replicas (deploy/base/hpa.yaml) instead.
+            raise UserError(f"{PREFIX}WORKERS: only 1 is supported (got {workers!r}); run more "
+                            "replicas instead, each with its own counters and log")
         return cls(
             model_dir=Path(env.get(f"{PREFIX}MODEL_DIR", str(d.model_dir))),
             host=env.get(f"{PREFIX}HOST", d.host),
             port=_int(env, "PORT", d.port, low=1, high=65535),
-            workers=_int(env, "WORKERS", d.workers, low=1, high=64),
             max_body_bytes=_int(env, "MAX_BODY_BYTES", d.max_body_bytes, low=1),
             max_rows=_int(env, "MAX_ROWS", d.max_rows, low=1),
             reject_unknown_categories=_choice(env, "UNKNOWN_CATEGORIES", "reject",

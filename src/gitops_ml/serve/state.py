@@ -1,4 +1,4 @@
-"""What every request needs (settings, model, validator, metrics), as one typed dependency."""
+"""What every request needs (settings, model, feature schema, metrics), as one typed dependency."""
 
 from __future__ import annotations
 
@@ -7,13 +7,13 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from gitops_ml.features import FeatureSchema
 from gitops_ml.monitor.predlog import PredictionLog
 from gitops_ml.serve.bodies import BadRequest
 from gitops_ml.serve.lifecycle import Lifecycle
 from gitops_ml.serve.metrics import Metrics
 from gitops_ml.serve.model import ModelMeta, OnnxModel
 from gitops_ml.serve.settings import Settings
-from gitops_ml.serve.validation import Validator
 
 
 @dataclass
@@ -22,7 +22,7 @@ class Runtime:
 
     settings: Settings
     meta: ModelMeta
-    validator: Validator
+    schema: FeatureSchema
     metrics: Metrics
     lifecycle: Lifecycle = field(default_factory=Lifecycle)
     model: OnnxModel | None = None

@@ -14,6 +14,7 @@ import numpy as np
 from gitops_ml import config
 from gitops_ml.contract import Contract
 from gitops_ml.errors import UserError
+from gitops_ml.features import Feature, FeatureSchema, InvalidInput
 from gitops_ml.io import read_json, read_table, write_bytes, write_json
 from gitops_ml.modeling import model_frame
 from gitops_ml.profiling import section
@@ -30,8 +31,14 @@ def to_onnx(bundle: dict[str, Any]) -> bytes:
 
     contract: Contract = bundle["contract"]
     pipeline = bundle["pipeline"]
-    inputs = [(c.name, FloatTensorType([None, 1]) if c.is_numeric else StringTensorType([None, 1]))
-              for c in contract.features]
+    inputs = [(f.name, FloatTensorType([None, 1]) if f.tensor == "float"
+               else StringTensorType([None, 1])) for f in schema_features(contract)]
+    if bundle["task"] != "regression" and not hasattr(pipeline, "predict_proba"):
+        # LinearSVC, SVC(probability=False), ...: the server and model.json promise probabilities
+        raise UserError(
+            f"model.estimator: {bundle['estimator']} gives decision scores, not class "
+            "probabilities, and the served model answers probabilities; use a probabilistic "
+            "classifier (e.g. SVC with probability: true, or LogisticRegression)")
     estimator = pipeline.named_steps["estimator"]
     options = {id(estimator): {"zipmap": False}} if bundle["task"] != "regression" else None
     try:
@@ -49,10 +56,37 @@ def to_onnx(bundle: dict[str, Any]) -> bytes:
     return model.SerializeToString()
 
 
-def onnx_feeds(X: Any, contract: Contract) -> dict[str, np.ndarray]:
-    """ONNX Runtime inputs for a model frame: float32 numbers, strings ('' when missing)."""
-    return {c.name: X[[c.name]].to_numpy(np.float32 if c.is_numeric else object)
-            for c in contract.features}
+def feature_specs(contract: Contract) -> list[dict[str, Any]]:
+    """model.json's `features`: the feature schema the server, `predict` and drift enforce."""
+    specs = []
+    for c in contract.features:
+        kind = ("boolean" if c.dtype in ("boolean", "bool")
+                else "number" if c.is_numeric else "category")
+        spec: dict[str, Any] = {"name": c.name, "type": kind, "dtype": c.dtype,
+                                "nullable": c.nullable}
+        if kind == "number":
+            spec.update({"min": c.min, "max": c.max})
+        elif kind == "category":
+            spec["categories"] = [str(v) for v in c.categories or []]
+        else:  # the pipeline saw a boolean as 0/1 if numeric, else as the strings True/False
+            spec["tensor"] = "float" if c.is_numeric else "string"
+        specs.append(spec)
+    return specs
+
+
+def schema_features(contract: Contract) -> tuple[Feature, ...]:
+    return tuple(Feature.from_dict(spec) for spec in feature_specs(contract))
+
+
+def onnx_feeds(df: Any, contract: Contract) -> dict[str, np.ndarray]:
+    """ONNX Runtime inputs for a table, through the feature schema the server uses."""
+    schema = FeatureSchema(schema_features(contract), reject_unknown_categories=False)
+    try:
+        return schema.frame(df)
+    except InvalidInput as exc:
+        shown = "; ".join(f"row {p.row}, {p.field}: {p.error}" for p in exc.problems[:5])
+        raise UserError(f"export: {exc.count} test value(s) the served model would refuse: "
+                        f"{shown}") from None
 
 
 def parity(bundle: dict[str, Any], onnx_bytes: bytes, df: Any,
@@ -66,7 +100,7 @@ def parity(bundle: dict[str, Any], onnx_bytes: bytes, df: Any,
     session = ort.InferenceSession(onnx_bytes, providers=["CPUExecutionProvider"])
     with section("model.predict"):
         outputs = dict(zip([o.name for o in session.get_outputs()],
-                           session.run(None, onnx_feeds(X, contract)), strict=True))
+                           session.run(None, onnx_feeds(df, contract)), strict=True))
     if bundle["task"] == "regression":
         with section("model.predict"):
             expected = pipeline.predict(X)
@@ -102,15 +136,7 @@ def metadata_for(bundle: dict[str, Any], *, name: str, metrics: dict[str, Any],
     """model.json: everything a server or a reviewer needs to know about model.onnx."""
     contract: Contract = bundle["contract"]
     classification = bundle["task"] != "regression"
-    features = []
-    for c in contract.features:
-        spec: dict[str, Any] = {"name": c.name, "type": "number" if c.is_numeric else "category",
-                                "dtype": c.dtype, "nullable": c.nullable}
-        if c.is_numeric:
-            spec.update({"min": c.min, "max": c.max})
-        else:
-            spec["categories"] = list(c.categories or [])
-        features.append(spec)
+    features = feature_specs(contract)
     return {
         "name": name,
         "task": bundle["task"],

@@ -10,6 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from gitops_ml.features import InvalidInput
 from gitops_ml.serve.schema import ErrorOut
 from gitops_ml.serve.state import Runtime
 
@@ -19,8 +20,15 @@ PATH = "/predict"
 def predict(runtime: Runtime, payload: Any) -> dict[str, Any]:
     """Validate the records, score them, and shape one prediction per record."""
     model = runtime.loaded_model()
-    feeds, n = runtime.validator.records(payload, runtime.settings.max_rows)
-    outputs = model.run(feeds)
+    schema = runtime.schema
+    columns = schema.record_columns(payload, runtime.settings.max_rows)
+    n = len(payload)
+    try:
+        outputs = model.score(schema.record_feeds(payload, columns), schema)
+    except InvalidInput as exc:
+        if runtime.prediction_log is not None:
+            runtime.prediction_log.rejected(columns, n, exc.problems, exc.status_code)
+        raise
     meta = runtime.meta
     if meta.is_classifier:
         classes = meta.classes or ()
@@ -36,7 +44,7 @@ def predict(runtime: Runtime, payload: Any) -> dict[str, Any]:
         runtime.metrics.scored(None, n)
         logged = values
     if runtime.prediction_log is not None:
-        runtime.prediction_log.record(feeds, logged)
+        runtime.prediction_log.record(columns, logged)
     return {"model": {"name": meta.name, "version": meta.version}, "predictions": predictions}
 
 
@@ -48,8 +56,10 @@ def openapi_path(request_body: dict[str, Any], response: type[BaseModel]) -> dic
 
     errors = {
         "400": "Body is not JSON, or not a list of records",
-        "413": "Body or row count over the limit",
-        "422": "A record breaks the feature schema; each problem names row and field",
+        "413": "Body over the byte limit (checked before parsing)",
+        "422": "A record breaks the feature schema, more records than the row limit, or a "
+               "row whose values overflow the model's arithmetic; each problem names row and "
+               "field",
         "503": "Model not loaded yet",
     }
     return {"post": {

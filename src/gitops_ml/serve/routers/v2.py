@@ -11,10 +11,12 @@ from fastapi import APIRouter
 from starlette.responses import Response
 
 from gitops_ml import __version__
+from gitops_ml.features import V2_DATATYPES as _V2_INPUT_TYPES
+from gitops_ml.features import InvalidInput
 from gitops_ml.serve.bodies import BadRequest, json_response
+from gitops_ml.serve.model import ModelMeta
 from gitops_ml.serve.schema import ErrorOut
 from gitops_ml.serve.state import Runtime, RuntimeDep
-from gitops_ml.serve.validation import v2_columns
 
 router = APIRouter(prefix="/v2", tags=["v2"], responses={404: {"model": ErrorOut}})
 
@@ -71,9 +73,15 @@ def infer(runtime: Runtime, name: str, payload: Any) -> dict[str, Any]:
     request_id = payload.get("id")
     if request_id is not None and not isinstance(request_id, str):
         raise BadRequest("`id` must be a string")
-    feeds, n = v2_columns(runtime.validator, payload.get("inputs"), runtime.settings.max_rows)
+    schema = runtime.schema
     wanted = _requested_outputs(payload.get("outputs"), runtime.meta.outputs)
-    outputs = model.run(feeds)
+    columns, n = schema.tensor_columns(payload.get("inputs"), runtime.settings.max_rows)
+    try:
+        outputs = model.score(schema.columns(columns, n), schema)
+    except InvalidInput as exc:
+        if runtime.prediction_log is not None:
+            runtime.prediction_log.rejected(columns, n, exc.problems, exc.status_code)
+        raise
     tensors = []
     for role in sorted(runtime.meta.outputs):
         tensor_name = runtime.meta.outputs[role]
@@ -89,7 +97,7 @@ def infer(runtime: Runtime, name: str, payload: Any) -> dict[str, Any]:
     runtime.metrics.scored(labels, n)
     if runtime.prediction_log is not None:
         logged = labels if labels is not None else outputs["value"].ravel().tolist()
-        runtime.prediction_log.record(feeds, logged)
+        runtime.prediction_log.record(columns, logged)
     response: dict[str, Any] = {"model_name": runtime.meta.name,
                                 "model_version": runtime.meta.version, "outputs": tensors}
     if request_id is not None:
@@ -97,25 +105,43 @@ def infer(runtime: Runtime, name: str, payload: Any) -> dict[str, Any]:
     return response
 
 
-INFER_OPENAPI = {"post": {
-    "tags": ["v2"], "summary": "Score tensors (one input per feature, first dimension the batch)",
-    "operationId": "v2_infer",
-    "parameters": [{"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}],
-    "requestBody": {"required": True, "content": {"application/json": {"schema": {
-        "type": "object", "required": ["inputs"], "properties": {
-            "id": {"type": "string"},
-            "inputs": {"type": "array", "items": {"type": "object", "required": [
-                "name", "shape", "datatype", "data"]}},
-            "outputs": {"type": "array", "items": {"type": "object", "required": ["name"]}},
-        }}}}},
-    "responses": {code: {"description": text, "content": {"application/json": {
-        "schema": {"$ref": "#/components/schemas/ErrorOut"}}}} if code != "200" else
-        {"description": text} for code, text in (
-            ("200", "Output tensors, with the request id echoed"),
-            ("400", "Not JSON, or not an infer request"), ("404", "Unknown model"),
-            ("413", "Body or batch over the limit"),
-            ("422", "An input breaks the feature schema"), ("503", "Model not loaded yet"))},
-}}
+def infer_openapi(meta: ModelMeta) -> dict[str, Any]:
+    """The OpenAPI path item for infer: this model's name, its features' tensors."""
+    tensor = {"type": "object", "required": ["name", "shape", "datatype", "data"], "properties": {
+        "name": {"type": "string", "enum": [f.name for f in meta.features]},
+        "datatype": {"type": "string", "enum": sorted(_V2_INPUT_TYPES)},
+        "shape": {"type": "array", "minItems": 1, "maxItems": 2,
+                  "items": {"type": "integer", "minimum": 0}},
+        "data": {"type": "array"},
+        "parameters": {"type": "object"},
+    }}
+    return {"post": {
+        "tags": ["v2"],
+        "summary": "Score tensors (one input per feature, first dimension the batch)",
+        "description": "Every feature once, with `shape` [batch] or [batch, 1] and as many "
+                       "values in `data` (nested lists are flattened); the same batch for all.",
+        "operationId": "v2_infer",
+        "parameters": [{"name": "name", "in": "path", "required": True,
+                        "schema": {"type": "string", "enum": [meta.name]}}],
+        "requestBody": {"required": True, "content": {"application/json": {"schema": {
+            "type": "object", "required": ["inputs"], "properties": {
+                "id": {"type": "string"},
+                "inputs": {"type": "array", "minItems": 1, "items": tensor},
+                "outputs": {"type": "array", "items": {
+                    "type": "object", "required": ["name"], "properties": {
+                        "name": {"type": "string", "enum": sorted(meta.outputs.values())}}}},
+                "parameters": {"type": "object"},
+            }}}}},
+        "responses": {code: {"description": text, "content": {"application/json": {
+            "schema": {"$ref": "#/components/schemas/ErrorOut"}}}} if code != "200" else
+            {"description": text} for code, text in (
+                ("200", "Output tensors, with the request id echoed"),
+                ("400", "Not JSON, or not an infer request"), ("404", "Unknown model"),
+                ("413", "Body over the byte limit (checked before parsing)"),
+                ("422", "An input breaks the feature schema, the batch is over the row "
+                        "limit, or a row's values overflow the model's arithmetic"),
+                ("503", "Model not loaded yet"))},
+    }}
 
 
 def _requested_outputs(requested: Any, available: dict[str, str]) -> set[str] | None:

@@ -1,0 +1,517 @@
+"""The feature schema: records, columns, v2 tensors or a table in, ONNX Runtime feeds out.
+
+Every path that gives the model rows goes through here: the export stage's parity check, the
+server's `/predict` and v2 `infer`, `gitops-ml predict`, the smoke test and the drift check. So
+one set of rules decides what a value may be, and a value is either fed to the model or rejected
+with a problem naming its row and field:
+
+- number: an int or float (not a bool), finite and within float32's range (the model's inputs are
+  float32; 3.5e38 would become infinity); missing (null, absent, NaN) only when nullable;
+- category: a string; "" and null are missing (only when nullable); with closed categories, a
+  value outside the training set is rejected rather than scored as "none of the above";
+- boolean: true or false; fed as 1.0/0.0 or "True"/"False", whichever the model was trained on.
+
+Needs numpy only (the serving image has no pandas); `frame()` imports pandas when called.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from itertools import chain
+from types import NoneType
+from typing import Any, NamedTuple
+
+import numpy as np
+
+KINDS = ("number", "category", "boolean")
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+MAX_PROBLEMS = 100  # a 10,000-row file of bad rows should not become a 10,000-entry error body
+_PER_CHECK = 1000  # problems kept per field and check in a table; the rest are only counted
+_NUMBER_OR_NONE = frozenset({int, float, NoneType})
+_NUMERIC_V2 = frozenset({"FP16", "FP32", "FP64", "INT8", "INT16", "INT32", "INT64",
+                         "UINT8", "UINT16", "UINT32", "UINT64"})
+V2_DATATYPES = _NUMERIC_V2 | {"BYTES", "BOOL"}
+
+
+@dataclass(frozen=True)
+class Feature:
+    """One model input, as model.json describes it."""
+
+    name: str
+    kind: str  # "number" | "category" | "boolean"
+    dtype: str = ""
+    nullable: bool = False
+    categories: tuple[str, ...] | None = None
+    min: float | None = None
+    max: float | None = None
+    # The ONNX input's element type: "float" or "string" (a boolean may be either).
+    tensor: str = "float"
+
+    @property
+    def is_number(self) -> bool:
+        return self.kind == "number"
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> Feature:
+        kind = raw["type"]
+        if kind not in KINDS:
+            raise ValueError(f"feature {raw.get('name')!r}: type must be one of {', '.join(KINDS)}")
+        cats = raw.get("categories")
+        default = "string" if kind == "category" else "float"
+        tensor = str(raw.get("tensor", default))
+        if tensor not in ("float", "string") or (kind != "boolean" and tensor != default):
+            raise ValueError(f"feature {raw.get('name')!r}: tensor {tensor!r} does not fit {kind}")
+        return cls(name=str(raw["name"]), kind=kind, dtype=str(raw.get("dtype", "")),
+                   nullable=bool(raw.get("nullable", False)),
+                   categories=tuple(str(c) for c in cats) if cats is not None else None,
+                   min=raw.get("min"), max=raw.get("max"), tensor=tensor)
+
+
+class Problem(NamedTuple):
+    """One bad field: `row` is the record's index (None when the fault is not in one row)."""
+
+    row: int | None
+    field: str | None
+    error: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"row": self.row, "field": self.field, "error": self.error}
+
+
+class InvalidInput(Exception):
+    """The input breaks the feature schema; carries the problems found (a 422)."""
+
+    def __init__(self, problems: list[Problem], status_code: int = 422, uncounted: int = 0) -> None:
+        self.problems = problems
+        self.status_code = status_code
+        self.uncounted = uncounted  # further problems found in a table but not listed
+        super().__init__(summary(len(problems) + uncounted))
+
+    @property
+    def count(self) -> int:
+        return len(self.problems) + self.uncounted
+
+    def body(self) -> dict[str, Any]:
+        shown = self.problems[:MAX_PROBLEMS]
+        out: dict[str, Any] = {"error": summary(self.count),
+                               "errors": [p.to_dict() for p in shown]}
+        if self.count > len(shown):
+            out["errors_truncated"] = self.count - len(shown)
+        return out
+
+
+def summary(n: int) -> str:
+    return f"invalid input: {n} problem{'s' if n != 1 else ''}"
+
+
+def _by_row(problems: list[Problem]) -> list[Problem]:
+    return sorted(problems, key=lambda p: -1 if p.row is None else p.row)
+
+
+def field_name(key: Any) -> str:
+    """An unexpected key is the caller's own text; shortened so it cannot carry a payload."""
+    text = key if isinstance(key, str) else repr(type(key).__name__)
+    return text if len(text) <= 64 else text[:61] + "..."
+
+
+def _number_error(v: Any) -> str | None:
+    """Why a present value cannot be a number feature, or None if it can."""
+    t = type(v)
+    if t is not int and t is not float:  # type(), not isinstance: keeps bools out
+        return "expected a number"
+    try:
+        x = float(v)
+    except OverflowError:  # an integer too large for a float
+        return "number out of range (float32 holds up to 3.4e38)"
+    if not math.isfinite(x):
+        return "not a finite number"
+    if abs(x) > FLOAT32_MAX:
+        return "number out of range (float32 holds up to 3.4e38)"
+    return None
+
+
+def _missing(v: Any) -> bool:
+    return v is None or (type(v) is float and v != v)
+
+
+class FeatureSchema:
+    """Turns records, columns, v2 tensors or a table into feeds: one [n, 1] array per feature."""
+
+    def __init__(self, features: Sequence[Feature], *, reject_unknown_categories: bool) -> None:
+        self.features = tuple(features)
+        self.names = tuple(f.name for f in self.features)
+        self._name_set = frozenset(self.names)
+        self._by_name = {f.name: f for f in self.features}
+        self._getter = operator.itemgetter(*self.names)
+        self._numeric = tuple(f for f in self.features if f.is_number)
+        self._closed = {f.name: frozenset(f.categories) for f in self.features
+                        if f.kind == "category" and f.categories is not None
+                        and reject_unknown_categories}
+
+    # -- records: the /predict body -------------------------------------------------------------
+
+    def record_columns(self, body: Any, max_rows: int) -> dict[str, Sequence[Any]]:
+        """A JSON list of {feature: value} objects as one list per feature (absent -> None).
+
+        Raises for a body that is not a list of objects, is empty, or has more than `max_rows`
+        records (a 422 like any other schema violation: the OpenAPI says `maxItems`).
+        """
+        if not isinstance(body, list):
+            raise InvalidInput([Problem(None, None, "expected a JSON array of records")])
+        if not body:
+            raise InvalidInput([Problem(None, None, "expected at least one record")])
+        if len(body) > max_rows:
+            raise InvalidInput([Problem(None, None, f"too many records: the limit is {max_rows}")])
+        if set(map(type, body)) != {dict}:  # one pass in C, not a generator step per record
+            raise InvalidInput([Problem(i, None, "expected an object")
+                                for i, rec in enumerate(body) if type(rec) is not dict])
+        if len(self.names) > 1:
+            # The common case in C: every record has every feature (itemgetter), transposed by
+            # zip; a third of the time of a dict lookup per value. Columns come back as tuples
+            # then, which tells `record_feeds` that no record lacks a feature.
+            try:
+                rows = map(self._getter, body)
+                return dict(zip(self.names, zip(*rows, strict=True), strict=True))
+            except KeyError:
+                pass
+        return {name: [rec.get(name) for rec in body] for name in self.names}
+
+    def records(self, body: Any, max_rows: int) -> tuple[dict[str, np.ndarray], int]:
+        """Validate a JSON list of records; return feeds and the row count."""
+        columns = self.record_columns(body, max_rows)
+        return self.record_feeds(body, columns), len(body)
+
+    def record_feeds(self, body: list[dict[str, Any]],
+                     columns: Mapping[str, Sequence[Any]]) -> dict[str, np.ndarray]:
+        """Feeds for records already split by `record_columns`; unexpected keys are problems."""
+        name_set, k = self._name_set, len(self.names)
+        complete = type(next(iter(columns.values()), None)) is tuple
+        # With every feature in every record, a record has an unexpected key iff it has more
+        # than k keys; otherwise each record's keys are compared.
+        unexpected = [Problem(i, field_name(key), "unexpected field")
+                      for i, rec in enumerate(body)
+                      if (len(rec) != k if complete else rec.keys() != name_set)
+                      for key in rec if key not in name_set]
+        try:
+            feeds = self.columns(columns, len(body))
+        except InvalidInput as exc:
+            raise InvalidInput(_by_row(unexpected + exc.problems)) from None
+        if unexpected:
+            raise InvalidInput(unexpected)
+        return feeds
+
+    # -- columns: one list of values per feature --------------------------------------------------
+
+    def columns(self, columns: Mapping[str, Sequence[Any]], n: int,
+                row_offset: int = 0) -> dict[str, np.ndarray]:
+        """Validate one list of values per feature (None = missing); rows count from row_offset."""
+        problems: list[Problem] = []
+        feeds = self._number_block(columns, n)
+        for f in self.features:
+            if f.name in feeds:
+                continue
+            values = columns[f.name]
+            if f.kind == "number":
+                feeds[f.name] = self._numbers(f, values, n, problems, row_offset)
+            elif f.kind == "category":
+                feeds[f.name] = self._categories(f, values, n, problems, row_offset)
+            else:
+                feeds[f.name] = self._booleans(f, values, n, problems, row_offset)
+        if problems:
+            raise InvalidInput(_by_row(problems))
+        return feeds
+
+    def _number_block(self, columns: Mapping[str, Sequence[Any]],
+                      n: int) -> dict[str, np.ndarray]:
+        """The common case in one conversion: every numeric column clean, as [n, 1] views.
+
+        Leaves a column out whenever a value needs a closer look (a missing value in a required
+        column, anything beyond float32); `_numbers` then checks that column value by value.
+        """
+        if not self._numeric:
+            return {}
+        lists = [columns[f.name] for f in self._numeric]
+        types = set(chain.from_iterable(map(type, values) for values in lists))
+        if not types <= _NUMBER_OR_NONE:
+            return {}
+        try:
+            with np.errstate(over="ignore"):
+                block = np.array(lists, dtype=np.float32)  # [features, rows]: rows contiguous
+        except (OverflowError, ValueError, TypeError):  # a huge integer, or ragged columns
+            return {}
+        if block.shape != (len(lists), n):
+            return {}
+        # At float32's edge: infinity, or a value beyond the range that rounded down to it.
+        edge = np.abs(block) >= FLOAT32_MAX
+        holes = np.isnan(block).any(axis=1)
+        if not edge.any() and not holes.any():
+            return {f.name: block[j].reshape(n, 1) for j, f in enumerate(self._numeric)}
+        # NaN (from None or NaN) is fine in a nullable column; the edge is checked value by value.
+        ok = ~edge.any(axis=1)
+        return {f.name: block[j].reshape(n, 1) for j, f in enumerate(self._numeric)
+                if ok[j] and (f.nullable or not holes[j])}
+
+    @staticmethod
+    def _numbers(f: Feature, values: Sequence[Any], n: int, problems: list[Problem],
+                 offset: int) -> np.ndarray:
+        found = len(problems)
+        for i, v in enumerate(values):
+            if _missing(v):
+                if not f.nullable:
+                    problems.append(Problem(offset + i, f.name, "missing"))
+            elif (error := _number_error(v)) is not None:
+                problems.append(Problem(offset + i, f.name, error))
+        if len(problems) > found:
+            return np.empty((0, 1), np.float32)
+        return np.array([np.nan if v is None else v for v in values],
+                        dtype=np.float32).reshape(n, 1)
+
+    def _categories(self, f: Feature, values: Sequence[Any], n: int, problems: list[Problem],
+                    offset: int) -> np.ndarray:
+        closed = self._closed.get(f.name)
+        types = set(map(type, values))
+        bad = False
+        if not types <= {str, NoneType}:
+            bad = True
+        elif NoneType in types or "" in values:
+            if not f.nullable:
+                bad = True
+            else:
+                values = ["" if v is None else v for v in values]
+        if closed is not None and not bad:
+            bad = any(v not in closed and v != "" for v in values)
+        if not bad:
+            arr = np.empty((n, 1), dtype=object)
+            arr[:, 0] = values
+            return arr
+        for i, v in enumerate(values):
+            if v is None or v == "":
+                if not f.nullable:
+                    problems.append(Problem(offset + i, f.name, "missing"))
+            elif type(v) is not str:
+                problems.append(Problem(offset + i, f.name, "expected a string"))
+            elif closed is not None and v not in closed:
+                problems.append(Problem(offset + i, f.name, "unknown category"))
+        return np.empty((0, 1), object)
+
+    @staticmethod
+    def _booleans(f: Feature, values: Sequence[Any], n: int, problems: list[Problem],
+                  offset: int) -> np.ndarray:
+        found = len(problems)
+        for i, v in enumerate(values):
+            if v is None:
+                if not f.nullable:
+                    problems.append(Problem(offset + i, f.name, "missing"))
+            elif type(v) is not bool:
+                problems.append(Problem(offset + i, f.name, "expected true or false"))
+        if len(problems) > found:
+            return np.empty((0, 1), np.float32 if f.tensor == "float" else object)
+        if f.tensor == "float":
+            return np.array([np.nan if v is None else float(v) for v in values],
+                            dtype=np.float32).reshape(n, 1)
+        arr = np.empty((n, 1), dtype=object)
+        # str(True) == "True": how the training frame spells a boolean as a category
+        arr[:, 0] = ["" if v is None else str(v) for v in values]
+        return arr
+
+    # -- v2 tensors -----------------------------------------------------------------------------
+
+    def tensor_columns(self, inputs: Any, max_rows: int) -> tuple[dict[str, list[Any]], int]:
+        """v2 `inputs` (one tensor per feature, first dimension the batch) as columns.
+
+        https://kserve.github.io/website/latest/modelserving/data_plane/v2_protocol/
+        """
+        if not isinstance(inputs, list) or not inputs:
+            raise InvalidInput([Problem(None, "inputs", "expected a non-empty list of tensors")])
+        problems: list[Problem] = []
+        columns: dict[str, list[Any]] = {}
+        batch: int | None = None
+        for tensor in inputs:
+            name = tensor.get("name") if isinstance(tensor, dict) else None
+            if not isinstance(name, str):
+                problems.append(Problem(None, "inputs", "every tensor needs a string name"))
+                continue
+            f = self._by_name.get(name)
+            if f is None:
+                problems.append(Problem(None, field_name(name), "unexpected input"))
+                continue
+            if name in columns:
+                problems.append(Problem(None, name, "input given twice"))
+                continue
+            datatype, shape, data = (tensor.get("datatype"), tensor.get("shape"),
+                                     tensor.get("data"))
+            wanted = {"number": _NUMERIC_V2, "category": {"BYTES"}, "boolean": {"BOOL"}}[f.kind]
+            if not isinstance(datatype, str) or datatype not in wanted:
+                want = {"number": "a numeric datatype (FP32, FP64, INT64, ...)",
+                        "category": "BYTES", "boolean": "BOOL"}[f.kind]
+                problems.append(Problem(None, name, f"datatype must be {want}"))
+                continue
+            if (not isinstance(shape, list) or not shape or len(shape) > 2
+                    or not all(type(d) is int and d >= 0 for d in shape)
+                    or (len(shape) == 2 and shape[1] != 1)):
+                problems.append(Problem(None, name, "shape must be [batch] or [batch, 1]"))
+                continue
+            if not isinstance(data, list):
+                problems.append(Problem(None, name, "data must be a list"))
+                continue
+            flat = _flatten(data)
+            if len(flat) != shape[0]:
+                problems.append(Problem(None, name, "data length does not match shape"))
+                continue
+            if batch is None:
+                batch = shape[0]
+            elif shape[0] != batch:
+                problems.append(Problem(None, name, "batch size differs from the other inputs"))
+                continue
+            columns[name] = flat
+        problems.extend(Problem(None, f.name, "missing") for f in self.features
+                        if f.name not in columns and not any(p.field == f.name for p in problems))
+        if problems:
+            raise InvalidInput(problems)
+        n = batch or 0
+        if n == 0:
+            raise InvalidInput([Problem(None, "inputs", "expected at least one row")])
+        if n > max_rows:
+            raise InvalidInput([Problem(None, "inputs", f"too many rows: the limit is {max_rows}")])
+        return columns, n
+
+    def tensors(self, inputs: Any, max_rows: int) -> tuple[dict[str, np.ndarray], int]:
+        """Validate v2 `inputs` into feeds; return feeds and the batch size."""
+        columns, n = self.tensor_columns(inputs, max_rows)
+        return self.columns(columns, n), n
+
+    # -- tables: numpy arrays, a pandas DataFrame ------------------------------------------------
+
+    def arrays(self, columns: Mapping[str, np.ndarray], n: int,
+               row_offset: int = 0) -> dict[str, np.ndarray]:
+        """Validate one numpy array per feature (a table's columns) with vectorised checks.
+
+        Float arrays use NaN for missing; object arrays hold Python values (None or NaN for
+        missing) and are checked value by value, as JSON would be.
+        """
+        problems: list[Problem] = []
+        uncounted = 0
+        feeds: dict[str, np.ndarray] = {}
+        for f in self.features:
+            arr = np.asarray(columns[f.name]).reshape(-1)
+            if len(arr) != n:
+                raise ValueError(f"column {f.name!r} has {len(arr)} values, expected {n}")
+            if f.kind == "number" and arr.dtype.kind in "iuf":
+                x = arr.astype(np.float64)
+                checks = [(np.isinf(x), "not a finite number"),
+                          (np.isfinite(x) & (np.abs(x) > FLOAT32_MAX),
+                           "number out of range (float32 holds up to 3.4e38)")]
+                if not f.nullable:
+                    checks.insert(0, (np.isnan(x), "missing"))
+                found = False
+                for mask, error in checks:
+                    rows = np.flatnonzero(mask)
+                    if len(rows):
+                        found = True
+                        problems.extend(Problem(row_offset + int(i), f.name, error)
+                                        for i in rows[:_PER_CHECK])
+                        uncounted += max(0, len(rows) - _PER_CHECK)
+                if not found:
+                    feeds[f.name] = x.astype(np.float32).reshape(n, 1)
+                continue
+            if f.kind == "boolean" and arr.dtype.kind == "b":
+                values: list[Any] = arr.tolist()
+            else:
+                values = [None if _missing(v) or _is_na(v)
+                          else v.item() if isinstance(v, np.generic) else v
+                          for v in arr.tolist()]
+            if f.kind == "number":
+                feeds[f.name] = self._numbers(f, values, n, problems, row_offset)
+            elif f.kind == "category":
+                feeds[f.name] = self._categories(f, values, n, problems, row_offset)
+            else:
+                feeds[f.name] = self._booleans(f, values, n, problems, row_offset)
+        if problems:
+            raise InvalidInput(_by_row(problems), uncounted=uncounted)
+        return feeds
+
+    def frame(self, df: Any, row_offset: int = 0) -> dict[str, np.ndarray]:
+        """Validate a pandas DataFrame's feature columns (missing columns are a UserError)."""
+        from gitops_ml.errors import UserError
+
+        absent = [name for name in self.names if name not in df.columns]
+        if absent:
+            raise UserError(f"data: feature column(s) missing: {', '.join(absent)}")
+        columns = {}
+        for f in self.features:
+            col = df[f.name]
+            if f.kind == "number" and col.dtype.kind in "iufb":
+                columns[f.name] = col.to_numpy()
+            elif f.kind == "number" and str(col.dtype) in ("Float64", "Float32", "Int64",
+                                                           "Int32", "Int16", "Int8"):
+                columns[f.name] = col.to_numpy(dtype=np.float64, na_value=np.nan)
+            else:
+                columns[f.name] = col.to_numpy(dtype=object)
+        return self.arrays(columns, len(df), row_offset)
+
+    def records_of(self, df: Any) -> list[dict[str, Any]]:
+        """A table's rows as the JSON records a client sends (after the same checks as `frame`).
+
+        The inverse of `records` for the smoke test and the benchmark: numbers as floats,
+        missing values as null, so the server sees exactly the rows the pipeline scored.
+        """
+        self.frame(df)
+        columns = []
+        for f in self.features:
+            values = df[f.name].to_numpy(dtype=object).tolist()
+            cast = {"number": float, "category": str, "boolean": bool}[f.kind]
+            columns.append([None if _missing(v) or _is_na(v) else cast(v) for v in values])
+        return [dict(zip(self.names, row, strict=True)) for row in zip(*columns, strict=True)]
+
+    # -- outputs --------------------------------------------------------------------------------
+
+    def unscorable(self, rows: Sequence[int], feeds: Mapping[str, np.ndarray],
+                   row_offset: int = 0) -> InvalidInput:
+        """The error for rows the model scored as NaN or infinity (values it cannot combine).
+
+        Names the numeric fields of each row that lie outside the training range; those are what
+        drove the arithmetic to infinity.
+        """
+        problems = []
+        for i in rows[:MAX_PROBLEMS]:
+            named = False
+            for f in self._numeric:
+                v = float(feeds[f.name][i, 0])
+                if f.min is not None and f.max is not None and not f.min <= v <= f.max:
+                    problems.append(Problem(row_offset + int(i), f.name,
+                                            "too extreme to score (training range "
+                                            f"{f.min} to {f.max})"))
+                    named = True
+            if not named:
+                problems.append(Problem(row_offset + int(i), None,
+                                        "the model cannot score this row"))
+        return InvalidInput(problems, uncounted=max(0, len(rows) - MAX_PROBLEMS))
+
+
+def _is_na(v: Any) -> bool:
+    # pandas.NA and NaT without importing pandas: both refuse to be compared to themselves
+    name = type(v).__name__
+    return name in ("NAType", "NaTType")
+
+
+def _flatten(data: list[Any]) -> list[Any]:
+    if not any(type(v) is list for v in data):
+        return data
+    flat: list[Any] = []
+    for v in data:
+        flat.extend(_flatten(v) if type(v) is list else (v,))
+    return flat
+
+
+def non_finite_rows(outputs: Mapping[str, np.ndarray]) -> list[int]:
+    """Rows with a NaN or infinite float output (probabilities or value)."""
+    bad: set[int] = set()
+    for array in outputs.values():
+        if array.dtype.kind == "f":
+            finite = np.isfinite(array.reshape(len(array), -1)).all(axis=1)
+            if not finite.all():
+                bad.update(np.flatnonzero(~finite).tolist())
+    return sorted(bad)
