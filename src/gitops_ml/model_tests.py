@@ -1,8 +1,8 @@
 """Behavioural tests and the perturbation (robustness) check, run on the exported ONNX model.
 
-Every prediction goes through `Scorer`, which turns a DataFrame into ONNX feeds with the serving
-app's own validation (the way `gitops-ml predict` does), so the tests judge the model that is
-served, not the scikit-learn pipeline it came from.
+Every prediction goes through `Scorer`, which turns a DataFrame into ONNX feeds with the feature
+schema (`gitops_ml.features`, the one path serving and `gitops-ml predict` use), so the tests
+judge the model that is served, not the scikit-learn pipeline it came from.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import numpy as np
 from gitops_ml.config import RobustnessConfig
 from gitops_ml.errors import UserError
 from gitops_ml.model_tests_spec import Directional, Invariance, MinimumFunctionality, ModelTests
-from gitops_ml.serve.model import Feature, OnnxModel
-from gitops_ml.serve.validation import InvalidInput, Validator
+from gitops_ml.features import Feature, FeatureSchema, InvalidInput
+from gitops_ml.serve.model import OnnxModel
 
 MAX_ROWS = 2000        # test rows each invariance/directional test perturbs (a seeded sample)
 EXAMPLES = 3           # failing rows shown per test
@@ -40,26 +40,18 @@ class Scores:
 
 
 class Scorer:
-    """Scores DataFrames with the ONNX model through the serving validation."""
+    """Scores DataFrames with the ONNX model through the feature schema."""
 
     def __init__(self, model: OnnxModel) -> None:
         self.model = model
         self.meta = model.meta
         self.features = {f.name: f for f in model.meta.features}
-        self._validator = Validator(model.meta.features, reject_unknown_categories=True)
+        self._schema = FeatureSchema(model.meta.features, reject_unknown_categories=True)
 
     def feeds(self, df: Any) -> dict[str, np.ndarray]:
-        """ONNX feeds for `df`. The one place rows become model inputs here; switch it to the
-        shared feature-schema module when serving has one."""
-        columns = {}
-        for f in self.meta.features:
-            values = df[f.name].tolist()
-            if f.is_number:
-                columns[f.name] = [None if v is None or v != v else float(v) for v in values]
-            else:
-                columns[f.name] = [None if v is None or v != v else str(v) for v in values]
+        """ONNX feeds for `df`, through the feature schema."""
         try:
-            return self._validator.columns(columns, len(df))
+            return self._schema.frame(df)
         except InvalidInput as exc:
             p = exc.problems[0]
             raise UserError(f"model_tests: row {p.row}, {p.field}: {p.error} "
