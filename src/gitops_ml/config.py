@@ -109,6 +109,7 @@ class DataConfig:
     source: str
     target: str
     synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
+    exclude: tuple[str, ...] = ()   # columns never used as features (IDs, free text)
 
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> DataConfig:
@@ -116,10 +117,15 @@ class DataConfig:
         synthetic = section.get("synthetic") or {}
         if not isinstance(synthetic, dict):
             raise UserError(f"data.synthetic: must be a mapping, got {synthetic!r}")
+        exclude = _value(section, "data", "exclude", list, [])
+        for i, name in enumerate(exclude):
+            if not isinstance(name, str):
+                raise UserError(f"data.exclude[{i}]: expected a column name, got {name!r}")
         return cls(
             source=_value(section, "data", "source", str),
             target=_value(section, "data", "target", str),
             synthetic=SyntheticConfig.from_params(synthetic),
+            exclude=tuple(exclude),
         )
 
 
