@@ -159,9 +159,10 @@ def test_init_from_github_leaves_a_repository_named_like_its_project_alone(fork,
                                                                           capsys):
     # the template itself, or a fork initialised on an earlier push
     monkeypatch.chdir(fork)
-    monkeypatch.setenv("GITHUB_REPOSITORY", "someone/gitops-ml")
+    name = identity.load("project.yaml").name   # gitops-ml in the template
+    monkeypatch.setenv("GITHUB_REPOSITORY", f"someone/{name}")
     assert init("--non-interactive", "--from-github") == 0
-    assert "someone/gitops-ml already holds project 'gitops-ml'; nothing to do" \
+    assert f"someone/{name} already holds project {name!r}; nothing to do" \
         in capsys.readouterr().out
     assert status(fork) == ""
 

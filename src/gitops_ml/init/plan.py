@@ -135,7 +135,7 @@ def estimator_for(task: str, current: config.ModelConfig) -> tuple[str, dict[str
     return ESTIMATORS["regression" if task == "regression" else "classification"]
 
 
-def _rename_model(text: str, old: str, new: str, where: str) -> str:
+def rename_model(text: str, old: str, new: str, where: str) -> str:
     """dvc.yaml with the artifact `old` renamed and `export --name old` set to `new`."""
     doc = yaml.safe_load(text) or {}
     if old == new:
@@ -241,7 +241,7 @@ def make_plan(answers: Answers, paths: Paths, *, root: Path) -> Plan:
     write(paths.identity, identity.dumps(new_id))
     dvc_text = paths.dvc_yaml.read_text()
     old_model = model_name_in(dvc_text, str(paths.dvc_yaml))
-    write(paths.dvc_yaml, _rename_model(dvc_text, old_model, new_id.model, str(paths.dvc_yaml)))
+    write(paths.dvc_yaml, rename_model(dvc_text, old_model, new_id.model, str(paths.dvc_yaml)))
     header = _render("readme_header.md.j2", identity=new_id)
     write(paths.readme, _readme(paths.readme.read_text(), header, str(paths.readme)))
 
