@@ -232,6 +232,8 @@ def make_plan(answers: Answers, paths: Paths, *, root: Path) -> Plan:
     data_changed = (answers.source, answers.target, answers.task) != (
         current.source, current.target, current_task)
 
+    contract = contract_mod.infer(df, answers.target, task=answers.task,
+                                  exclude=current.exclude)
     plan = Plan()
 
     def write(path: Path, text: str) -> None:
@@ -250,11 +252,10 @@ def make_plan(answers: Answers, paths: Paths, *, root: Path) -> Plan:
     if data_changed or renamed or not paths.intended_use.exists():
         write(paths.intended_use, _render(
             "intended_use.md.j2", identity=new_id, target=answers.target, task=resolved,
-            features=df.shape[1] - 1, rows=len(df), source=f"`{answers.source}`"))
+            features=len(contract.features), rows=int(df[answers.target].notna().sum()),
+            source=f"`{answers.source}`"))
 
     if data_changed:
-        contract = contract_mod.infer(df, answers.target, task=answers.task,
-                                      exclude=current.exclude)
         plan.contract = contract
         where = str(paths.params)
         column = slice_column(contract)
