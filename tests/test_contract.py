@@ -231,3 +231,28 @@ def test_boolean_feature_and_target_pass_the_contract_of_their_own_data(passenge
     assert contract_mod.validate(gaps, contract_mod.infer(gaps, "survived"))["passed"]
     report = contract_mod.validate(df.assign(alone=1), c)
     assert {(f["column"], f["check"]) for f in report["failures"]} == {("alone", "is_boolean")}
+
+
+def test_validate_stage_counts_unlabelled_rows_and_passes(example_project, capsys):
+    raw = pd.read_parquet(example_project.path("raw.parquet"))
+    raw.loc[[0, 7, 9], "diagnosis"] = None
+    raw.to_parquet(example_project.path("raw.parquet"))
+    assert example_project.validate() == 0
+    assert capsys.readouterr().out.endswith(
+        f"validate: 569 rows pass {example_project.contract}; "
+        "unlabelled rows dropped: 3 (no 'diagnosis')\n")
+    report = json.loads(example_project.path("reports/data_validation.json").read_text())
+    assert report["passed"] and report["unlabelled_rows_dropped"] == 3
+
+
+def test_contract_infer_cli_drops_data_exclude_and_lists_it(tmp_path, new_project, mixed_csv,
+                                                            capsys):
+    project = new_project(tmp_path)
+    project.params["data"] = {"source": str(mixed_csv(tmp_path / "grades.csv")),
+                              "target": "grade", "exclude": ["shape"]}
+    assert project.ingest() == 0 and project.infer_contract() == 0
+    assert "contract: excluded 'shape': data.exclude" in capsys.readouterr().out
+    c = contract_mod.load(project.contract)
+    assert c.feature_names == ["size", "weight", "colour"]
+    assert c.excluded == (("shape", "data.exclude"),)
+    assert project.validate() == 0
