@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -132,14 +133,17 @@ def test_pr_first_pull_request_applies_floors_only(repo: Path) -> None:
 
 
 def test_pr_failed_stage_is_named_in_report(repo: Path) -> None:
+    # the estimator's first param made negative (C of the template's LogisticRegression)
+    params = yaml.safe_load((repo / "params.yaml").read_text())["model"]["params"]
+    name = next(iter(params))
     branch(repo)
-    set_param(repo, r"^    C: 1\.0\b", "    C: -1.0")
-    commit(repo, "invalid C")
+    set_param(repo, rf"^    {re.escape(name)}: .*$", f"    {name}: -1.0")
+    commit(repo, f"invalid {name}")
     code, md, data = run_pr(repo)
     assert code == 1
     assert data["pipeline"]["state"] == "failed"
     assert data["pipeline"]["failed_stage"] == "train"
-    assert "C" in data["pipeline"]["error"]
+    assert f"'{name}' parameter" in data["pipeline"]["error"]
     assert md.startswith("## ❌ Pipeline failed at stage `train`")
     assert data["gates"] == []
 
