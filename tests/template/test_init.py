@@ -13,6 +13,7 @@ from repo_tools import sh
 from gitops_ml import cli, identity
 from gitops_ml.errors import UserError
 from gitops_ml.init import command
+from gitops_ml.init.yaml_edit import set_value
 from gitops_ml.report.gates import GatesConfig
 
 GOOD = ["--non-interactive", "--name", "acme-grades", "--model", "grade-model",
@@ -273,6 +274,14 @@ def test_init_excludes_ids_slices_by_a_real_category_and_names_the_positive_clas
 
 
 def test_init_swaps_a_classifier_for_a_regressor_on_a_regression_target(with_csv, capsys):
+    # the template's classifier (a fork may already train a regressor)
+    params = Path("params.yaml")
+    text = set_value(params.read_text(), ("model", "estimator"),
+                     "sklearn.linear_model.LogisticRegression", where="params.yaml")
+    params.write_text(set_value(text, ("model", "params"), {"C": 1.0, "max_iter": 2000},
+                                where="params.yaml", block=True))
+    if status(with_csv):
+        commit(with_csv, "a classifier")
     assert init(*answers(data="sklearn:diabetes", target="progression", task="auto")) == 0
     model = yaml.safe_load(Path("params.yaml").read_text())["model"]
     assert model == {"task": "auto", "estimator": "sklearn.linear_model.Ridge",
