@@ -83,7 +83,14 @@ REGRESSION_SUITE_RED = pytest.mark.xfail(
 # export stage's parity check feeds names the graph does not have and `dvc repro` fails.
 DOTTED_NAMES_RED = pytest.mark.xfail(
     strict=True, reason="export: ONNX input names differ from dotted column names (issue 11)")
-KNOWN_RED = {"wages": REGRESSION_SUITE_RED, "cars": DOTTED_NAMES_RED}
+# 344 rows: init, dvc repro, serving and 481 of the fork's 483 tests pass; the two monitor
+# end-to-end tests do not fit a table this small (a 69-row test split is under
+# monitor.min_rows, 100; the simulated drift batch, merged for retraining, outweighs the
+# reference on the second check).
+SMALL_TABLE_MONITOR_RED = pytest.mark.xfail(
+    strict=True, reason="monitor end-to-end tests on a 344-row table (issue 11)")
+KNOWN_RED = {"wages": REGRESSION_SUITE_RED, "cars": DOTTED_NAMES_RED,
+             "penguins": SMALL_TABLE_MONITOR_RED}
 
 
 @pytest.mark.parametrize("name", [pytest.param(n, marks=KNOWN_RED[n]) if n in KNOWN_RED else n
