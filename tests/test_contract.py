@@ -85,7 +85,7 @@ def test_validate_reports_too_few_rows(frame):
     c = contract_mod.infer(frame, "label")
     c = contract_mod.Contract(c.target, c.features, min_rows=10)
     failures = contract_mod.validate(frame, c)["failures"]
-    assert failures[0]["check"] == "at least 10 rows"
+    assert failures[0]["check"] == "at least 10 labelled rows"
 
 
 def test_validate_stage_fails_with_every_check_and_still_writes_report(example_project, capsys):
@@ -120,3 +120,139 @@ def test_committed_contract_matches_the_default_dataset(project_root, project):
     raw = pd.read_parquet(project.path("raw.parquet"))
     c = contract_mod.load(project_root / "contract.yaml")
     assert contract_mod.validate(raw, c)["passed"]
+
+
+@pytest.fixture
+def passengers() -> pd.DataFrame:
+    """A Titanic-like table: a row number, an ID, names, a fare with stray text, booleans."""
+    n = 40
+    rng = np.random.default_rng(0)
+    fare = [f"{v:.2f}" for v in rng.uniform(5, 80, n)]
+    fare[3], fare[17] = "n/a", "?"
+    return pd.DataFrame({
+        "rownames": range(1, n + 1),
+        "ticket": [f"T-{i:04d}" for i in rng.permutation(n)],
+        "name": [f"Passenger {i}, Mr. X{i}" for i in range(n)],
+        "age": rng.uniform(1, 80, n).round(1),
+        "sex": rng.choice(["female", "male"], n),
+        "fare": fare,
+        "alone": rng.choice([True, False], n),
+        "survived": rng.choice(["no", "yes"], n),
+    })
+
+
+def test_infer_excludes_ids_names_and_stray_numeric_text_and_says_why(passengers):
+    c = contract_mod.infer(passengers, "survived")
+    assert c.feature_names == ["age", "sex", "alone"]
+    reasons = dict(c.excluded)
+    assert reasons["rownames"].startswith("identifier: named like one")
+    assert reasons["ticket"] == "identifier: a distinct value on each of 40 rows"
+    assert reasons["name"].startswith("identifier: named like one")
+    assert reasons["fare"].startswith("mostly numeric: 2 of 40 values are not numbers "
+                                      "(e.g. 'n/a', '?')")
+
+
+def test_infer_excludes_an_unnamed_increasing_row_number_but_keeps_other_integers():
+    df = pd.DataFrame({"n": range(100, 130), "visits": [i % 7 for i in range(30)],
+                       "y": ["a", "b"] * 15})
+    c = contract_mod.infer(df, "y")
+    assert c.feature_names == ["visits"]
+    assert dict(c.excluded) == {"n": "identifier: a distinct, increasing number on each of "
+                                     "30 rows"}
+
+
+def test_infer_keeps_a_mostly_text_column_as_categories():
+    df = pd.DataFrame({"size": ["S", "M", "L", "3"] * 10, "y": ["a", "b"] * 20})
+    assert contract_mod.infer(df, "y").features[0].categories == ("3", "L", "M", "S")
+
+
+def test_infer_drops_columns_named_in_exclude(passengers):
+    c = contract_mod.infer(passengers, "survived", exclude=["sex"])
+    assert "sex" not in c.feature_names and dict(c.excluded)["sex"] == "data.exclude"
+
+
+@pytest.mark.parametrize(("column", "message"), [
+    ("cabin", r"^data\.exclude: column 'cabin' not in the data"),
+    ("survived", r"^data\.exclude: 'survived' is the target"),
+])
+def test_infer_rejects_a_bad_exclude(passengers, column, message):
+    with pytest.raises(UserError, match=message):
+        contract_mod.infer(passengers, "survived", exclude=[column])
+
+
+def test_excluded_columns_round_trip_and_are_not_checked(passengers, tmp_path):
+    c = contract_mod.infer(passengers, "survived")
+    contract_mod.dump(c, tmp_path / "c.yaml")
+    assert contract_mod.load(tmp_path / "c.yaml") == c
+    report = contract_mod.validate(passengers.assign(ticket=None, fare="anything"), c)
+    assert report["passed"] and report["excluded_columns"] == ["rownames", "ticket", "name",
+                                                               "fare"]
+    # and a data file without them passes too
+    assert contract_mod.validate(passengers[["age", "sex", "alone", "survived"]], c)["passed"]
+
+
+def test_validate_counts_unlabelled_rows_instead_of_failing(passengers):
+    labelled = contract_mod.infer(passengers, "survived")
+    with_gaps = passengers.assign(survived=passengers["survived"].where(
+        passengers.index % 10 != 0, None))
+    assert contract_mod.infer(with_gaps, "survived") == labelled
+    report = contract_mod.validate(with_gaps, labelled)
+    assert report["passed"] and report["unlabelled_rows_dropped"] == 4
+
+
+def test_validate_needs_min_rows_labelled(passengers):
+    c = contract_mod.infer(passengers, "survived")
+    c = contract_mod.Contract(c.target, c.features, min_rows=39, excluded=c.excluded)
+    report = contract_mod.validate(passengers.assign(survived=None), c)
+    assert not report["passed"] and report["unlabelled_rows_dropped"] == 40
+    assert report["failures"][0]["check"] == "at least 39 labelled rows"
+
+
+def test_infer_widens_the_regression_target_range():
+    df = pd.DataFrame({"x": [1.0, 2.0, 3.0, 4.0] * 10,
+                       "price": [10.5, 20.5, 30.5, 110.5] * 10})
+    target = contract_mod.infer(df, "price", margin=0.1).target
+    assert (target.min, target.max) == (0.5, 120.5)
+    nullable = df.assign(price=df["price"].where(df.index != 0, np.nan))
+    assert contract_mod.validate(nullable, contract_mod.infer(df, "price"))["passed"]
+
+
+def test_boolean_feature_and_target_pass_the_contract_of_their_own_data(passengers, tmp_path):
+    df = passengers.assign(survived=passengers["survived"] == "yes")
+    c = contract_mod.infer(df, "survived")
+    alone = c.features[c.feature_names.index("alone")]
+    assert (alone.dtype, alone.categories) == ("boolean", ("False", "True"))
+    assert (c.target.dtype, c.target.categories) == ("boolean", ("False", "True"))
+    contract_mod.dump(c, tmp_path / "c.yaml")
+    assert contract_mod.load(tmp_path / "c.yaml") == c
+    assert contract_mod.validate(df, c)["passed"]
+    # with missing values pandas keeps booleans as objects: still booleans
+    gaps = df.assign(alone=df["alone"].astype(object).where(df.index != 1, None))
+    assert contract_mod.validate(gaps, contract_mod.infer(gaps, "survived"))["passed"]
+    report = contract_mod.validate(df.assign(alone=1), c)
+    assert {(f["column"], f["check"]) for f in report["failures"]} == {("alone", "is_boolean")}
+
+
+def test_validate_stage_counts_unlabelled_rows_and_passes(example_project, capsys):
+    raw = pd.read_parquet(example_project.path("raw.parquet"))
+    raw.loc[[0, 7, 9], "diagnosis"] = None
+    raw.to_parquet(example_project.path("raw.parquet"))
+    assert example_project.validate() == 0
+    assert capsys.readouterr().out.endswith(
+        f"validate: 569 rows pass {example_project.contract}; "
+        "unlabelled rows dropped: 3 (no 'diagnosis')\n")
+    report = json.loads(example_project.path("reports/data_validation.json").read_text())
+    assert report["passed"] and report["unlabelled_rows_dropped"] == 3
+
+
+def test_contract_infer_cli_drops_data_exclude_and_lists_it(tmp_path, new_project, mixed_csv,
+                                                            capsys):
+    project = new_project(tmp_path)
+    project.params["data"] = {"source": str(mixed_csv(tmp_path / "grades.csv")),
+                              "target": "grade", "exclude": ["shape"]}
+    assert project.ingest() == 0 and project.infer_contract() == 0
+    assert "contract: excluded 'shape': data.exclude" in capsys.readouterr().out
+    c = contract_mod.load(project.contract)
+    assert c.feature_names == ["size", "weight", "colour"]
+    assert c.excluded == (("shape", "data.exclude"),)
+    assert project.validate() == 0

@@ -29,10 +29,13 @@ def _contract_infer(args: argparse.Namespace) -> None:
     out = Path(args.out)
     if out.exists() and not args.force:
         raise UserError(f"{out} exists; pass --force to overwrite the committed contract")
-    contract = contract_mod.infer(df, data_cfg.target, margin=args.margin, task=task)
+    contract = contract_mod.infer(df, data_cfg.target, margin=args.margin, task=task,
+                                  exclude=data_cfg.exclude)
     contract_mod.dump(contract, out)
     print(f"contract: {len(contract.features)} features, target {contract.target.name!r} "
           f"-> {out} (review it, then commit)")
+    for name, reason in contract.excluded:
+        print(f"contract: excluded {name!r}: {reason}")
 
 
 def _stale_pipeline_warning(root: Path = Path()) -> str | None:

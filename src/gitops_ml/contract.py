@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 
 from gitops_ml.errors import UserError
 
-DTYPES = ("float", "integer", "string")
+DTYPES = ("float", "integer", "string", "boolean")
 EXAMPLES = 5
+BOOLEAN_LEVELS = ("False", "True")  # how a boolean reaches the model: a two-level category
+# Inference excludes a column, and says why, when it cannot be a feature of new rows:
+MIN_ID_ROWS = 20            # a distinct value on every row of at least this many rows is an ID
+FREE_TEXT_SHARE = 0.5       # a text column with more distinct values than this share of its rows
+FREE_TEXT_MIN = 50          # ... and more than this many is free text (names, comments)
+MOSTLY_NUMERIC = 0.9        # a text column whose values are numbers at this share or more
+ID_NAME = re.compile(r"(^|[^a-z])(id|ids|uuid|guid|rownames?|index)$|^(name|full_?name)$",
+                     re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -36,18 +46,23 @@ class ColumnSpec:
             out["min"] = self.min
         if self.max is not None:
             out["max"] = self.max
-        if self.categories is not None:
+        if self.categories is not None and self.dtype != "boolean":
             out["categories"] = list(self.categories)
         return out
 
 
 @dataclass(frozen=True)
 class Contract:
-    """Feature columns plus the target; `target.categories` set means classification labels."""
+    """Feature columns plus the target; `target.categories` set means classification labels.
+
+    `excluded` maps columns the data may carry but the model never sees (IDs, free text,
+    `data.exclude`) to the reason; they are neither checked nor used.
+    """
 
     target: ColumnSpec
     features: tuple[ColumnSpec, ...]
     min_rows: int = 1
+    excluded: tuple[tuple[str, str], ...] = ()
 
     @property
     def feature_names(self) -> list[str]:
@@ -61,12 +76,19 @@ class Contract:
     def categorical(self) -> list[str]:
         return [c.name for c in self.features if not c.is_numeric]
 
+    @property
+    def excluded_names(self) -> list[str]:
+        return [name for name, _ in self.excluded]
+
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "min_rows": self.min_rows,
             "target": {"name": self.target.name, **self.target.to_dict()},
             "features": {c.name: c.to_dict() for c in self.features},
         }
+        if self.excluded:
+            out["excluded"] = dict(self.excluded)
+        return out
 
 
 def _spec_from_dict(name: str, raw: Any, where: str) -> ColumnSpec:
@@ -82,6 +104,8 @@ def _spec_from_dict(name: str, raw: Any, where: str) -> ColumnSpec:
         value = raw.get(bound)
         if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
             raise UserError(f"{where}.{bound}: must be a number, got {value!r}")
+    if dtype == "boolean":
+        cats = list(BOOLEAN_LEVELS)
     return ColumnSpec(name=name, dtype=dtype, nullable=bool(raw.get("nullable", False)),
                       min=raw.get("min"), max=raw.get("max"),
                       categories=tuple(cats) if cats is not None else None)
@@ -102,11 +126,16 @@ def load(path: str | Path) -> Contract:
     features_raw = raw["features"]
     if not isinstance(features_raw, dict) or not features_raw:
         raise UserError(f"{p}: features: must map at least one column name to its spec")
+    excluded_raw = raw.get("excluded") or {}
+    if not isinstance(excluded_raw, dict):
+        raise UserError(f"{p}: excluded: must map column names to the reason, "
+                        f"got {excluded_raw!r}")
     return Contract(
         target=_spec_from_dict(target_raw["name"], target_raw, f"{p}: target"),
         features=tuple(_spec_from_dict(str(n), s, f"{p}: features.{n}")
                        for n, s in features_raw.items()),
         min_rows=int(raw.get("min_rows", 1)),
+        excluded=tuple((str(n), str(r)) for n, r in excluded_raw.items()),
     )
 
 
@@ -118,9 +147,16 @@ def dump(contract: Contract, path: str | Path) -> None:
         "# Data contract enforced by the `validate` stage (pandera). Edit it deliberately:\n"
         "# ranges, categories and nullability here are what the pipeline and the serving\n"
         "# app accept. Regenerate a first draft with `gitops-ml contract infer`.\n"
+        "# `excluded:` columns may be in the data but never reach the model (IDs, free text,\n"
+        "# `data.exclude` in params.yaml); move one under `features:` to use it.\n"
     )
-    body = yaml.safe_dump(contract.to_dict(), sort_keys=False, allow_unicode=True,
+    raw = contract.to_dict()
+    excluded = raw.pop("excluded", None)
+    body = yaml.safe_dump(raw, sort_keys=False, allow_unicode=True,
                           default_flow_style=None, width=100)
+    if excluded:  # one line per column, so the reasons read as a list
+        body += yaml.safe_dump({"excluded": excluded}, sort_keys=False, allow_unicode=True,
+                               default_flow_style=False, width=1000)
     with atomic_path(path) as tmp:
         tmp.write_text(header + body)
 
@@ -135,11 +171,22 @@ def _widen(lo: float, hi: float, margin: float, integer: bool) -> tuple[float, f
     return float(f"{new_lo:.6g}"), float(f"{new_hi:.6g}")
 
 
-def _dtype_of(series: Any) -> str:
+def _is_boolean(series: Any) -> bool:
+    """True/False, possibly with missing values (pandas keeps those as object)."""
     import pandas as pd
 
     if pd.api.types.is_bool_dtype(series):
-        return "string"
+        return True
+    values = series.dropna()
+    return series.dtype == object and len(values) > 0 and bool(
+        values.map(lambda v: isinstance(v, bool | np.bool_)).all())
+
+
+def _dtype_of(series: Any) -> str:
+    import pandas as pd
+
+    if _is_boolean(series):
+        return "boolean"
     if pd.api.types.is_integer_dtype(series):
         return "integer"
     if pd.api.types.is_float_dtype(series):
@@ -147,19 +194,74 @@ def _dtype_of(series: Any) -> str:
     return "string"
 
 
-def infer(df: Any, target: str, *, margin: float = 0.1, task: str = "auto") -> Contract:
-    """Draft a contract from data: observed dtypes and categories, ranges widened by `margin`."""
+def exclusion_reason(series: Any) -> str | None:
+    """Why a column cannot be a feature of new rows, or None when it can.
+
+    An ID on every row teaches the model nothing and makes every new row an unknown category;
+    free text (names) likewise; a numeric column with a few stray strings would silently become
+    a category per number, so it is held back until the strays are cleaned.
+    """
+    import pandas as pd
+
+    values = series.dropna()
+    n, distinct = len(values), int(values.nunique())
+    name = str(series.name)
+    if n == 0:
+        return "empty: no values"
+    dtype = _dtype_of(series)
+    if dtype == "boolean" or (dtype == "float" and not bool(((values % 1) == 0).all())):
+        return None
+    if ID_NAME.search(name) and distinct > FREE_TEXT_SHARE * n:
+        return f"identifier: named like one, {distinct} distinct values in {n} rows"
+    if dtype == "integer" or dtype == "float":
+        if distinct == n >= MIN_ID_ROWS and values.is_monotonic_increasing:
+            return f"identifier: a distinct, increasing number on each of {n} rows"
+        return None
+    numbers = pd.to_numeric(values.astype(str), errors="coerce")
+    stray = values[numbers.isna()]
+    if len(stray) and len(stray) <= (1 - MOSTLY_NUMERIC) * n:
+        examples = ", ".join(repr(v) for v in stray.astype(str).unique()[:3])
+        return (f"mostly numeric: {len(stray)} of {n} values are not numbers (e.g. {examples}); "
+                "make those empty in the data and infer again to use it as a number")
+    if distinct == n >= MIN_ID_ROWS:
+        return f"identifier: a distinct value on each of {n} rows"
+    if distinct > max(FREE_TEXT_MIN, FREE_TEXT_SHARE * n):
+        return f"free text: {distinct} distinct values in {n} rows"
+    return None
+
+
+def infer(df: Any, target: str, *, margin: float = 0.1, task: str = "auto",
+          exclude: tuple[str, ...] | list[str] = ()) -> Contract:
+    """Draft a contract from data: observed dtypes and categories, ranges widened by `margin`.
+
+    Columns named in `exclude` (`data.exclude`) and those `exclusion_reason` rejects are listed
+    as excluded, not features. Rows without a target are unlabelled data, so the target's
+    categories and range come from the labelled rows.
+    """
     if target not in df.columns:
         raise UserError(f"data.target: column {target!r} not in the data "
                         f"(columns: {', '.join(map(str, df.columns[:20]))})")
+    for name in exclude:
+        if name == target:
+            raise UserError(f"data.exclude: {name!r} is the target (data.target)")
+        if name not in df.columns:
+            raise UserError(f"data.exclude: column {name!r} not in the data "
+                            f"(columns: {', '.join(map(str, df.columns[:20]))})")
     features = []
+    excluded: list[tuple[str, str]] = []
     for name in df.columns:
         if name == target:
             continue
         s = df[name]
+        reason = "data.exclude" if name in exclude else exclusion_reason(s)
+        if reason is not None:
+            excluded.append((str(name), reason))
+            continue
         dtype = _dtype_of(s)
         nullable = bool(s.isna().any())
-        if dtype == "string":
+        if dtype == "boolean":
+            features.append(ColumnSpec(str(name), dtype, nullable, categories=BOOLEAN_LEVELS))
+        elif dtype == "string":
             cats = tuple(sorted(str(v) for v in s.dropna().unique()))
             features.append(ColumnSpec(str(name), dtype, nullable, categories=cats))
         else:
@@ -168,25 +270,39 @@ def infer(df: Any, target: str, *, margin: float = 0.1, task: str = "auto") -> C
                 lo, hi = _widen(lo, hi, margin, dtype == "integer")
             features.append(ColumnSpec(str(name), dtype, nullable, lo, hi))
     if not features:
-        raise UserError(f"data.target: {target!r} is the only column; there are no features")
-    y = df[target]
+        dropped = f" ({', '.join(n for n, _ in excluded)} excluded)" if excluded else ""
+        raise UserError(f"data.target: {target!r} is the only usable column{dropped}; "
+                        "there are no features")
+    y = df[target].dropna()
+    if y.empty:
+        raise UserError(f"data.target: column {target!r} has no values")
     ydtype = _dtype_of(y)
     from gitops_ml.task import detect_task
 
     resolved = detect_task(y, task)
     if resolved == "regression":
-        spec = ColumnSpec(target, ydtype, False, float(y.min()), float(y.max()))
+        # the next labelled batch may reach past today's extremes, as any feature may
+        lo, hi = _widen(float(y.min()), float(y.max()), margin, ydtype == "integer")
+        spec = ColumnSpec(target, ydtype, False, lo, hi)
+    elif ydtype == "boolean":
+        spec = ColumnSpec(target, ydtype, False, categories=BOOLEAN_LEVELS)
     else:
-        values = sorted(y.dropna().unique().tolist(), key=str)
+        values = sorted(y.unique().tolist(), key=str)
         spec = ColumnSpec(target, ydtype, False, categories=tuple(
             v if ydtype != "string" else str(v) for v in values))
-    return Contract(target=spec, features=tuple(features), min_rows=1)
+    return Contract(target=spec, features=tuple(features), min_rows=1, excluded=tuple(excluded))
 
 
 def _pandera_schema(contract: Contract) -> Any:
     import pandera.pandas as pa
 
-    def column(spec: ColumnSpec) -> Any:
+    def column(spec: ColumnSpec, nullable: bool) -> Any:
+        if spec.dtype == "boolean":
+            # bool, or object when some are missing: the values themselves must be True/False
+            # (isin would take 1 and 0 too, since 1 == True)
+            is_bool = pa.Check(lambda v: isinstance(v, bool | np.bool_), element_wise=True,
+                               name="is_boolean")
+            return pa.Column(None, [is_bool], nullable=nullable)
         checks = []
         if spec.min is not None:
             checks.append(pa.Check.ge(spec.min))
@@ -195,9 +311,17 @@ def _pandera_schema(contract: Contract) -> Any:
         if spec.categories is not None:
             checks.append(pa.Check.isin(list(spec.categories)))
         dtype = {"float": "float64", "integer": "int64", "string": str}[spec.dtype]
-        return pa.Column(dtype, checks, nullable=spec.nullable, coerce=False)
+        if nullable and spec.dtype == "integer":
+            dtype = None  # an integer column with missing values reads as float
+            checks.append(pa.Check(lambda v: float(v) % 1 == 0, element_wise=True,
+                                   name="is_integer"))
+        return pa.Column(dtype, checks, nullable=nullable, coerce=False)
 
-    columns = {c.name: column(c) for c in (*contract.features, contract.target)}
+    columns = {c.name: column(c, c.nullable) for c in contract.features}
+    # rows without a target are unlabelled data, counted and dropped, never a contract failure
+    columns[contract.target.name] = column(contract.target, True)
+    columns.update({name: pa.Column(None, nullable=True, required=False)
+                    for name in contract.excluded_names})
     return pa.DataFrameSchema(columns, strict=True, ordered=False)
 
 
@@ -216,9 +340,11 @@ def validate(df: Any, contract: Contract) -> dict[str, Any]:
     import pandera.pandas as pa
 
     failures: list[dict[str, Any]] = []
-    if len(df) < contract.min_rows:
-        failures.append({"column": None, "check": f"at least {contract.min_rows} rows",
-                         "failing": 1, "examples": [len(df)]})
+    target = contract.target.name
+    unlabelled = int(df[target].isna().sum()) if target in df.columns else 0
+    if len(df) - unlabelled < contract.min_rows:
+        failures.append({"column": None, "check": f"at least {contract.min_rows} labelled rows",
+                         "failing": 1, "examples": [len(df) - unlabelled]})
     try:
         _pandera_schema(contract).validate(df, lazy=True)
     except pa.errors.SchemaErrors as exc:
@@ -232,13 +358,18 @@ def validate(df: Any, contract: Contract) -> dict[str, Any]:
                              "check": str(check), "failing": int(len(group)),
                              "examples": examples})
     failures.sort(key=lambda f: (f["column"] or "", f["check"]))
-    return {
+    report = {
         "passed": not failures,
         "rows": int(len(df)),
         "columns": int(df.shape[1]),
         "failed_checks": len(failures),
         "failures": failures,
     }
+    if unlabelled:
+        report["unlabelled_rows_dropped"] = unlabelled
+    if contract.excluded:
+        report["excluded_columns"] = [n for n in contract.excluded_names if n in df.columns]
+    return report
 
 
 def describe_failures(report: dict[str, Any]) -> str:

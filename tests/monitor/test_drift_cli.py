@@ -9,7 +9,9 @@ from gitops_ml import cli
 
 
 @pytest.fixture
-def trained(project):
+def trained(example_project):
+    """The template's example (its 30 features and 114 test rows are quoted below)."""
+    project = example_project
     project.params["evaluate"]["importance_repeats"] = 0
     project.run_all(infer=False)
     return project

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import yaml
 from repo_tools import sh, tool_env
 
 pytestmark = pytest.mark.e2e
@@ -57,9 +59,11 @@ def env(tmp_path: Path) -> dict[str, str]:
 def test_monitor_locally_reports_drift_on_a_simulated_batch_and_exits_3(repo_copy, env):
     out = monitor(repo_copy, env, "--source", "simulate")
     assert out.returncode == 3, out.stdout + out.stderr
-    assert "drift: detected in mean_radius" in out.stdout
+    # the feature the simulation shifted (mean_radius in the template's example)
+    shifted = re.search(r"simulated \d+ rows with (\S+) shifted", out.stdout).group(1)
+    assert f"drift: detected in {shifted}" in out.stdout
     report = json.loads((repo_copy / "reports/drift.json").read_text())
-    assert "mean_radius" in report["drifted"]
+    assert shifted in report["drifted"]
     assert not (repo_copy / "gh-state.json").exists()
 
 
@@ -82,11 +86,12 @@ def test_monitor_on_github_opens_one_issue_and_one_pr_then_updates_the_issue(
     import pandas as pd
 
     batch = pd.read_parquet(next((repo_copy / "data/incoming").glob("simulated-*.parquet")))
-    batch.drop(columns="diagnosis").to_parquet(tmp_path / "unlabelled.parquet")
+    target = yaml.safe_load((repo_copy / "params.yaml").read_text())["data"]["target"]
+    batch.drop(columns=target).to_parquet(tmp_path / "unlabelled.parquet")
     second = monitor(repo_copy, env, "--source", str(tmp_path / "unlabelled.parquet"),
                      "--github")
     assert second.returncode == 0, second.stdout + second.stderr
-    assert "has no 'diagnosis' column, so there is nothing to retrain on" in second.stdout
+    assert f"has no {target!r} column, so there is nothing to retrain on" in second.stdout
 
     calls = json.loads(Path(env["GH_STUB_STATE"]).read_text())["calls"]
     verbs = [c[:2] for c in calls]

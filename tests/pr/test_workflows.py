@@ -226,10 +226,13 @@ def test_pr_workflow_run_steps_produce_report_artifact(repo: Path, tmp_path: Pat
     (artifact,) = emu.uploads
     assert artifact == emu.runner_temp / "pr-report"
     data = json.loads((artifact / "pr_report.json").read_text())
-    assert data["head"]["sha"] == head and data["verdict"] == "pass"
-    assert (artifact / "pr_report.md").read_text().startswith("## ✅ Model check passed")
+    # a fork's own data may trip a warn-only gate (a slice gap): then "passed with warnings"
+    warned = any(g["status"] == "fail" and not g["blocking"] for g in data["gates"])
+    assert data["head"]["sha"] == head and data["verdict"] == ("warn" if warned else "pass")
+    title = "## ⚠️ Model check passed with warnings" if warned else "## ✅ Model check passed"
+    assert (artifact / "pr_report.md").read_text().startswith(title)
     assert (artifact / "plots-diff" / "index.html").is_file()
-    assert emu.summary.read_text().startswith("## ✅ Model check passed")
+    assert emu.summary.read_text().startswith(title)
     assert "uv sync --frozen" in emu.log.read_text()
     assert [name for name, outcome in run.steps if outcome == "skipped"] == [
         "AWS credentials for the DVC remote (read-only role)",

@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 
+from gitops_ml.init.plan import model_name_in, rename_model
+
 PROJECT = Path(__file__).resolve().parents[2]
 if str(PROJECT) not in sys.path:   # `pipelines/` is run as `python -m`, not installed
     sys.path.insert(0, str(PROJECT))
@@ -125,7 +127,10 @@ def model_repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ModelRepo:
     monkeypatch.delenv("GITHUB_OUTPUT", raising=False)
     root = tmp_path / "repo"
     root.mkdir()
-    shutil.copy(PROJECT / "dvc.yaml", root / "dvc.yaml")
+    # the tiny model below is named META["name"], whatever this project calls its own model
+    dvc_text = (PROJECT / "dvc.yaml").read_text()
+    (root / "dvc.yaml").write_text(rename_model(dvc_text, model_name_in(dvc_text, "dvc.yaml"),
+                                                META["name"], "dvc.yaml"))
     shutil.copytree(PROJECT / "deploy" / "base", root / "deploy" / "base")
     for stage in ("staging", "prod"):
         (root / "deploy" / "overlays" / stage).mkdir(parents=True)

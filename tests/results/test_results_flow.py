@@ -84,13 +84,19 @@ def test_pr_flow_report_matches_main_metrics(flows: dict) -> None:
 def test_uncommitted_results_fail_the_check_with_the_command(flows: dict) -> None:
     data, md = flows["data"], flows["md"]
     assert flows["code"] == 1 and data["verdict"] == "fail"
-    assert all(g["status"] == "pass" for g in data["gates"])   # only the results check fails
+    # only the results check fails (a warn-only gate may warn on a fork's own data)
+    assert all(g["status"] == "pass" or not g["blocking"] for g in data["gates"])
     results = data["results"]
     assert results["state"] == "mismatch" and results["stale_stages"] == ["evaluate"]
     assert results["metrics"] == []                 # the numbers agree; dvc.lock does not
-    assert results["command"] == (
-        "uv run dvc repro && git add dvc.lock reports/plots/precision_recall.json && "
-        "git commit -m \"Reproduce pipeline results\"")
+    # the curves curve_points thins: precision-recall in the template's example, and ROC too
+    # when a fork's data has more distinct scores
+    start = "uv run dvc repro && git add dvc.lock "
+    end = " && git commit -m \"Reproduce pipeline results\""
+    assert results["command"].startswith(start) and results["command"].endswith(end)
+    added = set(results["command"].removeprefix(start).removesuffix(end).split())
+    assert "reports/plots/precision_recall.json" in added
+    assert added <= {"reports/plots/precision_recall.json", "reports/plots/roc.json"}
     assert "### ❌ Committed results are not what this commit reproduces" in md
     assert f"```sh\n{results['command']}\n```" in md
 
@@ -101,7 +107,8 @@ def test_committing_the_reproduced_results_passes_the_check(flows: dict) -> None
     assert command.startswith("uv run dvc repro && ")
     sh(["bash", "-eo", "pipefail", "-c", command.removeprefix("uv run ")], clone)
     code, md, data, _log = _pr(clone)
-    assert (code, data["verdict"]) == (0, "pass"), md
+    warned = any(g["status"] == "fail" and not g["blocking"] for g in data["gates"])
+    assert (code, data["verdict"]) == (0, "warn" if warned else "pass"), md
     assert data["pipeline"]["state"] == "up_to_date"
     assert data["results"]["state"] == "match"
     assert "Committed results" not in md

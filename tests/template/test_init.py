@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import subprocess
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from repo_tools import sh
 from gitops_ml import cli, identity
 from gitops_ml.errors import UserError
 from gitops_ml.init import command
+from gitops_ml.init.yaml_edit import set_value
 from gitops_ml.report.gates import GatesConfig
 
 GOOD = ["--non-interactive", "--name", "acme-grades", "--model", "grade-model",
@@ -180,9 +182,10 @@ def test_init_from_github_leaves_a_repository_named_like_its_project_alone(fork,
                                                                           capsys):
     # the template itself, or a fork initialised on an earlier push
     monkeypatch.chdir(fork)
-    monkeypatch.setenv("GITHUB_REPOSITORY", "someone/gitops-ml")
+    name = identity.load("project.yaml").name   # gitops-ml in the template
+    monkeypatch.setenv("GITHUB_REPOSITORY", f"someone/{name}")
     assert init("--non-interactive", "--from-github") == 0
-    assert "someone/gitops-ml already holds project 'gitops-ml'; nothing to do" \
+    assert f"someone/{name} already holds project {name!r}; nothing to do" \
         in capsys.readouterr().out
     assert status(fork) == ""
 
@@ -192,6 +195,31 @@ def test_init_from_github_refuses_a_malformed_repository(fork, monkeypatch, caps
     monkeypatch.setenv("GITHUB_REPOSITORY", "no-slash")
     assert init("--non-interactive", "--from-github") == 2
     assert "GITHUB_REPOSITORY must be <owner>/<name>" in capsys.readouterr().err
+
+
+def test_init_takes_piped_answers_one_line_per_question(with_csv, monkeypatch, capsys):
+    lines = ["acme-grades", "grade-model", "Grades parts.", "data/grades.csv", "grade", ""]
+    monkeypatch.setattr("sys.stdin", io.StringIO("\n".join(lines) + "\n"))
+    assert init() == 0
+    assert identity.load("project.yaml").model == "grade-model"
+    params = yaml.safe_load(Path("params.yaml").read_text())
+    assert (params["data"]["source"], params["model"]["task"]) == ("data/grades.csv", "auto")
+
+
+def test_init_refuses_piped_answers_that_end_early(with_csv, monkeypatch, capsys):
+    monkeypatch.setattr("sys.stdin", io.StringIO("acme-grades\n"))
+    assert init() == 2
+    err = capsys.readouterr().err
+    assert "standard input ended before 'Model name (the registry tags it <model>@vX.Y.Z)' " \
+        "was answered" in err and "--non-interactive" in err
+    assert status(with_csv) == ""
+
+
+def test_ask_stops_at_a_bad_piped_answer():
+    replies = iter(["Bad Name", "churn"])
+    with pytest.raises(UserError, match="name: 'Bad Name' is not a valid name"):
+        command.ask("Project name", "churn", lambda v: identity.check_name(v, "name"),
+                    read=lambda _prompt: next(replies), piped=True)
 
 
 def test_ask_prompts_again_until_the_answer_is_valid(capsys):
@@ -226,3 +254,65 @@ def test_project_names_its_model_once(project_root):
     dvc = yaml.safe_load((project_root / "dvc.yaml").read_text())
     assert list(dvc["artifacts"]) == [model]
     assert f"--name {model} " in dvc["stages"]["export"]["cmd"]
+
+
+@pytest.fixture
+def with_loans(fork: Path, monkeypatch) -> Path:
+    """The fork with a committed loans CSV: an ID, names, a status that is rarely `bad`."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(3)
+    n = 120
+    pd.DataFrame({
+        "loan_id": rng.permutation(n) + 1000,
+        "customer": [f"Customer {i}" for i in range(n)],
+        "amount": rng.uniform(1000, 9000, n).round(0),
+        "purpose": rng.choice(["car", "home", "other"], n),
+        "status": np.where(np.arange(n) % 4 == 0, "bad", "good"),
+    }).to_csv(fork / "data/loans.csv", index=False)
+    commit(fork, "data")
+    monkeypatch.chdir(fork)
+    return fork
+
+
+def test_init_excludes_ids_slices_by_a_real_category_and_names_the_positive_class(
+        with_loans, capsys):
+    assert init(*answers(data="data/loans.csv", target="status", task="auto")) == 0
+    out = capsys.readouterr().out
+    contract = yaml.safe_load(Path("contract.yaml").read_text())
+    assert list(contract["features"]) == ["amount", "purpose"]
+    assert set(contract["excluded"]) == {"loan_id", "customer"}
+    assert "init: contract: excluded 'loan_id': identifier: named like one" in out
+    params = yaml.safe_load(Path("params.yaml").read_text())
+    assert params["evaluate"]["slices"] == ["purpose"]
+    assert params["gates"]["max_slice_gap"]["column"] == "purpose"
+    assert params["gates"]["floors"] == {}
+    assert "gates.floors left empty" in out
+    # the rarer class, whether params.yaml has the key yet or not
+    assert "init: evaluate.positive_class: bad (the rarer class" in out
+    if "positive_class" in params["evaluate"]:
+        assert params["evaluate"]["positive_class"] == "bad"
+
+
+def test_init_swaps_a_classifier_for_a_regressor_on_a_regression_target(with_csv, capsys):
+    # the template's classifier (a fork may already train a regressor)
+    params = Path("params.yaml")
+    text = set_value(params.read_text(), ("model", "estimator"),
+                     "sklearn.linear_model.LogisticRegression", where="params.yaml")
+    params.write_text(set_value(text, ("model", "params"), {"C": 1.0, "max_iter": 2000},
+                                where="params.yaml", block=True))
+    if status(with_csv):
+        commit(with_csv, "a classifier")
+    assert init(*answers(data="sklearn:diabetes", target="progression", task="auto")) == 0
+    model = yaml.safe_load(Path("params.yaml").read_text())["model"]
+    assert model == {"task": "auto", "estimator": "sklearn.linear_model.Ridge",
+                     "params": {"alpha": 1.0}}
+    assert "model: sklearn.linear_model.Ridge" in capsys.readouterr().out
+
+
+def test_init_keeps_an_estimator_that_fits_the_task(with_csv):
+    assert init(*GOOD) == 0
+    model = yaml.safe_load(Path("params.yaml").read_text())["model"]
+    assert model["estimator"] == "sklearn.linear_model.LogisticRegression"
+    assert model["params"] == {"C": 1.0, "max_iter": 2000}

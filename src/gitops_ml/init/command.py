@@ -85,13 +85,27 @@ def github_answers(env: Mapping[str, str], current_name: str) -> dict[str, str] 
 
 
 def ask(question: str, default: str, check: Callable[[str], object],
-        read: Callable[[str], str] = input) -> str:
-    """Prompt until the answer passes `check`; an empty answer takes the default."""
+        read: Callable[[str], str] = input, *, piped: bool = False) -> str:
+    """Prompt until the answer passes `check`; an empty answer takes the default.
+
+    `piped` answers (stdin is not a terminal) are read one line per question, in order: a bad
+    one is an error rather than a new prompt (the next line answers the next question), and
+    input that ends early is an error rather than silent defaults.
+    """
     while True:
-        answer = read(f"{question} [{default}]: ").strip() or default
+        try:
+            answer = read(f"{question} [{default}]: ").strip() or default
+        except EOFError:
+            raise UserError(f"standard input ended before {question!r} was answered; pipe one "
+                            "line per question (an empty line keeps the default) or pass "
+                            "--non-interactive to keep the current values") from None
+        if piped:
+            print(answer)  # the prompt went out without its answer; keep the transcript whole
         try:
             check(answer)
         except UserError as exc:
+            if piped:
+                raise
             print(f"  {exc}", file=sys.stderr)
             continue
         return answer
@@ -144,13 +158,14 @@ def main(args: argparse.Namespace) -> None:
     for field_ in ("owner", "image", "python"):
         if getattr(args, field_) is not None:
             values[field_] = getattr(args, field_)
-    interactive = not args.non_interactive and sys.stdin.isatty()
+    # Piped answers are answers: only --non-interactive (or a flag per question) skips asking.
+    piped = not sys.stdin.isatty()
     for field_, _flag, prompt in QUESTIONS:
         given = getattr(args, field_)
         if given is not None:
             values[field_] = given
-        elif interactive:
-            values[field_] = ask(prompt, values[field_], _check_for(field_))
+        elif not args.non_interactive:
+            values[field_] = ask(prompt, values[field_], _check_for(field_), piped=piped)
     plan = make_plan(Answers(**values), paths, root=root)
     add_starter(plan, paths)   # model_tests.yaml, when the data changed
     if plan.empty:

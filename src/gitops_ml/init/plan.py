@@ -12,7 +12,7 @@ import yaml
 
 from gitops_ml import config, identity
 from gitops_ml.errors import UserError
-from gitops_ml.init.yaml_edit import set_value
+from gitops_ml.init.yaml_edit import flow, set_value
 
 HEADER_START = "<!-- project-header:"
 HEADER_END = "<!-- /project-header -->"
@@ -91,12 +91,51 @@ def gates_for(task: str, slice_column: str, target_std: float) -> dict[str, Any]
     return {"floors": {}, "max_regression": regression, "max_slice_gap": gap}
 
 
+# A slice column has few enough levels that each holds a fair share of the test set.
+MAX_SLICE_LEVELS = 10
+# The estimator init picks when the current one does not fit the task (a team's own choice that
+# does fit is kept): both are fast, need no tuning and convert to ONNX.
+ESTIMATORS = {
+    "classification": ("sklearn.linear_model.LogisticRegression", {"C": 1.0, "max_iter": 2000}),
+    "regression": ("sklearn.linear_model.Ridge", {"alpha": 1.0}),
+}
+
+
 def slice_column(contract: Any) -> str:
-    """The column reports slice by: the first categorical feature, else the first feature."""
-    return (contract.categorical or contract.feature_names)[0]
+    """The column reports slice by: a low-cardinality categorical feature, else the first numeric
+    one (sliced in quantile bins). Excluded columns (IDs, free text) are not features."""
+    for spec in contract.features:
+        if not spec.is_numeric and 2 <= len(spec.categories or ()) <= MAX_SLICE_LEVELS:
+            return spec.name
+    return (contract.numeric or contract.feature_names)[0]
 
 
-def _rename_model(text: str, old: str, new: str, where: str) -> str:
+def positive_class(y: Any) -> Any:
+    """The binary class metrics such as precision and recall are about: the rarer one (the
+    event a model is built to find: a default, a churn), the later in sort order on a tie."""
+    counts = y.dropna().value_counts()
+    ordered = sorted(counts.index, key=lambda label: (-counts[label], str(label)))
+    label = ordered[-1]
+    return label.item() if hasattr(label, "item") else label
+
+
+def estimator_for(task: str, current: config.ModelConfig) -> tuple[str, dict[str, Any]] | None:
+    """A replacement estimator and params when `current` cannot learn `task`, else None."""
+    from sklearn.base import is_classifier, is_regressor
+
+    from gitops_ml.modeling import resolve_estimator
+
+    try:
+        estimator = resolve_estimator(current.estimator, current.params)
+    except UserError:
+        estimator = None
+    fits = (is_regressor(estimator) if task == "regression" else is_classifier(estimator))
+    if estimator is not None and fits:
+        return None
+    return ESTIMATORS["regression" if task == "regression" else "classification"]
+
+
+def rename_model(text: str, old: str, new: str, where: str) -> str:
     """dvc.yaml with the artifact `old` renamed and `export --name old` set to `new`."""
     doc = yaml.safe_load(text) or {}
     if old == new:
@@ -193,6 +232,8 @@ def make_plan(answers: Answers, paths: Paths, *, root: Path) -> Plan:
     data_changed = (answers.source, answers.target, answers.task) != (
         current.source, current.target, current_task)
 
+    contract = contract_mod.infer(df, answers.target, task=answers.task,
+                                  exclude=current.exclude)
     plan = Plan()
 
     def write(path: Path, text: str) -> None:
@@ -202,7 +243,7 @@ def make_plan(answers: Answers, paths: Paths, *, root: Path) -> Plan:
     write(paths.identity, identity.dumps(new_id))
     dvc_text = paths.dvc_yaml.read_text()
     old_model = model_name_in(dvc_text, str(paths.dvc_yaml))
-    write(paths.dvc_yaml, _rename_model(dvc_text, old_model, new_id.model, str(paths.dvc_yaml)))
+    write(paths.dvc_yaml, rename_model(dvc_text, old_model, new_id.model, str(paths.dvc_yaml)))
     header = _render("readme_header.md.j2", identity=new_id)
     write(paths.readme, _readme(paths.readme.read_text(), header, str(paths.readme)))
 
@@ -211,10 +252,10 @@ def make_plan(answers: Answers, paths: Paths, *, root: Path) -> Plan:
     if data_changed or renamed or not paths.intended_use.exists():
         write(paths.intended_use, _render(
             "intended_use.md.j2", identity=new_id, target=answers.target, task=resolved,
-            features=df.shape[1] - 1, rows=len(df), source=f"`{answers.source}`"))
+            features=len(contract.features), rows=int(df[answers.target].notna().sum()),
+            source=f"`{answers.source}`"))
 
     if data_changed:
-        contract = contract_mod.infer(df, answers.target, task=answers.task)
         plan.contract = contract
         where = str(paths.params)
         column = slice_column(contract)
@@ -223,14 +264,47 @@ def make_plan(answers: Answers, paths: Paths, *, root: Path) -> Plan:
         text = set_value(text, ("data", "source"), answers.source, where=where)
         text = set_value(text, ("data", "target"), answers.target, where=where)
         text = set_value(text, ("model", "task"), answers.task, where=where)
+        replacement = estimator_for(resolved, config.ModelConfig.from_params(params))
+        if replacement is not None:
+            text = set_value(text, ("model", "estimator"), replacement[0], where=where)
+            text = set_value(text, ("model", "params"), replacement[1], where=where, block=True)
+            plan.notes.append(f"model: {replacement[0]} {replacement[1]} (the previous "
+                              f"estimator does not fit a {resolved} task)")
         text = set_value(text, ("evaluate", "slices"), [column], where=where)
+        text, positive_note = _set_positive_class(text, resolved, df[answers.target], where)
         for key, value in gates_for(resolved, column, std).items():
             text = set_value(text, ("gates", key), value, where=where,
                              block=key == "max_regression")
         write(paths.params, text)
         plan.deletes = [root / p for p in git_tracked_results(dvc_text) if (root / p).exists()]
+        unlabelled = int(df[answers.target].isna().sum())
         plan.notes.append(f"data: {answers.source} -> {answers.target} ({resolved}), "
-                          f"{len(df)} rows, {df.shape[1] - 1} features; contract inferred; "
-                          f"slices and gates set for {resolved}; {len(plan.deletes)} stale "
-                          "result(s) removed (the next `dvc repro` writes them)")
+                          f"{len(df) - unlabelled} labelled rows"
+                          + (f" ({unlabelled} unlabelled, dropped)" if unlabelled else "")
+                          + f", {len(contract.features)} features; contract inferred; "
+                          f"{len(plan.deletes)} stale result(s) removed (the next `dvc repro` "
+                          "writes them)")
+        plan.notes.extend(f"contract: excluded {name!r}: {reason} (keep it: move it under "
+                          "`features:` in contract.yaml)" if reason != "data.exclude" else
+                          f"contract: excluded {name!r} (data.exclude)"
+                          for name, reason in contract.excluded)
+        plan.notes.append(f"evaluate: slices by {column!r}; gates: max_slice_gap on {column!r}, "
+                          f"max_regression set for {resolved} metrics")
+        if positive_note:
+            plan.notes.append(positive_note)
+        plan.notes.append("gates.floors left empty: after the first `dvc repro`, set them just "
+                          "below reports/metrics.json (e.g. `floors: {...}`), so a pull request "
+                          "can never merge a model worse than that")
     return plan
+
+
+def _set_positive_class(text: str, task: str, y: Any, where: str) -> tuple[str, str]:
+    """params.yaml with `evaluate.positive_class` set for a binary task (null otherwise)."""
+    value = positive_class(y) if task == "binary" else None
+    note = (f"evaluate.positive_class: {flow(value)} (the rarer class; precision and recall "
+            "are about it)" if value is not None else "")
+    try:
+        text = set_value(text, ("evaluate", "positive_class"), value, where=where)
+    except UserError:  # a params.yaml from before the key existed: say what to add
+        return text, note + (f"; add it to {where}" if note else "")
+    return text, note

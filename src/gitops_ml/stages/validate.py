@@ -20,4 +20,6 @@ def main(args: argparse.Namespace) -> None:
             f"data contract {args.contract}: {report['failed_checks']} check(s) failed "
             f"(details in {args.report}):\n{contract_mod.describe_failures(report)}"
         )
-    print(f"validate: {report['rows']} rows pass {args.contract}")
+    dropped = report.get("unlabelled_rows_dropped", 0)
+    note = f"; unlabelled rows dropped: {dropped} (no {contract.target.name!r})" if dropped else ""
+    print(f"validate: {report['rows']} rows pass {args.contract}{note}")
