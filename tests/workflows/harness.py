@@ -24,6 +24,7 @@ import shutil
 import subprocess
 import sys
 import time
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,11 @@ ACTIONS = Path(__file__).resolve().parent / "actions"
 RUNNER_IMAGE = "act-runner:local"
 PIN = re.compile(r"^([^/@\s]+/[^/@\s]+)(?:/[^@\s]*)?@([0-9a-f]{40})$")
 _run_ids = itertools.count(int(time.time()) % 100000 * 10)
+
+
+def repo_id(full_name: str) -> int:
+    """A repository's numeric id (stable, as GitHub's)."""
+    return zlib.crc32(full_name.encode()) % 10**8
 
 
 def act_binary() -> str | None:
@@ -176,6 +182,13 @@ class Harness:
                                       "issues": "write", "workflows": "write",
                                       "actions": "write"}, login)
 
+    def github_get(self, path: str, token: str | None = None) -> Any:
+        """GET on the local GitHub's REST API from the host, as a client would."""
+        import urllib.request
+        headers = {"Host": API_HOST, **({"Authorization": f"token {token}"} if token else {})}
+        req = urllib.request.Request(f"http://{self.github.address}{path}", headers=headers)
+        return json.loads(urllib.request.urlopen(req).read())
+
     def file_at(self, repo: str, ref: str, path: str) -> str:
         return subprocess.run(["git", "-C", str(self.github.git_dir(repo)), "show",
                                f"{ref}:{path}"], capture_output=True, text=True,
@@ -198,7 +211,7 @@ class Harness:
         wf_file = work / workflow
         wf_file.write_text(text)
         info = self.github.repos[repo]
-        payload = {**payload, "repository": {"id": abs(hash(repo)) % 10**6, "full_name": repo,
+        payload = {**payload, "repository": {"id": repo_id(repo), "full_name": repo,
                                              "default_branch": info.default_branch,
                                              "is_template": info.is_template,
                                              "description": info.description,
