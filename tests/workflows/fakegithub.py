@@ -118,6 +118,7 @@ class FakeGitHub:
         self.comments: list[dict[str, Any]] = []
         self.labels: dict[str, list[str]] = {}
         self.dispatches: list[dict[str, Any]] = []
+        self.pull_creators: dict[int, str] = {}       # PR number -> kind of token that opened it
         self.artifacts: list[dict[str, Any]] = []
         self.requests: list[tuple[str, str, str]] = []  # (method, path, token kind)
         self.events_file = root / "push-events.jsonl"
@@ -472,6 +473,7 @@ def create_pull(gh: FakeGitHub, repo: Repo, token: Token | None, groups: Any, qu
                                            f"{head_repo.split('/')[0]}:{branch}."}])
     pr = gh._create_pull(repo.full_name, head_repo, branch, data["base"],
                          data.get("title", ""), data.get("body", ""), token.login)
+    gh.pull_creators[pr["number"]] = token.kind
     return 201, pr
 
 
@@ -545,6 +547,14 @@ def update_issue(gh: FakeGitHub, repo: Repo, token: Token | None, groups: Any, q
             if issue.get("pull_request"):
                 issue["pull_request"][key] = data[key]
     return 200, _issue_json(issue)
+
+
+def get_label(gh: FakeGitHub, repo: Repo, token: Token | None, groups: Any, query: Any,
+              data: Any) -> tuple[int, Any]:
+    # https://docs.github.com/en/rest/issues/labels#get-a-label (404 when there is none)
+    if groups[0] not in gh.labels[repo.full_name]:
+        raise ApiError(404, "Not Found")
+    return 200, {"name": groups[0]}
 
 
 def create_label(gh: FakeGitHub, repo: Repo, token: Token | None, groups: Any, query: Any,
@@ -654,6 +664,7 @@ ROUTES = [
     ("GET", r"/repos/([^/]+)/([^/]+)/issues", list_issues),
     ("POST", r"/repos/([^/]+)/([^/]+)/issues", create_issue),
     ("PATCH", r"/repos/([^/]+)/([^/]+)/issues/(\d+)", update_issue),
+    ("GET", r"/repos/([^/]+)/([^/]+)/labels/([^/]+)", get_label),
     ("POST", r"/repos/([^/]+)/([^/]+)/labels", create_label),
     ("GET", r"/repos/([^/]+)/([^/]+)/issues/(\d+)/comments", list_comments),
     ("POST", r"/repos/([^/]+)/([^/]+)/issues/(\d+)/comments", create_comment),
