@@ -120,6 +120,7 @@ class FakeGitHub:
         self.dispatches: list[dict[str, Any]] = []
         self.pull_creators: dict[int, str] = {}       # PR number -> kind of token that opened it
         self.artifacts: list[dict[str, Any]] = []
+        self.attestations: list[dict[str, Any]] = []
         self.requests: list[tuple[str, str, str]] = []  # (method, path, token kind)
         self.events_file = root / "push-events.jsonl"
         self.lock = threading.Lock()
@@ -180,6 +181,23 @@ class FakeGitHub:
                         f"+refs/heads/{pr['head']['ref']}:refs/pull/{pr['number']}/head"],
                        check=True)
         pr["head"]["sha"] = self.rev(head_repo, f"refs/heads/{pr['head']['ref']}")
+        # refs/pull/N/merge: the test merge of the head into the base branch, GITHUB_SHA of a
+        # pull_request run (docs: "Events that trigger workflows", pull_request)
+        base_tip = self.rev(pr["base"]["repo"]["full_name"], f"refs/heads/{pr['base']['ref']}")
+        tree = subprocess.run(["git", "-C", str(base_git), "merge-tree", "--write-tree",
+                               base_tip, pr["head"]["sha"]], capture_output=True, text=True,
+                              check=False)
+        if tree.returncode == 0:   # no conflict: GitHub makes the merge ref (mergeable)
+            who = {"NAME": "GitHub", "EMAIL": "noreply@github.com"}
+            env = {**os.environ, **{f"GIT_{role}_{k}": v for role in ("AUTHOR", "COMMITTER")
+                                    for k, v in who.items()}}
+            merge = subprocess.run(
+                ["git", "-C", str(base_git), "commit-tree", tree.stdout.split()[0], "-p", base_tip,
+                 "-p", pr["head"]["sha"], "-m", f"Merge {pr['head']['sha']} into {base_tip}"],
+                capture_output=True, text=True, check=True, env=env).stdout.strip()
+            subprocess.run(["git", "-C", str(base_git), "update-ref",
+                            f"refs/pull/{pr['number']}/merge", merge], check=True)
+            pr["merge_commit_sha"] = merge
         return pr["head"]["sha"]
 
     def _create_pull(self, base_repo: str, head_repo: str, head_branch: str, base: str,
@@ -654,7 +672,21 @@ def download_artifact(gh: FakeGitHub, repo: Repo, token: Token | None, groups: A
     raise ApiError(404, "Not Found")
 
 
+def create_attestation(gh: FakeGitHub, repo: Repo, token: Token | None, groups: Any, query: Any,
+                       data: dict[str, Any]) -> tuple[int, Any]:
+    # https://docs.github.com/en/rest/repos/attestations#create-an-attestation
+    _need(token, "attestations", "write")
+    if not isinstance((data or {}).get("bundle"), dict):
+        raise ApiError(422, "Validation Failed",
+                       errors=[{"resource": "Attestation", "field": "bundle",
+                                "code": "missing_field"}])
+    aid = gh.next_id()
+    gh.attestations.append({"id": aid, "repo": repo.full_name, "bundle": data["bundle"]})
+    return 201, {"id": aid}
+
+
 ROUTES = [
+    ("POST", r"/repos/([^/]+)/([^/]+)/attestations", create_attestation),
     ("GET", r"/repos/([^/]+)/([^/]+)", get_repo),
     ("GET", r"/repos/([^/]+)/([^/]+)/commits/([0-9a-f]{40})/pulls", commit_pulls),
     ("GET", r"/repos/([^/]+)/([^/]+)/pulls", list_pulls),

@@ -56,7 +56,7 @@ def pull_request_run(hub: Harness, pr: dict[str, Any], action: str = "opened",
     is_fork = pr["head"]["repo"]["full_name"] != base
     payload = {"action": action, "number": pr["number"], "pull_request": pr}
     return hub.run("pr.yml", "pull_request", payload, repo=base,
-                   ref=f"refs/pull/{pr['number']}/merge", sha=pr["head"]["sha"],
+                   ref=f"refs/pull/{pr['number']}/merge", sha=pr["merge_commit_sha"],
                    workflow_ref=pr["head"]["sha"], fork=is_fork, **kwargs)
 
 

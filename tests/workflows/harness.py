@@ -34,7 +34,7 @@ from fakegithub import API_HOST, GIT_HOST, FakeGitHub
 
 PROJECT = Path(__file__).resolve().parents[2]
 ACTIONS = Path(__file__).resolve().parent / "actions"
-RUNNER_IMAGE = "act-runner:local"
+RUNNER_IMAGE = os.environ.get("ACT_RUNNER_IMAGE", "act-runner:local")
 PIN = re.compile(r"^([^/@\s]+/[^/@\s]+)(?:/[^@\s]*)?@([0-9a-f]{40})$")
 _run_ids = itertools.count(int(time.time()) % 100000 * 10)
 
@@ -59,7 +59,8 @@ def prerequisites() -> str | None:
     probe = subprocess.run(["docker", "image", "inspect", RUNNER_IMAGE], capture_output=True,
                            check=False)
     if probe.returncode != 0:
-        return f"{RUNNER_IMAGE} missing: run ../shared/tools/act-runner-image (.ci/run does)"
+        return (f"{RUNNER_IMAGE} missing: run ../shared/tools/act-runner-image or "
+                "tests/workflows/runner-image.sh (.ci/run does)")
     return None
 
 
@@ -134,6 +135,7 @@ class Harness:
     root: Path
     github: FakeGitHub
     uv_cache: Path
+    registry_proc: subprocess.Popen[bytes] | None = None
 
     @classmethod
     def start(cls, root: Path) -> Harness:
@@ -148,6 +150,34 @@ class Harness:
 
     def stop(self) -> None:
         self.github.stop()
+        if self.registry_proc is not None:
+            self.registry_proc.terminate()
+            self.registry_proc.wait(timeout=30)
+
+    def start_registry(self) -> str:
+        """A local OCI registry (Debian's docker-registry, the CNCF distribution registry) on the
+        loopback: where main.yml pushes the image, by IMAGE_REGISTRY. Docker talks plain HTTP to
+        registries on 127.0.0.0/8 without configuration ("insecure registries")."""
+        import socket
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        config = self.root / "registry.yml"
+        config.write_text(yaml.safe_dump({
+            "version": 0.1, "log": {"level": "warn"},
+            "storage": {"filesystem": {"rootdirectory": str(self.root / "registry")},
+                        "delete": {"enabled": True}},
+            "http": {"addr": f"127.0.0.1:{port}"}}))
+        self.registry_proc = subprocess.Popen(["docker-registry", "serve", str(config)],
+                                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        for _ in range(50):
+            try:
+                import urllib.request
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/", timeout=1)
+                return f"127.0.0.1:{port}"
+            except OSError:
+                time.sleep(0.2)
+        raise AssertionError("docker-registry did not start")
 
     # ---- git side ------------------------------------------------------------------------------
     def git(self, cwd: Path, *args: str, token: str | None = None) -> str:
@@ -227,7 +257,9 @@ class Harness:
         uv_bin = Path(shutil.which("uv") or "/usr/local/bin/uv").resolve().parent
         cmd = [act_binary() or "act", event_name, "-W", str(wf_file), "-e",
                str(work / "event.json"), "-P", f"ubuntu-latest={RUNNER_IMAGE}", "--pull=false",
-               "--bind", "--rm", "--actor", actor, "--concurrent-jobs", "1",
+               # --no-skip-checkout: act otherwise skips a checkout of "this" repository
+               "--bind", "--rm", "--no-skip-checkout", "--log-prefix-job-id",
+               "--actor", actor, "--concurrent-jobs", "1",
                "--container-options",
                f"--add-host={GIT_HOST}:{host} --add-host={API_HOST}:{host} "
                f"-v {uv_bin}:/opt/host-uv:ro -v {self.uv_cache}:/opt/uv-cache",
@@ -264,10 +296,9 @@ class Harness:
         log = proc.stdout + proc.stderr
         (work / "act.log").write_text(log)
         jobs = {}
-        for match in re.finditer(r"^\[[^/\]]+/([^\]]+)\]\s+🏁\s+Job (succeeded|failed)", log,
-                                 re.M):
+        for match in re.finditer(r"^\[([^\]]+)\]\s+🏁\s+Job (succeeded|failed)", log, re.M):
             jobs[match.group(1).strip()] = "success" if match.group(2) == "succeeded" \
                 else "failure"
-        for match in re.finditer(r"^\[[^/\]]+/([^\]]+)\]\s+❌\s+Failure - ", log, re.M):
+        for match in re.finditer(r"^\[([^\]]+)\]\s+❌\s+Failure - Main", log, re.M):
             jobs[match.group(1).strip()] = "failure"
         return Run(workflow, event_name, run_id, proc.returncode, log, seconds, jobs)

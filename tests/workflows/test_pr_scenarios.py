@@ -127,8 +127,9 @@ def test_fork_pr_with_hostile_artifact_gets_only_what_the_json_says(
                            "python3 .github/hostile.py \"$RUNNER_TEMP/pr-report\""},
                    {"uses": upload, "with": {"name": "pr-report",
                                              "path": "${{ runner.temp }}/pr-report"}}]}}}
-    script = ("import json, subprocess, sys\n"
-              "sha = subprocess.check_output(['git', 'rev-parse', 'HEAD'], text=True).strip()\n"
+    script = ("import json, os, sys\n"
+              "event = json.load(open(os.environ['GITHUB_EVENT_PATH']))\n"
+              "sha = event['pull_request']['head']['sha']   # what the comment job checks\n"
               "data = json.load(open('.github/hostile.json'))\n"
               "data['head']['sha'] = sha\n"
               "open(sys.argv[1] + '/pr_report.json', 'w').write(json.dumps(data))\n"
