@@ -122,6 +122,7 @@ class FakeGitHub:
         self.artifacts: list[dict[str, Any]] = []
         self.attestations: list[dict[str, Any]] = []
         self.requests: list[tuple[str, str, str]] = []  # (method, path, token kind)
+        self.errors: list[str] = []
         self.events_file = root / "push-events.jsonl"
         self.lock = threading.Lock()
         self._ids = 1000
@@ -276,10 +277,22 @@ class _Handler(BaseHTTPRequestHandler):
                 self._git()
         except ApiError as exc:
             self._json(exc.status, exc.body)
+        except Exception as exc:  # a bug here must show as a 500 in the job log, not a hang
+            self.github.errors.append(f"{self.command} {self.path}: {exc!r}")
+            self._json(500, {"message": f"fake GitHub error: {exc!r}"})
 
     do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _any  # noqa: N815
 
     def _body(self) -> bytes:
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":   # gh --input -
+            chunks = []
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    self.rfile.readline()
+                    return b"".join(chunks)
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
         length = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(length) if length else b""
 
