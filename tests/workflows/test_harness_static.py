@@ -41,3 +41,11 @@ def test_gitpush_puts_the_token_in_a_header_not_the_url() -> None:
 def test_gitpush_names_what_is_missing() -> None:
     with pytest.raises(ValueError, match="GH_TOKEN, GITHUB_REPOSITORY not set"):
         gitpush.push_command(["x"], {"GITHUB_SERVER_URL": "https://github.com"})
+
+
+def test_comment_job_pins_cml_and_installs_no_vega_tools() -> None:
+    import yaml
+
+    steps = yaml.safe_load((WORKFLOWS / "pr-comment.yml").read_text())["jobs"]["comment"]["steps"]
+    [cml] = [s for s in steps if s.get("uses", "").startswith("iterative/setup-cml@")]
+    assert cml["with"] == {"version": "v0.20.6", "vega": False}

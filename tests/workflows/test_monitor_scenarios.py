@@ -62,3 +62,24 @@ def test_monitor_with_drift_opens_one_issue_and_one_pr_whose_checks_run(
     assert len(hub.github.pulls) == 1
     assert [c["body"] for c in comments(hub, REPO, issues[0]["number"])] == [
         "Drift seen again; report updated."]
+
+
+def test_monitor_with_only_the_workflow_token_says_which_setting_is_missing(
+        hub: Harness, tmp_path: Path) -> None:
+    # A new repository as GitHub makes it: "Allow GitHub Actions to create and approve pull
+    # requests" is off, and no App or RETRAIN_TOKEN is configured.
+    seed(hub, "acme/fresh", tmp_path / "fresh")
+    sha = hub.github.rev("acme/fresh", "refs/heads/main")
+    run = hub.run("monitor.yml", "workflow_dispatch",
+                  {"inputs": {"source": "simulate"}, "ref": "refs/heads/main"},
+                  repo="acme/fresh", ref="refs/heads/main", sha=sha)
+    assert run.jobs == {"drift": "failure"}, run.log[-4000:]
+    assert "the workflow token may not open pull requests" in run.log
+    assert "Allow GitHub Actions to create and approve pull requests" in run.log
+    [issue] = [i for i in hub.github.issues if i["repo"] == "acme/fresh"]
+    assert issue["labels"] == ["model-drift"]
+    assert not [p for p in hub.github.pulls if p["base"]["repo"]["full_name"] == "acme/fresh"]
+    # the branch went up with GITHUB_TOKEN: GitHub starts no workflow for that push
+    [push] = [e for e in hub.github.push_events()
+              if e["repo"] == "acme/fresh" and e["ref"] == "refs/heads/retrain/drift"]
+    assert push["token"] == "workflow"
