@@ -183,7 +183,8 @@ def open_retraining_pr(batch: Path, report: Path, base: str, dispatch: bool) -> 
                     f"branch {BRANCH} is pushed, but the workflow token may not open pull "
                     "requests: give the monitor workflow a GitHub App or RETRAIN_TOKEN, or allow "
                     "it in Settings > Actions > General > \"Allow GitHub Actions to create and "
-                    "approve pull requests\" (README.md, \"Monitoring and retraining\")") from exc
+                    "approve pull requests\" (README.md, \"Monitoring and continuous "
+                    "training\")") from exc
             raise
         outcome = f"opened pull request #{pr['number']}"
     if dispatch:  # a PR pushed with GITHUB_TOKEN starts no workflow; ask for the checks by hand

@@ -26,12 +26,16 @@ def monitor_run(hub: Harness, source: str, **kwargs):
                    ref="refs/heads/main", sha=sha, **kwargs)
 
 
-def test_monitor_without_drift_opens_nothing(hub: Harness, base: Path) -> None:
-    run = monitor_run(hub, "data/test.parquet")
+def test_monitor_without_drift_opens_nothing(hub: Harness, tmp_path: Path) -> None:
+    seed(hub, "acme/steady", tmp_path / "steady")
+    sha = hub.github.rev("acme/steady", "refs/heads/main")
+    run = hub.run("monitor.yml", "workflow_dispatch",
+                  {"inputs": {"source": "data/test.parquet"}, "ref": "refs/heads/main"},
+                  repo="acme/steady", ref="refs/heads/main", sha=sha)
     assert run.jobs == {"drift": "success"}, run.log[-4000:]
     assert "drift: none in " in run.log
-    assert hub.github.issues == [] and hub.github.pulls == []
-    assert [e for e in hub.github.push_events() if e["repo"] == REPO and
+    assert [i for i in hub.github.issues if i["repo"] == "acme/steady"] == []
+    assert [e for e in hub.github.push_events() if e["repo"] == "acme/steady" and
             e["ref"] != "refs/heads/main"] == []
 
 
@@ -40,13 +44,14 @@ def test_monitor_with_drift_opens_one_issue_and_one_pr_whose_checks_run(
     token = hub.user_token("retrain-bot")
     run = monitor_run(hub, "simulate", secrets_={"RETRAIN_TOKEN": token})
     assert run.jobs == {"drift": "success"}, run.log[-4000:]
-    issues = [i for i in hub.github.issues if not i.get("pull_request")]
+    issues = [i for i in hub.github.issues if i["repo"] == REPO and not i.get("pull_request")]
     assert [(i["title"], i["labels"]) for i in issues] == [
         ("Model drift detected", ["model-drift"])]
-    [pr] = hub.github.pulls
+    [pr] = [p for p in hub.github.pulls if p["base"]["repo"]["full_name"] == REPO]
     assert pr["head"]["ref"] == "retrain/drift" and pr["base"]["ref"] == "main"
     # pushed and opened with RETRAIN_TOKEN, not GITHUB_TOKEN: GitHub starts pr.yml for it
-    [push] = [e for e in hub.github.push_events() if e["ref"] == "refs/heads/retrain/drift"]
+    [push] = [e for e in hub.github.push_events()
+              if e["repo"] == REPO and e["ref"] == "refs/heads/retrain/drift"]
     assert push["token"] == "user" and hub.github.pull_creators[pr["number"]] == "user"
     assert hub.github.dispatches == []
     checks = pull_request_run(hub, pr)
@@ -58,8 +63,9 @@ def test_monitor_with_drift_opens_one_issue_and_one_pr_whose_checks_run(
     # Drift again the next week: the same issue is updated, the same PR force-pushed
     again = monitor_run(hub, "simulate", secrets_={"RETRAIN_TOKEN": token})
     assert again.jobs == {"drift": "success"}, again.log[-4000:]
-    assert len([i for i in hub.github.issues if not i.get("pull_request")]) == 1
-    assert len(hub.github.pulls) == 1
+    assert len([i for i in hub.github.issues
+                if i["repo"] == REPO and not i.get("pull_request")]) == 1
+    assert len([p for p in hub.github.pulls if p["base"]["repo"]["full_name"] == REPO]) == 1
     assert [c["body"] for c in comments(hub, REPO, issues[0]["number"])] == [
         "Drift seen again; report updated."]
 

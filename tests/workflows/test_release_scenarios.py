@@ -7,7 +7,7 @@ against the local GitHub and a local OCI registry:
    gates, builds, smoke-tests and pushes the image to the registry, and registers the model
    version tag with the pushed digest;
 3. a stage tag pushed by a person starts promote.yml, which deploys exactly that digest.
-They share one repository and run in order (each step needs the one before).
+They share one repository and run in order (each step needs the one before): one test.
 """
 
 from __future__ import annotations
@@ -56,8 +56,15 @@ def test_template_init_skips_the_template_itself(hub: Harness, repo: Path) -> No
     assert run.returncode == 0 and run.jobs == {}, run.log[-2000:]
 
 
-def test_template_init_names_the_project_and_its_push_starts_nothing(hub: Harness,
-                                                                      repo: Path) -> None:
+def test_template_repository_from_first_push_to_a_deployed_digest(hub: Harness,
+                                                                   repo: Path) -> None:
+    """The steps depend on each other (one repository, in order), so they are one test."""
+    template_init_names_the_project_and_its_push_starts_nothing(hub, repo)
+    main_on_the_first_push_publishes_and_registers(hub, repo)
+    promote_on_a_stage_tag_deploys_the_recorded_digest(hub, repo)
+
+
+def template_init_names_the_project_and_its_push_starts_nothing(hub: Harness, repo: Path) -> None:
     run = hub.run("template-init.yml", "push", push_event(hub, ZERO, state["first"]),
                   repo=REPO, ref="refs/heads/main", sha=state["first"])
     assert run.jobs == {"init": "success"}, run.log[-4000:]
@@ -71,7 +78,7 @@ def test_template_init_names_the_project_and_its_push_starts_nothing(hub: Harnes
     assert hub.file_at(REPO, after, ".github/workflows/template-init.yml")
 
 
-def test_main_on_the_first_push_publishes_and_registers(hub: Harness, repo: Path) -> None:
+def main_on_the_first_push_publishes_and_registers(hub: Harness, repo: Path) -> None:
     first = state["first"]
     run = hub.run("main.yml", "push", push_event(hub, ZERO, first), repo=REPO,
                   ref="refs/heads/main", sha=first,
@@ -97,9 +104,7 @@ def test_main_on_the_first_push_publishes_and_registers(hub: Harness, repo: Path
     state.update(tag=tag, version=version, digest=digest, image=image)
 
 
-def test_promote_on_a_stage_tag_deploys_the_recorded_digest(hub: Harness, repo: Path) -> None:
-    if "tag" not in state:
-        pytest.skip("needs the registered version from the main scenario")
+def promote_on_a_stage_tag_deploys_the_recorded_digest(hub: Harness, repo: Path) -> None:
     artifact = state["tag"].split("@")[0]
     stage_tag = f"{artifact}#prod#1"
     hub.git(repo, "fetch", "-q", "origin", "+refs/tags/*:refs/tags/*")
