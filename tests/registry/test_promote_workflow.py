@@ -152,7 +152,7 @@ def _rollback_flow(repo: ModelRepo, tmp_path: Path, monkeypatch: pytest.MonkeyPa
     (bin_dir / "uv").write_text(UV_STUB)
     (bin_dir / "uv").chmod(stat.S_IRWXU)
     install_gh(bin_dir)
-    push_url = "https://x-access-token:tok@github.com/octo/gitops-ml.git"
+    push_url = "https://github.com/octo/gitops-ml.git"   # pipelines.gitpush: token in a header
     env = {**os.environ,
            "PATH": f"{bin_dir}{os.pathsep}{Path(sys.executable).parent}{os.pathsep}"
                    f"{os.environ['PATH']}",
@@ -170,6 +170,8 @@ def _rollback_flow(repo: ModelRepo, tmp_path: Path, monkeypatch: pytest.MonkeyPa
     context.update({f"needs.resolve.outputs.{k}": v for k, v in resolved.items()})
     run_job("deploy", repo.root, env, context, tmp_path)
 
-    release = git(remote, "show", "main:deploy/overlays/prod/release.yaml")
+    # to the stage's deploy branch, never the (protected) default branch
+    release = git(remote, "show", "deploy/prod:deploy/overlays/prod/release.yaml")
     assert f"image: {images[0]}" in release
-    assert git(remote, "log", "-1", "--format=%s", "main") == "Deploy model@v1.0.0 to prod"
+    assert git(remote, "log", "-1", "--format=%s", "deploy/prod") == "Deploy model@v1.0.0 to prod"
+    assert git(remote, "log", "-1", "--format=%s", "main") != "Deploy model@v1.0.0 to prod"
