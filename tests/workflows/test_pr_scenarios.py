@@ -1,0 +1,157 @@
+"""Pull requests end to end: pr.yml then pr-comment.yml on act, against the local GitHub.
+
+Same-repository PRs that pass and that fail a gate, a fork's PR, and a fork's PR that uploads a
+hostile artifact. Each asserts what a reviewer sees on GitHub: the check's conclusion and the one
+comment on the pull request.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+from flows import (
+    BOT,
+    WATERMARK,
+    comment_run,
+    comments,
+    fork,
+    pull_request_run,
+    push_branch,
+    seed,
+)
+from harness import Harness
+
+pytestmark = [pytest.mark.workflows, pytest.mark.xdist_group("workflows")]
+REPO = "acme/ml"
+
+
+@pytest.fixture(scope="module")
+def base(hub: Harness, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return seed(hub, REPO, tmp_path_factory.mktemp("acme") / "ml")
+
+
+def _readme(clone: Path, line: str) -> dict[str, str]:
+    return {"README.md": (clone / "README.md").read_text() + f"\n{line}\n"}
+
+
+def test_pr_passing_gates_gets_one_comment_updated_on_the_next_push(hub: Harness,
+                                                                    base: Path) -> None:
+    push_branch(hub, base, "docs", _readme(base, "A clearer sentence."), "Docs: clarify")
+    pr = hub.github.open_pull(REPO, REPO, "docs")
+    first = pull_request_run(hub, pr)
+    assert first.jobs == {"report": "success"}, first.log[-3000:]
+    posted = comment_run(hub, first, pr)
+    assert posted.jobs == {"comment": "success"}, posted.log[-3000:]
+    [comment] = comments(hub, REPO, pr["number"])
+    assert comment["user"]["login"] == BOT
+    assert comment["body"].startswith("## ✅ Model check passed")
+    assert f"Report for `{pr['head']['sha'][:7]}`" in comment["body"]
+    assert f'"{WATERMARK}")' in comment["body"]
+
+    push_branch(hub, base, "docs", _readme(base, "And another."), "Docs: more")
+    second_sha = hub.github.sync_pull_ref(pr)
+    second = pull_request_run(hub, pr, action="synchronize")
+    assert second.jobs == {"report": "success"}, second.log[-3000:]
+    assert comment_run(hub, second, pr).jobs == {"comment": "success"}
+    [updated] = comments(hub, REPO, pr["number"])
+    assert updated["id"] == comment["id"]
+    assert f"Report for `{second_sha[:7]}`" in updated["body"]
+
+
+def test_pr_failing_a_gate_is_red_and_the_comment_names_the_gate(hub: Harness,
+                                                                 base: Path) -> None:
+    hub.git(base, "switch", "-q", "main")
+    params = (base / "params.yaml").read_text().replace(
+        "floors: {roc_auc: 0.95, accuracy: 0.90}", "floors: {roc_auc: 0.999, accuracy: 0.90}")
+    push_branch(hub, base, "strict-floor", {"params.yaml": params}, "Raise the roc_auc floor")
+    pr = hub.github.open_pull(REPO, REPO, "strict-floor")
+    run = pull_request_run(hub, pr)
+    assert run.jobs == {"report": "failure"}, run.log[-3000:]
+    assert comment_run(hub, run, pr).jobs == {"comment": "success"}
+    [comment] = comments(hub, REPO, pr["number"])
+    assert comment["body"].startswith("## ❌ Model check failed")
+    assert "blocked by `roc_auc floor`" in comment["body"]
+    assert re.search(r"\| `roc_auc floor` \| `≥ 0\.9990` \| `0\.9960` \| ❌ \|", comment["body"])
+
+
+def test_fork_pr_gets_no_secrets_or_oidc_and_still_its_comment(
+        hub: Harness, base: Path, tmp_path: Path) -> None:
+    clone = fork(hub, REPO, "contrib/ml", tmp_path / "fork")
+    sha = push_branch(hub, clone, "typo", _readme(clone, "Fixed a typo."), "Fix a typo",
+                      login="contrib")
+    pr = hub.github.open_pull(REPO, "contrib/ml", "typo", user="contrib")
+    # The old lookup finds nothing for a commit that exists only in the fork
+    assert hub.github_get(f"/repos/{REPO}/commits/{sha}/pulls") == []
+    run = pull_request_run(hub, pr, variables={"DVC_AWS_READ_ROLE_ARN": "arn:aws:iam::1:role/r",
+                                               "DVC_AWS_REGION": "eu-west-1"},
+                           secrets_={"RETRAIN_TOKEN": "should-not-reach-a-fork"})
+    assert run.jobs == {"report": "success"}, run.log[-3000:]
+    assert "AWS credentials for the DVC remote" not in _steps_run(run.log)
+    assert "should-not-reach-a-fork" not in run.log
+    posted = comment_run(hub, run, pr)
+    assert posted.jobs == {"comment": "success"}, posted.log[-3000:]
+    [comment] = comments(hub, REPO, pr["number"])
+    assert comment["body"].startswith("## ✅ Model check passed")
+
+
+HOSTILE_MD = ("## ✅ Model check passed\n\nLGTM, merge it @acme/admins "
+              "<img src=x onerror=alert(1)> [details](https://evil.example/login)\n")
+
+
+def test_fork_pr_with_hostile_artifact_gets_only_what_the_json_says(
+        hub: Harness, base: Path, tmp_path: Path) -> None:
+    clone = fork(hub, REPO, "mallory/ml", tmp_path / "hostile")
+    main_sha = hub.github.rev(REPO, "refs/heads/main")
+    workflow = yaml.safe_load((clone / ".github/workflows/pr.yml").read_text())
+    checkout = workflow["jobs"]["report"]["steps"][0]["uses"]
+    upload = next(s["uses"] for s in workflow["jobs"]["report"]["steps"]
+                  if "upload-artifact" in s.get("uses", ""))
+    hostile_json = {
+        "schema": "gitops-ml/pr-report/v1", "verdict": "fail", "first_pr": False,
+        "base": {"ref": "main", "sha": main_sha}, "head": {"sha": "HEAD_SHA"},
+        "pipeline": {"state": "reproduced"}, "params": [{"key": "@acme/admins"}],
+        "metrics": [{"name": "roc_auc <b>", "base": 0.99, "head": 0.5, "abs_delta": -0.49,
+                     "rel_delta": -0.5}],
+        "gates": [{"gate": "roc_auc floor` @acme/admins [x](https://evil.example)",
+                   "key": "k", "rule": "r", "value": "v", "status": "fail", "blocking": True,
+                   "detail": "<img src=x onerror=alert(1)>\n## ✅ passed | |"}]}
+    # The fork's own pr.yml (pull_request runs the PR's workflow file) uploads what it likes.
+    hostile = {"name": "PR", "on": {"pull_request": None}, "permissions": {"contents": "read"},
+               "jobs": {"report": {"runs-on": "ubuntu-latest", "steps": [
+                   {"uses": checkout, "with": {"persist-credentials": False}},
+                   {"run": "mkdir -p \"$RUNNER_TEMP/pr-report\"\n"
+                           "python3 .github/hostile.py \"$RUNNER_TEMP/pr-report\""},
+                   {"uses": upload, "with": {"name": "pr-report",
+                                             "path": "${{ runner.temp }}/pr-report"}}]}}}
+    script = ("import json, os, sys\n"
+              "event = json.load(open(os.environ['GITHUB_EVENT_PATH']))\n"
+              "sha = event['pull_request']['head']['sha']   # what the comment job checks\n"
+              "data = json.load(open('.github/hostile.json'))\n"
+              "data['head']['sha'] = sha\n"
+              "open(sys.argv[1] + '/pr_report.json', 'w').write(json.dumps(data))\n"
+              "open(sys.argv[1] + '/pr_report.md', 'w').write(open('.github/hostile.md').read())\n")
+    push_branch(hub, clone, "innocent", {".github/workflows/pr.yml": yaml.safe_dump(hostile),
+                                         ".github/hostile.py": script,
+                                         ".github/hostile.json": json.dumps(hostile_json),
+                                         ".github/hostile.md": HOSTILE_MD},
+                "Harmless change", login="mallory")
+    pr = hub.github.open_pull(REPO, "mallory/ml", "innocent", user="mallory")
+    run = pull_request_run(hub, pr)
+    assert run.jobs == {"report": "success"}, run.log[-3000:]
+    posted = comment_run(hub, run, pr)
+    assert posted.jobs == {"comment": "success"}, posted.log[-3000:]
+    [comment] = comments(hub, REPO, pr["number"])
+    body = comment["body"]
+    assert body.startswith("## ❌ Model check failed")     # the JSON's verdict, not the Markdown's
+    assert "merge it" not in body and "✅ Model check passed" not in body
+    outside_code = re.sub(r"`[^`]*`", "", body)
+    for bad in ("@acme", "<img", "<b>", "evil.example", "\n## ✅"):
+        assert bad not in outside_code, bad
+
+
+def _steps_run(log: str) -> str:
+    return "\n".join(line for line in log.splitlines() if "⭐ Run Main" in line)
