@@ -9,13 +9,16 @@ writes inputs of each size (row groups / CSV blocks of 500k rows, as a typical e
 the CLI as a child process and reads its peak RSS from the kernel (wait4). Prints medians of
 wall time, rows/s and peak RSS per size, and the peak RSS of the largest size over the smallest:
 streaming holds it near 1.0 whatever the row count.
-With --ray-workers it scores the Parquet input on a local Ray instance with that many actors
-instead; the Ray figures include starting Ray (reported separately as the 1-row run).
+With --ray-workers it scores the Parquet input with the CLI, then on a local Ray instance with
+that many actors: Ray's start-up (ray.init) and the scoring after it are timed apart by the CLI's
+--timings sections; rows/s is on the scoring time, "vs CLI" its speed-up over the plain CLI
+(whole process) on the same file.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import statistics
@@ -123,26 +126,33 @@ def bench_local(models: Path, d: Path, rows: list[int], formats: list[str], repe
 def bench_ray(models: Path, d: Path, rows: list[int], workers: list[int], repeats: int,
               chunk_rows: int) -> None:
     meta = yaml.safe_load((models / "model.json").read_text())
-    tiny = d / "in-1.parquet"
-    make_input(meta, 1, tiny)
-    print(f"{'workers':>7} {'rows':>11} {'median s':>9} {'start s':>8} {'rows/s':>10} "
-          f"{'rows/s after start':>19}")
+    timings = d / "timings.json"
+    print(f"{'scorer':>10} {'rows':>11} {'start s':>8} {'score s':>8} {'rows/s':>10} "
+          f"{'vs CLI':>7}")
     for n in rows:
         source = d / f"in-{n}.parquet"
         make_input(meta, n, source)
+        base = ["predict", str(source), "--model-dir", str(models), "--keep", "id",
+                "--chunk-rows", str(chunk_rows)]
+        local = []
+        for _ in range(repeats):
+            wall, _ = run([*base, "-o", str(d / "out.parquet")])
+            (d / "out.parquet").unlink()
+            local.append(wall)
+        cli = statistics.median(local)
+        print(f"{'CLI':>10} {n:>11,} {'':>8} {cli:>8.1f} {n / cli:>10,.0f} {1:>7.2f}", flush=True)
         for w in workers:
-            def once(src: Path, w: int = w) -> float:
-                out = d / "out"
-                wall, _ = run(["predict", str(src), "-o", str(out), "--model-dir", str(models),
-                               "--keep", "id", "--chunk-rows", str(chunk_rows),
-                               "--ray-address", "local", "--ray-workers", str(w)])
-                shutil.rmtree(out)
-                return wall
-
-            start = statistics.median(once(tiny) for _ in range(repeats))
-            wall = statistics.median(once(source) for _ in range(repeats))
-            print(f"{w:>7} {n:>11,} {wall:>9.1f} {start:>8.1f} {n / wall:>10,.0f} "
-                  f"{n / max(wall - start, 1e-9):>19,.0f}", flush=True)
+            starts, scores = [], []
+            for _ in range(repeats):
+                run(["--timings", str(timings), *base, "-o", str(d / "out"),
+                     "--ray-address", "local", "--ray-workers", str(w)])
+                shutil.rmtree(d / "out")
+                sections = json.loads(timings.read_text())
+                starts.append(sections["ray_start"])
+                scores.append(sections["ray_score"])
+            start, score = statistics.median(starts), statistics.median(scores)
+            print(f"{f'Ray x{w}':>10} {n:>11,} {start:>8.1f} {score:>8.1f} {n / score:>10,.0f} "
+                  f"{cli / score:>7.2f}", flush=True)
         source.unlink()
 
 

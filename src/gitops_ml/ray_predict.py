@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from gitops_ml.errors import UserError
+from gitops_ml.profiling import section
 from gitops_ml.serve.model import ModelMeta, OnnxModel, read_meta
 
 SHOW_PROBLEMS = 10
@@ -209,11 +210,14 @@ def main(args: argparse.Namespace) -> None:
     clash = [c for c in args.keep if c in output_columns(meta)]
     if clash:
         raise UserError(f"--keep: {', '.join(clash)} would clash with a prediction column")
-    connect(args.ray_address, args.ray_workers)
+    # Named sections for `gitops-ml --timings FILE` (bench/batch.py): start-up apart from scoring.
+    with section("ray_start"):
+        connect(args.ray_address, args.ray_workers)
     try:
-        rows = predict_on_ray(Path(args.model_dir), args.input, args.output, keep=args.keep,
-                              chunk_rows=args.chunk_rows, workers=args.ray_workers,
-                              allow_unknown_categories=args.allow_unknown_categories)
+        with section("ray_score"):
+            rows = predict_on_ray(Path(args.model_dir), args.input, args.output, keep=args.keep,
+                                  chunk_rows=args.chunk_rows, workers=args.ray_workers,
+                                  allow_unknown_categories=args.allow_unknown_categories)
     finally:
         ray.shutdown()
     print(f"predict: {rows} rows scored with {meta.name} on Ray ({args.ray_workers} "
