@@ -75,7 +75,10 @@ def _serve(args: argparse.Namespace) -> None:
 
 
 def _predict(args: argparse.Namespace) -> None:
-    from gitops_ml.predict import main as predict_main
+    if args.ray_address:
+        from gitops_ml.ray_predict import main as predict_main
+    else:
+        from gitops_ml.predict import main as predict_main
 
     if warning := _stale_pipeline_warning():
         print(f"gitops-ml predict: {warning}", file=sys.stderr)
@@ -144,6 +147,13 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
                          help="rows per chunk (default: %(default)s)")
     predict.add_argument("--allow-unknown-categories", action="store_true",
                          help="score unknown categories as none of the known ones")
+    predict.add_argument("--ray-address", metavar="ADDRESS",
+                         help="score on Ray (needs `uv sync --group ray`): `local` starts one "
+                         "here, `auto` or ray://HOST:10001 joins a cluster; OUTPUT is then a "
+                         "directory of Parquet files")
+    predict.add_argument("--ray-workers", type=int, default=2, metavar="N",
+                         help="with --ray-address: scoring actors, one CPU each "
+                         "(default: %(default)s)")
     predict.set_defaults(func=_predict)
 
     drift = sub.add_parser(

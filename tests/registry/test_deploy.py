@@ -58,7 +58,7 @@ def test_base_hpa_and_service_target_the_deployment():
                                              "name": name}
     assert service["spec"]["ports"][0]["targetPort"] == "http"
     assert docs(BASE / "kustomization.yaml")["resources"] == ["deployment.yaml", "service.yaml",
-                                                              "hpa.yaml"]
+                                                              "hpa.yaml", "pdb.yaml"]
 
 
 @pytest.mark.parametrize("stage", ["staging", "prod"])
@@ -132,7 +132,8 @@ def test_kustomize_build_pins_the_digest_and_keeps_the_probes(two_versions, stag
                                                          / stage)],
                            capture_output=True, text=True, check=True, timeout=60).stdout
     by_kind = {d["kind"]: d for d in yaml.safe_load_all(built)}
-    assert set(by_kind) == {"Deployment", "Service", "HorizontalPodAutoscaler"}
+    assert set(by_kind) == {"Deployment", "Service", "HorizontalPodAutoscaler",
+                            "PodDisruptionBudget"}
     server = container(by_kind["Deployment"])
     assert server["image"] == IMAGE_A
     assert server["readinessProbe"]["httpGet"]["path"] == "/v2/health/ready"

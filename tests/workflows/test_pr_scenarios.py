@@ -43,7 +43,7 @@ def test_pr_passing_gates_gets_one_comment_updated_on_the_next_push(hub: Harness
     push_branch(hub, base, "docs", _readme(base, "A clearer sentence."), "Docs: clarify")
     pr = hub.github.open_pull(REPO, REPO, "docs")
     first = pull_request_run(hub, pr)
-    assert first.jobs == {"report": "success"}, first.log[-3000:]
+    assert first.jobs == {"runner": "success", "report": "success"}, first.log[-3000:]
     posted = comment_run(hub, first, pr)
     assert posted.jobs == {"comment": "success"}, posted.log[-3000:]
     [comment] = comments(hub, REPO, pr["number"])
@@ -55,7 +55,7 @@ def test_pr_passing_gates_gets_one_comment_updated_on_the_next_push(hub: Harness
     push_branch(hub, base, "docs", _readme(base, "And another."), "Docs: more")
     second_sha = hub.github.sync_pull_ref(pr)
     second = pull_request_run(hub, pr, action="synchronize")
-    assert second.jobs == {"report": "success"}, second.log[-3000:]
+    assert second.jobs == {"runner": "success", "report": "success"}, second.log[-3000:]
     assert comment_run(hub, second, pr).jobs == {"comment": "success"}
     [updated] = comments(hub, REPO, pr["number"])
     assert updated["id"] == comment["id"]
@@ -70,7 +70,7 @@ def test_pr_failing_a_gate_is_red_and_the_comment_names_the_gate(hub: Harness,
     push_branch(hub, base, "strict-floor", {"params.yaml": params}, "Raise the roc_auc floor")
     pr = hub.github.open_pull(REPO, REPO, "strict-floor")
     run = pull_request_run(hub, pr)
-    assert run.jobs == {"report": "failure"}, run.log[-3000:]
+    assert run.jobs == {"runner": "success", "report": "failure"}, run.log[-3000:]
     assert comment_run(hub, run, pr).jobs == {"comment": "success"}
     [comment] = comments(hub, REPO, pr["number"])
     assert comment["body"].startswith("## ❌ Model check failed")
@@ -89,7 +89,7 @@ def test_fork_pr_gets_no_secrets_or_oidc_and_still_its_comment(
     run = pull_request_run(hub, pr, variables={"DVC_AWS_READ_ROLE_ARN": "arn:aws:iam::1:role/r",
                                                "DVC_AWS_REGION": "eu-west-1"},
                            secrets_={"RETRAIN_TOKEN": "should-not-reach-a-fork"})
-    assert run.jobs == {"report": "success"}, run.log[-3000:]
+    assert run.jobs == {"runner": "success", "report": "success"}, run.log[-3000:]
     assert "AWS credentials for the DVC remote" not in _steps_run(run.log)
     assert "should-not-reach-a-fork" not in run.log
     posted = comment_run(hub, run, pr)
@@ -141,7 +141,7 @@ def test_fork_pr_with_hostile_artifact_gets_only_what_the_json_says(
                 "Harmless change", login="mallory")
     pr = hub.github.open_pull(REPO, "mallory/ml", "innocent", user="mallory")
     run = pull_request_run(hub, pr)
-    assert run.jobs == {"report": "success"}, run.log[-3000:]
+    assert run.jobs == {"runner": "success", "report": "success"}, run.log[-3000:]
     posted = comment_run(hub, run, pr)
     assert posted.jobs == {"comment": "success"}, posted.log[-3000:]
     [comment] = comments(hub, REPO, pr["number"])
