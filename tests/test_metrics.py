@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 
 from gitops_ml import metrics as mx
+from gitops_ml.errors import UserError
 
 
 def test_classification_metrics_exact_values_for_binary():
@@ -70,3 +71,82 @@ def test_slice_metrics_per_category():
     out = mx.slice_metrics(df, ["a", "b", "a", "a"], ["a", "a", "a", "a"], ("c",), 4, "binary")
     assert [(r["slice"], r["n"], r["accuracy"]) for r in out["c"]] == [("x", 2, 0.5),
                                                                       ("y", 2, 1.0)]
+
+
+def test_default_positive_class_is_the_rarer_class_for_string_labels():
+    # a credit table: "good" sorts second, but "bad" is the event a team scores
+    assert mx.default_positive_class(["bad", "good"], {"good": 3200, "bad": 1254}) == "bad"
+    assert mx.default_positive_class(["benign", "malignant"],
+                                     {"benign": 357, "malignant": 212}) == "malignant"
+
+
+def test_default_positive_class_is_one_for_zero_one_and_true_for_booleans():
+    assert mx.default_positive_class([0, 1], {0: 10, 1: 90}) == 1
+    assert mx.default_positive_class([False, True], {False: 10, True: 90}) is True
+
+
+def test_default_positive_class_on_a_tie_is_the_second_label():
+    assert mx.default_positive_class(["no", "yes"], {"no": 5, "yes": 5}) == "yes"
+
+
+def test_positive_index_uses_the_configured_class():
+    assert mx.positive_index(["bad", "good"], "good", {"bad": 1, "good": 9}) == 1
+    assert mx.positive_index(["bad", "good"], None, {"bad": 1, "good": 9}) == 0
+    # YAML `positive_class: 1` for labels read as strings "0"/"1", and the reverse
+    assert mx.positive_index(["0", "1"], 1, {}) == 1
+    assert mx.positive_index([0, 1], "0", {}) == 0
+
+
+def test_positive_index_rejects_a_class_that_is_not_a_label():
+    with pytest.raises(UserError) as exc:
+        mx.positive_index(["bad", "good"], "Bad", {})
+    assert str(exc.value) == ("evaluate.positive_class: 'Bad' is not a label of the target "
+                              "(labels: 'bad', 'good')")
+
+
+def test_classification_metrics_precision_recall_f1_follow_the_positive_class():
+    y = np.array(["bad", "bad", "good", "good", "good", "good"])
+    pred = np.array(["bad", "good", "good", "good", "good", "bad"])
+    proba = np.array([[0.8, 0.2], [0.4, 0.6], [0.3, 0.7], [0.2, 0.8], [0.1, 0.9], [0.6, 0.4]])
+    bad = mx.classification_metrics(y, pred, proba, ["bad", "good"], positive=0)
+    good = mx.classification_metrics(y, pred, proba, ["bad", "good"], positive=1)
+    # "bad": 1 of 2 predicted bad is bad, 1 of 2 bad found; "good": 3 of 4 and 3 of 4
+    assert (bad["precision"], bad["recall"], bad["f1"]) == (0.5, 0.5, 0.5)
+    assert (good["precision"], good["recall"], good["f1"]) == (0.75, 0.75, 0.75)
+    assert bad["roc_auc"] == good["roc_auc"] == 0.875  # 7 of 8 (good, bad) pairs ordered
+    assert bad["accuracy"] == good["accuracy"] == pytest.approx(4 / 6, abs=1e-6)
+
+
+def test_classification_metrics_on_decision_scores_leave_out_log_loss():
+    y = np.array(["n", "n", "p", "p"])
+    scores = np.array([[2.0, -2.0], [0.5, -0.5], [-0.1, 0.1], [-3.0, 3.0]])
+    m = mx.classification_metrics(y, np.array(["n", "n", "p", "p"]), scores, ["n", "p"],
+                                  probabilistic=False)
+    assert "log_loss" not in m
+    assert m["roc_auc"] == 1.0 and m["accuracy"] == 1.0
+    assert all(np.isfinite(v) for v in m.values())
+
+
+def test_auc_multiclass_equals_scikit_learn_ovr_on_probabilities_and_works_on_raw_scores():
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.default_rng(1)
+    yc = rng.integers(0, 3, 300)
+    raw = rng.normal(size=(300, 3)) + np.eye(3)[yc]
+    proba = np.exp(raw) / np.exp(raw).sum(axis=1, keepdims=True)
+    assert mx.auc(yc, proba, 1) == pytest.approx(roc_auc_score(yc, proba, multi_class="ovr"),
+                                                 abs=1e-12)
+    with pytest.raises(ValueError):  # what scikit-learn says to decision values
+        roc_auc_score(yc, raw, multi_class="ovr")
+    expected = np.mean([roc_auc_score(yc == i, raw[:, i]) for i in range(3)])
+    assert mx.auc(yc, raw, 1) == pytest.approx(expected, abs=1e-12)
+
+
+def test_curves_of_a_binary_task_are_drawn_for_the_positive_class():
+    y = np.array(["bad", "good", "good", "bad"])
+    proba = np.array([[0.9, 0.1], [0.2, 0.8], [0.3, 0.7], [0.6, 0.4]])
+    assert {r["class"] for r in mx.roc_points(y, proba, ["bad", "good"], 10, positive=0)} \
+        == {"bad"}
+    assert {r["class"] for r in mx.pr_points(y, proba, ["bad", "good"], 10, positive=0)} \
+        == {"bad"}
+    assert {r["class"] for r in mx.calibration(y, proba, ["bad", "good"], positive=0)} == {"bad"}

@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from gitops_ml.errors import UserError
-from gitops_ml.stages.split import split
+from gitops_ml.stages.split import labelled, n_test_rows, split
 
 
 @pytest.fixture
@@ -38,7 +38,73 @@ def test_split_rejects_a_class_with_one_row():
         split(df, "y", "binary", 0.4, seed=0)
 
 
-def test_split_rejects_test_size_that_empties_a_side():
+@pytest.mark.parametrize("n_rows", [3, 7, 10, 11, 33, 101, 569, 1001])
+@pytest.mark.parametrize("test_size", [0.1, 0.15, 0.2, 0.25, 0.3, 0.7, 0.9])
+def test_split_sizes_match_scikit_learn(n_rows, test_size):
+    from sklearn.model_selection import train_test_split
+
+    df = pd.DataFrame({"x": range(n_rows), "y": [float(i) for i in range(n_rows)]})
+    try:
+        expected_train, expected_test = train_test_split(df, test_size=test_size, random_state=0)
+    except ValueError:  # scikit-learn's training set would be empty: ours refuses too
+        with pytest.raises(UserError, match=r"leaves an empty training set"):
+            split(df, "y", "regression", test_size, seed=0)
+        return
+    train, test = split(df, "y", "regression", test_size, seed=0)
+    assert (len(train), len(test)) == (len(expected_train), len(expected_test))
+    assert n_test_rows(n_rows, test_size) == len(expected_test)
+
+
+def test_split_takes_the_ceiling_for_the_test_set():
+    # 0.1 of 3 rows: scikit-learn's test set is 1 row (ceil), a rounding split would have 0
     df = pd.DataFrame({"x": range(3), "y": [1.0, 2.0, 3.0]})
-    with pytest.raises(UserError, match=r"split\.test_size: 0\.1 of 3 rows leaves an empty split"):
-        split(df, "y", "regression", 0.1, seed=0)
+    train, test = split(df, "y", "regression", 0.1, seed=0)
+    assert (len(train), len(test)) == (2, 1)
+
+
+def test_split_rejects_test_size_that_empties_the_training_set():
+    df = pd.DataFrame({"x": range(1), "y": [1.0]})
+    with pytest.raises(UserError, match=r"^split\.test_size: 0\.5 of 1 rows leaves an empty "
+                                        r"training set$"):
+        split(df, "y", "regression", 0.5, seed=0)
+
+
+def test_split_drops_rows_without_a_target():
+    df = pd.DataFrame({"x": range(12),
+                       "y": ["a", None, "b", "a", "b", None, "a", "b", "a", "b", "a", "b"]})
+    train, test = split(df, "y", "binary", 0.2, seed=0)
+    assert (len(train), len(test)) == (8, 2)
+    assert pd.concat([train, test])["y"].notna().all()
+    assert sorted(pd.concat([train, test])["x"]) == [0, 2, 3, 4, 6, 7, 8, 9, 10, 11]
+
+
+def test_labelled_counts_the_dropped_rows():
+    df = pd.DataFrame({"y": [1.0, float("nan"), 3.0, None]})
+    kept, dropped = labelled(df, "y")
+    assert dropped == 2 and kept["y"].tolist() == [1.0, 3.0]
+
+
+def test_split_target_missing_in_every_row_is_named():
+    df = pd.DataFrame({"x": range(3), "y": [None, None, None]})
+    with pytest.raises(UserError, match=r"^data\.target: 'y' is missing in all 3 rows$"):
+        split(df, "y", "binary", 0.2, seed=0)
+
+
+def test_split_stage_drops_unlabelled_rows_and_says_so(tmp_path, default_params, capsys):
+    import yaml
+
+    from gitops_ml import cli
+
+    df = pd.DataFrame({"x": range(20), "y": [None, None] + ["a", "b"] * 9})
+    df.to_parquet(tmp_path / "raw.parquet")
+    params = {**default_params, "data": {"source": "d.csv", "target": "y"},
+              "evaluate": {"slices": []}, "gates": {}}
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    code = cli.main(["split", "--params", str(tmp_path / "params.yaml"),
+                     "--data", str(tmp_path / "raw.parquet"),
+                     "--train", str(tmp_path / "train.parquet"),
+                     "--test", str(tmp_path / "test.parquet")])
+    assert code == 0
+    assert capsys.readouterr().out == "split: 14 train / 4 test rows (binary); dropped 2 rows " \
+                                      "with no y\n"
+    assert len(pd.read_parquet(tmp_path / "test.parquet")) == 4

@@ -1,254 +1,386 @@
-"""The one loader from params.yaml to typed, validated config objects; errors name the key."""
+"""The one loader from params.yaml to typed, validated config objects; errors name the dotted key.
+
+Every section is a pydantic model with `extra="forbid"`, so a typo anywhere in params.yaml
+(`split.test_sise`) fails with one line naming the key and the nearest known one, instead of
+silently running on the default. Validation is strict: a string where a number belongs, or
+`true` where an integer belongs, is an error, not a conversion.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import difflib
+import types
+import typing
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import yaml
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from gitops_ml.errors import UserError
 
 TASKS = ("auto", "binary", "multiclass", "regression")
-_MISSING = object()
+RESULT_MODES = ("fail", "warn")
+
+
+def _in_range(low: float, high: float, *, open_low: bool = False) -> AfterValidator:
+    def check(value: float) -> float:
+        if value < low or value > high or (open_low and value == low):
+            bracket = "(" if open_low else "["
+            raise ValueError(f"must be in {bracket}{low}, {high}], got {value!r}")
+        return value
+    return AfterValidator(check)
+
+
+def _as_tuple(value: Any) -> Any:
+    # YAML gives lists; the config keeps tuples so it stays hashable and immutable.
+    return tuple(value) if isinstance(value, list) else value
+
+
+class _KeyedError(ValueError):
+    """A cross-key check whose message already starts with the key it names."""
+
+
+Names = Annotated[tuple[str, ...], BeforeValidator(_as_tuple)]
+
+
+class _Section(BaseModel):
+    """Strict, closed, immutable; a key left empty in YAML (`key:`) means its default."""
+
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+    def __init__(self, /, *args: Any, **kwargs: Any) -> None:
+        # positional arguments in field order, as the dataclasses these replaced accepted
+        if len(args) > len(type(self).model_fields):
+            raise TypeError(f"{type(self).__name__} takes at most "
+                            f"{len(type(self).model_fields)} positional arguments")
+        kwargs.update(zip(type(self).model_fields, args, strict=False))
+        super().__init__(**kwargs)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_nulls(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            return {k: v for k, v in data.items() if v is not None}
+        return data
+
+    @classmethod
+    def _validate_section(cls, value: Any, prefix: str) -> Any:
+        try:
+            return cls.model_validate({} if value is None else value)
+        except ValidationError as exc:
+            raise UserError(_message(exc, cls, prefix)) from None
+
+
+class SyntheticConfig(_Section):
+    """Shape of a generated dataset (`data.source: synthetic`)."""
+
+    rows: Annotated[int, _in_range(1, 10**9)] = 2000
+    numeric: Annotated[int, _in_range(1, 10_000)] = 8
+    categorical: Annotated[int, _in_range(0, 10_000)] = 2
+    categories: Annotated[int, _in_range(2, 10_000)] = 5
+    missing_rate: Annotated[float, _in_range(0.0, 0.9)] = 0.02
+    classes: Annotated[int, _in_range(0, 1000)] = 2
+
+    @field_validator("classes")
+    @classmethod
+    def _not_one_class(cls, value: int) -> int:
+        if value == 1:
+            raise ValueError("must be 0 (regression) or at least 2, got 1")
+        return value
+
+    @classmethod
+    def from_params(cls, section: dict[str, Any]) -> SyntheticConfig:
+        """Validate the `data.synthetic` mapping itself."""
+        return cls._validate_section(section, "data.synthetic")
+
+
+class DataConfig(_Section):
+    """Where the data comes from, which column is the target, which columns to ignore."""
+
+    source: str
+    target: str
+    synthetic: SyntheticConfig = SyntheticConfig()
+    # Columns dropped before contract inference and training (IDs, names, leaky columns).
+    exclude: Names = ()
+
+    @model_validator(mode="after")
+    def _exclude_is_not_target(self) -> DataConfig:
+        if self.target in self.exclude:
+            raise _KeyedError(f"data.exclude: lists the target {self.target!r}")
+        return self
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> DataConfig:
+        return cls._validate_section(params.get("data"), "data")
+
+
+class SplitConfig(_Section):
+    """How the data is split into train and test."""
+
+    test_size: Annotated[float, _in_range(0.0, 0.9, open_low=True)] = 0.2
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> SplitConfig:
+        return cls._validate_section(params.get("split"), "split")
+
+
+class ModelConfig(_Section):
+    """The estimator (by import path), its params, and the task."""
+
+    estimator: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    task: Literal["auto", "binary", "multiclass", "regression"] = "auto"
+
+    @field_validator("estimator")
+    @classmethod
+    def _import_path(cls, value: str) -> str:
+        if "." not in value:
+            raise ValueError("expected an import path such as "
+                             f"sklearn.linear_model.LogisticRegression, got {value!r}")
+        return value
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> ModelConfig:
+        return cls._validate_section(params.get("model"), "model")
+
+
+def _label(value: Any) -> Any:
+    if isinstance(value, str | int) and not isinstance(value, float):
+        return value
+    raise ValueError(f"expected a class label (a string, integer or true/false), got {value!r}")
+
+
+class EvaluateConfig(_Section):
+    """What the evaluate stage computes beyond the headline metrics."""
+
+    slices: Names = ()
+    slice_bins: Annotated[int, _in_range(2, 100)] = 4
+    importance_repeats: Annotated[int, _in_range(0, 100)] = 5
+    importance_max_rows: Annotated[int, _in_range(10, 10**8)] = 5000
+    curve_points: Annotated[int, _in_range(3, 10_000)] = 101
+    # Binary tasks: the class precision, recall and ROC AUC are about. None: see
+    # `gitops_ml.metrics.default_positive_class`.
+    positive_class: Annotated[Any, AfterValidator(_label)] = None
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> EvaluateConfig:
+        return cls._validate_section(params.get("evaluate"), "evaluate")
+
+
+class ExportConfig(_Section):
+    """Tolerances of the ONNX parity check."""
+
+    min_label_agreement: Annotated[float, _in_range(0.0, 1.0)] = 1.0
+    max_abs_diff: Annotated[float, _in_range(0.0, 1e6)] = 1e-3
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> ExportConfig:
+        return cls._validate_section(params.get("export"), "export")
+
+
+class MonitorConfig(_Section):
+    """When a batch of production data counts as drifted from the training data (`monitor:`)."""
+
+    alpha: Annotated[float, _in_range(0.0, 0.5, open_low=True)] = 0.05
+    psi_threshold: Annotated[float, _in_range(0.0, 10.0, open_low=True)] = 0.2
+    bins: Annotated[int, _in_range(2, 100)] = 10
+    missing_rate_delta: Annotated[float, _in_range(0.0, 1.0)] = 0.05
+    max_unseen_share: Annotated[float, _in_range(0.0, 1.0)] = 0.01
+    min_rows: Annotated[int, _in_range(1, 10**9)] = 100
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> MonitorConfig:
+        return cls._validate_section(params.get("monitor"), "monitor")
+
+
+NonNegative = Annotated[float, _in_range(0.0, float("inf"))]
+
+
+class RegressionLimit(_Section):
+    """`gates.max_regression.<metric>`: how much worse than main a metric may get."""
+
+    abs: NonNegative | None = None
+    rel: NonNegative | None = None
+
+
+class SliceGapGate(_Section):
+    """`gates.max_slice_gap`: the largest spread of a metric between slices of one column."""
+
+    metric: str
+    column: str
+    max: NonNegative
+
+
+class GatesSection(_Section):
+    """The shape of `gates:`; metric names and gate semantics are checked in
+    `gitops_ml.report.gates`, which turns this section into verdicts."""
+
+    floors: dict[str, float] = Field(default_factory=dict)
+    max_regression: dict[str, RegressionLimit] = Field(default_factory=dict)
+    onnx_parity: bool = False
+    data_contract: bool = False
+    max_slice_gap: SliceGapGate | None = None
+    warn_only: Names = ()
+
+
+class ResultsSection(_Section):
+    """The shape of `results:`; read by `gitops_ml.report.consistency`."""
+
+    metrics_tolerance: NonNegative = 1e-6
+    on_mismatch: Literal["fail", "warn"] = "fail"
+
+
+class Params(_Section):
+    """All of params.yaml."""
+
+    seed: Annotated[int, _in_range(0, 2**32 - 1)] = 42
+    data: DataConfig
+    split: SplitConfig = SplitConfig()
+    model: ModelConfig
+    evaluate: EvaluateConfig = EvaluateConfig()
+    export: ExportConfig = ExportConfig()
+    gates: GatesSection = GatesSection()
+    monitor: MonitorConfig = MonitorConfig()
+    results: ResultsSection = ResultsSection()
+
+    @model_validator(mode="after")
+    def _slices_are_features(self) -> Params:
+        if self.data is None:  # a partial file (see `read_params`)
+            return self
+        dropped = [c for c in self.evaluate.slices if c in self.data.exclude]
+        if dropped:
+            raise _KeyedError(f"evaluate.slices: {dropped[0]!r} is listed in data.exclude")
+        if self.data.target in self.evaluate.slices:
+            raise _KeyedError(f"evaluate.slices: {self.data.target!r} is the target, "
+                             "not a feature")
+        return self
+
+
+class _PartialParams(Params):
+    """params.yaml as `read_params` checks it: every key present is checked, but a reader that
+    needs only some sections (the model card reads `gates:`) accepts a file without the rest;
+    the section loaders still require their own keys."""
+
+    data: DataConfig | None = None  # type: ignore[assignment]
+    model: ModelConfig | None = None  # type: ignore[assignment]
+
+
+def parse(params: dict[str, Any]) -> Params:
+    """Validate a whole params mapping; the first problem is raised as one line."""
+    return Params._validate_section(params, "")
 
 
 def read_params(path: str | Path) -> dict[str, Any]:
-    """Read params.yaml into a mapping."""
+    """Read params.yaml, check every key and value in it, and return the mapping."""
+    params = _read_yaml(path)
+    _PartialParams._validate_section(params, "")
+    return params
+
+
+def load(path: str | Path) -> Params:
+    """Read and validate params.yaml into the typed config."""
+    return parse(_read_yaml(path))
+
+
+def _read_yaml(path: str | Path) -> dict[str, Any]:
     p = Path(path)
     if not p.is_file():
         raise UserError(f"params file not found: {p}")
     try:
         params = yaml.safe_load(p.read_text()) or {}
     except yaml.YAMLError as exc:
-        raise UserError(f"{p}: not valid YAML: {exc}") from exc
+        first = " ".join(str(exc).split())
+        raise UserError(f"{p}: not valid YAML: {first}") from None
     if not isinstance(params, dict):
         raise UserError(f"{p}: must be a mapping of sections, got {type(params).__name__}")
     return params
 
 
-def _section(params: dict[str, Any], key: str) -> dict[str, Any]:
-    value = params.get(key, {})
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise UserError(f"{key}: must be a mapping, got {value!r}")
-    return value
-
-
-def _value(section: dict[str, Any], prefix: str, key: str, kind: type | tuple[type, ...],
-           default: Any = _MISSING) -> Any:
-    """Read `section[key]`, checking its type; the error names `prefix.key`."""
-    name = f"{prefix}.{key}" if prefix else key
-    if key not in section or section[key] is None:
-        if default is _MISSING:
-            raise UserError(f"{name}: required but missing")
-        return default
-    value = section[key]
-    kinds = kind if isinstance(kind, tuple) else (kind,)
-    # bool is an int in Python; a YAML `true` where a number belongs is a mistake.
-    if isinstance(value, bool) and bool not in kinds:
-        raise UserError(f"{name}: expected {_describe(kinds)}, got {value!r}")
-    if float in kinds and isinstance(value, int):
-        value = float(value)
-    if not isinstance(value, kinds):
-        raise UserError(f"{name}: expected {_describe(kinds)}, got {value!r}")
-    return value
-
-
-def _describe(kinds: tuple[type, ...]) -> str:
-    names = {int: "an integer", float: "a number", str: "a string", bool: "true or false",
-             list: "a list", dict: "a mapping"}
-    return " or ".join(names.get(k, k.__name__) for k in kinds)
-
-
-def _in_range(name: str, value: float, low: float, high: float, *, open_low: bool = False) -> None:
-    if value < low or value > high or (open_low and value == low):
-        bracket = "(" if open_low else "["
-        raise UserError(f"{name}: must be in {bracket}{low}, {high}], got {value!r}")
-
-
-@dataclass(frozen=True)
-class SyntheticConfig:
-    """Shape of a generated dataset (`data.source: synthetic`)."""
-
-    rows: int = 2000
-    numeric: int = 8
-    categorical: int = 2
-    categories: int = 5
-    missing_rate: float = 0.02
-    classes: int = 2
-
-    @classmethod
-    def from_params(cls, section: dict[str, Any]) -> SyntheticConfig:
-        p = "data.synthetic"
-        cfg = cls(
-            rows=_value(section, p, "rows", int, cls.rows),
-            numeric=_value(section, p, "numeric", int, cls.numeric),
-            categorical=_value(section, p, "categorical", int, cls.categorical),
-            categories=_value(section, p, "categories", int, cls.categories),
-            missing_rate=_value(section, p, "missing_rate", float, cls.missing_rate),
-            classes=_value(section, p, "classes", int, cls.classes),
-        )
-        _in_range(f"{p}.rows", cfg.rows, 1, 10**9)
-        _in_range(f"{p}.numeric", cfg.numeric, 1, 10_000)
-        _in_range(f"{p}.categorical", cfg.categorical, 0, 10_000)
-        _in_range(f"{p}.categories", cfg.categories, 2, 10_000)
-        _in_range(f"{p}.missing_rate", cfg.missing_rate, 0.0, 0.9)
-        _in_range(f"{p}.classes", cfg.classes, 0, 1000)
-        if cfg.classes == 1:
-            raise UserError(f"{p}.classes: must be 0 (regression) or at least 2, got 1")
-        return cfg
-
-
-@dataclass(frozen=True)
-class DataConfig:
-    """Where the data comes from and which column is the target."""
-
-    source: str
-    target: str
-    synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
-
-    @classmethod
-    def from_params(cls, params: dict[str, Any]) -> DataConfig:
-        section = _section(params, "data")
-        synthetic = section.get("synthetic") or {}
-        if not isinstance(synthetic, dict):
-            raise UserError(f"data.synthetic: must be a mapping, got {synthetic!r}")
-        return cls(
-            source=_value(section, "data", "source", str),
-            target=_value(section, "data", "target", str),
-            synthetic=SyntheticConfig.from_params(synthetic),
-        )
-
-
-@dataclass(frozen=True)
-class SplitConfig:
-    """How the data is split into train and test."""
-
-    test_size: float = 0.2
-
-    @classmethod
-    def from_params(cls, params: dict[str, Any]) -> SplitConfig:
-        section = _section(params, "split")
-        test_size = _value(section, "split", "test_size", float, cls.test_size)
-        _in_range("split.test_size", test_size, 0.0, 0.9, open_low=True)
-        return cls(test_size=test_size)
-
-
-@dataclass(frozen=True)
-class ModelConfig:
-    """The estimator (by import path), its params, and the task."""
-
-    estimator: str
-    params: dict[str, Any]
-    task: str = "auto"
-
-    @classmethod
-    def from_params(cls, params: dict[str, Any]) -> ModelConfig:
-        section = _section(params, "model")
-        task = _value(section, "model", "task", str, "auto")
-        if task not in TASKS:
-            raise UserError(f"model.task: must be one of {', '.join(TASKS)}, got {task!r}")
-        estimator = _value(section, "model", "estimator", str)
-        if "." not in estimator:
-            raise UserError(
-                f"model.estimator: expected an import path such as "
-                f"sklearn.linear_model.LogisticRegression, got {estimator!r}"
-            )
-        return cls(estimator=estimator, params=_value(section, "model", "params", dict, {}),
-                   task=task)
-
-
-@dataclass(frozen=True)
-class EvaluateConfig:
-    """What the evaluate stage computes beyond the headline metrics."""
-
-    slices: tuple[str, ...] = ()
-    slice_bins: int = 4
-    importance_repeats: int = 5
-    importance_max_rows: int = 5000
-    curve_points: int = 101
-
-    @classmethod
-    def from_params(cls, params: dict[str, Any]) -> EvaluateConfig:
-        section = _section(params, "evaluate")
-        slices = _value(section, "evaluate", "slices", list, [])
-        for i, s in enumerate(slices):
-            if not isinstance(s, str):
-                raise UserError(f"evaluate.slices[{i}]: expected a column name, got {s!r}")
-        cfg = cls(
-            slices=tuple(slices),
-            slice_bins=_value(section, "evaluate", "slice_bins", int, cls.slice_bins),
-            importance_repeats=_value(section, "evaluate", "importance_repeats", int,
-                                      cls.importance_repeats),
-            importance_max_rows=_value(section, "evaluate", "importance_max_rows", int,
-                                       cls.importance_max_rows),
-            curve_points=_value(section, "evaluate", "curve_points", int, cls.curve_points),
-        )
-        _in_range("evaluate.slice_bins", cfg.slice_bins, 2, 100)
-        _in_range("evaluate.importance_repeats", cfg.importance_repeats, 0, 100)
-        _in_range("evaluate.importance_max_rows", cfg.importance_max_rows, 10, 10**8)
-        _in_range("evaluate.curve_points", cfg.curve_points, 3, 10_000)
-        return cfg
-
-
-@dataclass(frozen=True)
-class ExportConfig:
-    """Tolerances of the ONNX parity check."""
-
-    min_label_agreement: float = 1.0
-    max_abs_diff: float = 1e-3
-
-    @classmethod
-    def from_params(cls, params: dict[str, Any]) -> ExportConfig:
-        section = _section(params, "export")
-        cfg = cls(
-            min_label_agreement=_value(section, "export", "min_label_agreement", float,
-                                       cls.min_label_agreement),
-            max_abs_diff=_value(section, "export", "max_abs_diff", float, cls.max_abs_diff),
-        )
-        _in_range("export.min_label_agreement", cfg.min_label_agreement, 0.0, 1.0)
-        _in_range("export.max_abs_diff", cfg.max_abs_diff, 0.0, 1e6)
-        return cfg
+class _Seed(_Section):
+    seed: Annotated[int, _in_range(0, 2**32 - 1)] = 42
 
 
 def seed(params: dict[str, Any]) -> int:
     """The one seed that reaches every random step."""
-    value = _value(params, "", "seed", int, 42)
-    _in_range("seed", value, 0, 2**32 - 1)
-    return value
+    return _Seed._validate_section({"seed": params.get("seed")}, "").seed
 
 
-@dataclass(frozen=True)
-class MonitorConfig:
-    """When a batch of production data counts as drifted from the training data (`monitor:`)."""
+# --- one-line messages from pydantic's errors -------------------------------------------------
 
-    alpha: float = 0.05
-    psi_threshold: float = 0.2
-    bins: int = 10
-    missing_rate_delta: float = 0.05
-    max_unseen_share: float = 0.01
-    min_rows: int = 100
+_EXPECTED = {
+    "float_type": "expected a number", "int_type": "expected an integer",
+    "string_type": "expected a string", "bool_type": "expected true or false",
+    "list_type": "expected a list", "tuple_type": "expected a list",
+    "dict_type": "expected a mapping", "model_type": "must be a mapping",
+    "finite_number": "expected a finite number",
+}
 
-    @classmethod
-    def from_params(cls, params: dict[str, Any]) -> MonitorConfig:
-        section = _section(params, "monitor")
-        p = "monitor"
-        cfg = cls(
-            alpha=_value(section, p, "alpha", float, cls.alpha),
-            psi_threshold=_value(section, p, "psi_threshold", float, cls.psi_threshold),
-            bins=_value(section, p, "bins", int, cls.bins),
-            missing_rate_delta=_value(section, p, "missing_rate_delta", float,
-                                      cls.missing_rate_delta),
-            max_unseen_share=_value(section, p, "max_unseen_share", float, cls.max_unseen_share),
-            min_rows=_value(section, p, "min_rows", int, cls.min_rows),
-        )
-        _in_range(f"{p}.alpha", cfg.alpha, 0.0, 0.5, open_low=True)
-        _in_range(f"{p}.psi_threshold", cfg.psi_threshold, 0.0, 10.0, open_low=True)
-        _in_range(f"{p}.bins", cfg.bins, 2, 100)
-        _in_range(f"{p}.missing_rate_delta", cfg.missing_rate_delta, 0.0, 1.0)
-        _in_range(f"{p}.max_unseen_share", cfg.max_unseen_share, 0.0, 1.0)
-        _in_range(f"{p}.min_rows", cfg.min_rows, 1, 10**9)
-        return cfg
+
+def _dotted(prefix: str, loc: tuple[Any, ...]) -> str:
+    out = prefix
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out = f"{out}.{part}" if out else str(part)
+    return out
+
+
+def _model_at(model: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The section model that holds the key at `loc` (walking mappings and optionals)."""
+    current: Any = model
+    parts = list(loc)
+    while parts:
+        part = parts.pop(0)
+        if not (isinstance(current, type) and issubclass(current, BaseModel)):
+            return None
+        field = current.model_fields.get(part)
+        if field is None:
+            return None
+        current = field.annotation
+        while True:
+            origin = typing.get_origin(current)
+            if origin is Annotated:
+                current = typing.get_args(current)[0]
+            elif origin in (typing.Union, types.UnionType):
+                current = next(a for a in typing.get_args(current) if a is not type(None))
+            elif origin is dict and parts:
+                parts.pop(0)           # the mapping's own key, e.g. a metric name
+                current = typing.get_args(current)[1]
+            else:
+                break
+    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
+
+
+def _message(exc: ValidationError, model: type[BaseModel], prefix: str) -> str:
+    err = exc.errors(include_url=False)[0]
+    kind, loc, value = err["type"], tuple(err["loc"]), err.get("input")
+    key = _dotted(prefix, loc)
+    if kind == "extra_forbidden":
+        holder = _model_at(model, loc[:-1])
+        known = sorted(holder.model_fields) if holder else []
+        near = difflib.get_close_matches(str(loc[-1]), known, n=1, cutoff=0.6)
+        if near:
+            return f"{key}: unknown key; did you mean {_dotted(prefix, (*loc[:-1], near[0]))}?"
+        return f"{key}: unknown key (known: {', '.join(known)})"
+    if kind == "missing":
+        return f"{key}: required but missing"
+    if kind == "literal_error":
+        return f"{key}: must be one of {err['ctx']['expected'].replace(' or ', ', ')}, " \
+               f"got {value!r}"
+    if kind in _EXPECTED:
+        return f"{key or 'params'}: {_EXPECTED[kind]}, got {value!r}"
+    if kind in ("value_error", "assertion_error"):
+        error = err["ctx"]["error"]
+        return str(error) if isinstance(error, _KeyedError) else f"{key}: {error}"
+    return f"{key}: {err['msg']}"

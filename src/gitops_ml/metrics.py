@@ -6,6 +6,8 @@ from typing import Any
 
 import numpy as np
 
+from gitops_ml.errors import UserError
+
 DIGITS = 6
 
 
@@ -13,7 +15,8 @@ def _r(x: float) -> float:
     return round(float(x), DIGITS)
 
 
-def _label(value: Any) -> Any:
+def plain(value: Any) -> Any:
+    """A numpy scalar as the plain Python value (labels in JSON and messages)."""
     return value.item() if hasattr(value, "item") else value
 
 
@@ -28,25 +31,77 @@ def encode(values: Any, classes: list[Any]) -> np.ndarray:
     return np.asarray(pd.Categorical(np.asarray(values), categories=classes).codes, dtype=int)
 
 
-def classification_metrics(y: Any, pred: Any, proba: Any, classes: list[Any]) -> dict[str, float]:
-    """Headline metrics; binary precision/recall are of the positive class (`classes[1]`)."""
+def default_positive_class(classes: list[Any], counts: dict[Any, int]) -> Any:
+    """The class binary precision, recall, F1 and ROC AUC are about, when not configured.
+
+    0/1 and false/true targets: 1 (true), scikit-learn's `pos_label` convention. Any other pair:
+    the rarer class in the training data, the event a team models (bad credit, fraud, churn,
+    malignant); on a tie, the second label in sorted order.
+    """
+    if {plain(c) for c in classes} <= {0, 1}:  # covers False/True too (False == 0)
+        return classes[1]
+    first, second = (counts.get(c, 0) for c in classes)
+    return classes[0] if first < second else classes[1]
+
+
+def positive_index(classes: list[Any], configured: Any, counts: dict[Any, int]) -> int:
+    """Index in `classes` of the positive class: `configured` (checked), else the default."""
+    if configured is None:
+        return classes.index(default_positive_class(classes, counts))
+    for i, c in enumerate(classes):
+        label = plain(c)
+        same_type = isinstance(label, bool) == isinstance(configured, bool)
+        if (label == configured and same_type) or str(label) == str(configured):
+            return i
+    shown = ", ".join(repr(plain(c)) for c in classes)
+    raise UserError(f"evaluate.positive_class: {configured!r} is not a label of the target "
+                    f"(labels: {shown})")
+
+
+def auc(yc: np.ndarray, scores: np.ndarray, positive: int) -> float:
+    """ROC AUC from class scores (probabilities or decision values).
+
+    Binary: of the positive class. Multiclass: the macro mean of one-vs-rest AUCs, which is what
+    `roc_auc_score(multi_class="ovr")` computes but without its demand that scores sum to 1, so
+    decision values work too.
+    """
+    from sklearn.metrics import roc_auc_score
+
+    if scores.shape[1] == 2:
+        return float(roc_auc_score(yc == positive, scores[:, positive]))
+    return float(np.mean([roc_auc_score(yc == i, scores[:, i]) for i in range(scores.shape[1])]))
+
+
+# Metrics that need probabilities; a model with decision scores only does not report them.
+PROBABILITY_METRICS = ("log_loss", "calibration")
+
+
+def classification_metrics(y: Any, pred: Any, scores: Any, classes: list[Any], *,
+                           positive: int = 1, probabilistic: bool = True) -> dict[str, float]:
+    """Headline metrics; binary precision/recall/F1 are of the class at index `positive`.
+
+    `scores` holds one column per class: probabilities, or decision values when the model has no
+    `predict_proba` (then log loss is not reported; it is not defined on decision values).
+    """
     from sklearn import metrics as m
 
     yc, pc, labels = encode(y, classes), encode(pred, classes), list(range(len(classes)))
     binary = len(classes) == 2
-    avg = {"average": "binary", "pos_label": 1} if binary else {"average": "macro",
-                                                                "labels": labels}
+    avg = {"average": "binary", "pos_label": positive} if binary else {"average": "macro",
+                                                                       "labels": labels}
     out = {
         "accuracy": m.accuracy_score(yc, pc),
         "balanced_accuracy": m.balanced_accuracy_score(yc, pc),
         "f1_macro": m.f1_score(yc, pc, average="macro", labels=labels, zero_division=0),
         "precision": m.precision_score(yc, pc, zero_division=0, **avg),
         "recall": m.recall_score(yc, pc, zero_division=0, **avg),
-        "log_loss": m.log_loss(yc, proba, labels=labels),
     }
+    if binary:
+        out["f1"] = m.f1_score(yc, pc, zero_division=0, **avg)
+    if probabilistic:
+        out["log_loss"] = m.log_loss(yc, scores, labels=labels)
     if len(np.unique(yc)) == len(classes):  # AUC is undefined when a class is absent
-        out["roc_auc"] = (m.roc_auc_score(yc, proba[:, 1]) if binary else
-                          m.roc_auc_score(yc, proba, multi_class="ovr", labels=labels))
+        out["roc_auc"] = auc(yc, np.asarray(scores), positive)
     return {k: _r(v) for k, v in out.items()}
 
 
@@ -68,37 +123,41 @@ def _thin(n: int, points: int) -> np.ndarray:
     return np.unique(np.linspace(0, n - 1, points).round().astype(int))
 
 
-def _classes_for_curves(classes: list[Any]) -> list[tuple[int, Any]]:
-    return [(1, classes[1])] if len(classes) == 2 else list(enumerate(classes))
+def _classes_for_curves(classes: list[Any], positive: int) -> list[tuple[int, Any]]:
+    if len(classes) == 2:
+        return [(positive, classes[positive])]
+    return list(enumerate(classes))
 
 
-def roc_points(y: Any, proba: Any, classes: list[Any], points: int) -> list[dict[str, Any]]:
+def roc_points(y: Any, scores: Any, classes: list[Any], points: int,
+               positive: int = 1) -> list[dict[str, Any]]:
     """ROC curve per class (one-vs-rest; only the positive class when binary)."""
     from sklearn.metrics import roc_curve
 
     rows = []
     yc = encode(y, classes)
-    for i, cls in _classes_for_curves(classes):
+    for i, cls in _classes_for_curves(classes, positive):
         if len(np.unique(yc == i)) < 2:
             continue
-        fpr, tpr, _ = roc_curve(yc == i, proba[:, i])
+        fpr, tpr, _ = roc_curve(yc == i, scores[:, i])
         for j in _thin(len(fpr), points):
-            rows.append({"class": str(_label(cls)), "fpr": _r(fpr[j]), "tpr": _r(tpr[j])})
+            rows.append({"class": str(plain(cls)), "fpr": _r(fpr[j]), "tpr": _r(tpr[j])})
     return rows
 
 
-def pr_points(y: Any, proba: Any, classes: list[Any], points: int) -> list[dict[str, Any]]:
+def pr_points(y: Any, scores: Any, classes: list[Any], points: int,
+              positive: int = 1) -> list[dict[str, Any]]:
     """Precision-recall curve per class (one-vs-rest; only the positive class when binary)."""
     from sklearn.metrics import precision_recall_curve
 
     rows = []
     yc = encode(y, classes)
-    for i, cls in _classes_for_curves(classes):
+    for i, cls in _classes_for_curves(classes, positive):
         if not (yc == i).any():
             continue
-        precision, recall, _ = precision_recall_curve(yc == i, proba[:, i])
+        precision, recall, _ = precision_recall_curve(yc == i, scores[:, i])
         for j in _thin(len(recall), points)[::-1]:
-            rows.append({"class": str(_label(cls)), "recall": _r(recall[j]),
+            rows.append({"class": str(plain(cls)), "recall": _r(recall[j]),
                          "precision": _r(precision[j])})
     return rows
 
@@ -109,22 +168,23 @@ def confusion(y: Any, pred: Any, classes: list[Any]) -> list[dict[str, Any]]:
 
     k = list(range(len(classes)))
     matrix = confusion_matrix(encode(y, classes), encode(pred, classes), labels=k)
-    return [{"actual": str(_label(a)), "predicted": str(_label(p)), "count": int(matrix[i, j])}
+    return [{"actual": str(plain(a)), "predicted": str(plain(p)), "count": int(matrix[i, j])}
             for i, a in enumerate(classes) for j, p in enumerate(classes)]
 
 
-def calibration(y: Any, proba: Any, classes: list[Any], bins: int = 10) -> list[dict[str, Any]]:
+def calibration(y: Any, proba: Any, classes: list[Any], bins: int = 10,
+                positive: int = 1) -> list[dict[str, Any]]:
     """Reliability curve per class: mean predicted probability vs observed frequency."""
     rows = []
     yc = encode(y, classes)
     edges = np.linspace(0, 1, bins + 1)
-    for i, cls in _classes_for_curves(classes):
+    for i, cls in _classes_for_curves(classes, positive):
         p = proba[:, i]
         which = np.clip(np.digitize(p, edges[1:-1]), 0, bins - 1)
         for b in range(bins):
             mask = which == b
             if mask.any():
-                rows.append({"class": str(_label(cls)), "mean_predicted": _r(p[mask].mean()),
+                rows.append({"class": str(plain(cls)), "mean_predicted": _r(p[mask].mean()),
                              "fraction_positive": _r((yc[mask] == i).mean()),
                              "count": int(mask.sum())})
     return rows
@@ -194,25 +254,20 @@ def slice_metrics(df: Any, y: Any, pred: Any, columns: tuple[str, ...], bins: in
     return out
 
 
-def _class_scorer(classes: list[Any], all_present: bool) -> Any:
+def _class_scorer(classes: list[Any], all_present: bool, positive: int) -> Any:
     """A scorer(estimator, X, y_codes): ROC AUC (one-vs-rest), or accuracy if a class is absent."""
-    from sklearn.metrics import roc_auc_score
-
-    labels = list(range(len(classes)))
+    from gitops_ml.modeling import class_scores
 
     def score(estimator: Any, X: Any, y: np.ndarray) -> float:
         if not all_present:
             return float((encode(estimator.predict(X), classes) == y).mean())
-        proba = estimator.predict_proba(X)
-        if len(classes) == 2:
-            return float(roc_auc_score(y, proba[:, 1]))
-        return float(roc_auc_score(y, proba, multi_class="ovr", labels=labels))
+        return auc(y, class_scores(estimator, X, classes)[0], positive)
 
     return score
 
 
 def permutation_importance(pipeline: Any, X: Any, y: Any, task: str, repeats: int,
-                           max_rows: int, seed: int) -> list[dict[str, Any]]:
+                           max_rows: int, seed: int, positive: int = 1) -> list[dict[str, Any]]:
     """Drop in score when each input column is shuffled, on at most `max_rows` rows."""
     from sklearn.inspection import permutation_importance as sk_permutation_importance
 
@@ -225,7 +280,7 @@ def permutation_importance(pipeline: Any, X: Any, y: Any, task: str, repeats: in
     if task != "regression":  # AUC (accuracy when a class is absent) on integer codes
         classes = list(pipeline.classes_)
         y = encode(y, classes)
-        scoring = _class_scorer(classes, all_present=len(np.unique(y)) == len(classes))
+        scoring = _class_scorer(classes, len(np.unique(y)) == len(classes), positive)
     result = sk_permutation_importance(pipeline, X, y, scoring=scoring, n_repeats=repeats,
                                        random_state=seed, n_jobs=1)
     rows = [{"feature": str(f), "importance": _r(mean), "std": _r(std)}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import inspect
 from typing import Any
@@ -16,24 +17,51 @@ MISSING_CATEGORY = "__missing__"
 
 
 def resolve_estimator(path: str, params: dict[str, Any]) -> Any:
-    """Instantiate the estimator class at import path `path` with `params`."""
+    """Instantiate the estimator class at import path `path` with `params`.
+
+    Every way this can fail is a config error: one line naming `model.estimator` (the class) or
+    `model.params` (its arguments), never a traceback.
+    """
     module_name, _, attr = path.rpartition(".")
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
-        raise UserError(f"model.estimator: cannot import module {module_name!r} of {path!r}") \
-            from exc
+        raise UserError(f"model.estimator: cannot import module {module_name!r} of {path!r} "
+                        f"({exc})") from None
     cls = getattr(module, attr, None)
     if cls is None or not inspect.isclass(cls):
-        raise UserError(f"model.estimator: {module_name!r} has no estimator class {attr!r}")
+        near = difflib.get_close_matches(attr, [n for n in dir(module) if n[:1].isupper()], n=1)
+        hint = f"; did you mean {module_name}.{near[0]}?" if near else ""
+        raise UserError(f"model.estimator: {module_name!r} has no estimator class {attr!r}{hint}")
     if not hasattr(cls, "fit"):
         raise UserError(f"model.estimator: {path!r} is not an estimator (it has no fit method)")
-    accepted = set(cls().get_params()) if hasattr(cls, "get_params") else set()
-    for name in params:
-        if name not in accepted:
-            raise UserError(f"model.params.{name}: not a parameter of {attr} "
-                            f"(known: {', '.join(sorted(accepted))})")
-    return cls(**params)
+    try:
+        signature = inspect.signature(cls)
+    except (TypeError, ValueError):  # a C extension class without introspectable arguments
+        signature = None
+    if signature is not None:
+        _check_arguments(attr, signature, params)
+    try:
+        return cls(**params)
+    except TypeError as exc:
+        raise UserError(f"model.params: {attr}(): {exc}") from None
+
+
+def _check_arguments(name: str, signature: inspect.Signature, params: dict[str, Any]) -> None:
+    args = [p for p in signature.parameters.values()
+            if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    takes_any = any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values())
+    known = [p.name for p in args]
+    for key in params:
+        if key not in known and not takes_any:
+            near = difflib.get_close_matches(key, known, n=1)
+            hint = f"; did you mean model.params.{near[0]}?" if near else \
+                f" (known: {', '.join(sorted(known)) or 'none'})"
+            raise UserError(f"model.params.{key}: not a parameter of {name}{hint}")
+    missing = [p.name for p in args if p.default is p.empty and p.name not in params]
+    if missing:
+        raise UserError(f"model.params: {name} needs {', '.join(missing)} (a required argument "
+                        "of its constructor; give it under model.params)")
 
 
 def model_frame(df: Any, contract: Contract) -> Any:
@@ -92,6 +120,30 @@ def check_estimator_fits_task(estimator: Any, task: str, path: str) -> None:
     from sklearn.base import is_classifier, is_regressor
 
     if task == "regression" and not is_regressor(estimator):
-        raise UserError(f"model.estimator: {path} is not a regressor but the task is regression")
+        raise UserError(f"model.estimator: {path} is not a regressor, but model.task is "
+                        "regression; choose a regressor such as sklearn.linear_model.Ridge")
     if task != "regression" and not is_classifier(estimator):
-        raise UserError(f"model.estimator: {path} is not a classifier but the task is {task}")
+        raise UserError(f"model.estimator: {path} is not a classifier, but model.task is {task} "
+                        "(set model.task: regression if the target is a quantity)")
+
+
+def class_scores(pipeline: Any, X: Any, classes: list[Any]) -> tuple[np.ndarray, bool]:
+    """One score column per class, and whether the scores are probabilities.
+
+    Probabilities when the estimator has `predict_proba`; otherwise its `decision_function`
+    (SVC, LinearSVC, RidgeClassifier), whose binary form is one column scoring `classes[1]`,
+    widened here to `[-s, s]` so that column i always scores class i.
+    """
+    if hasattr(pipeline, "predict_proba"):
+        return np.asarray(pipeline.predict_proba(X)), True
+    if not hasattr(pipeline, "decision_function"):
+        raise UserError(f"model.estimator: {type(pipeline[-1]).__name__} has neither "
+                        "predict_proba nor decision_function, so it gives no class scores")
+    scores = np.asarray(pipeline.decision_function(X), dtype=float)
+    if scores.ndim == 1:
+        scores = np.column_stack([-scores, scores])
+    if scores.shape[1] != len(classes):
+        raise UserError(f"model.params: {type(pipeline[-1]).__name__} gives {scores.shape[1]} "
+                        f"scores per row for {len(classes)} classes (one per pair of classes?); "
+                        "set decision_function_shape: ovr")
+    return scores, False

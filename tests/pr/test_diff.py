@@ -37,7 +37,7 @@ def test_metric_deltas_flag_removed_metrics() -> None:
 def test_metric_direction_table_covers_both_tasks() -> None:
     higher = {m for m, d in DIRECTIONS.items() if d > 0}
     lower = {m for m, d in DIRECTIONS.items() if d < 0}
-    assert higher == {"accuracy", "balanced_accuracy", "f1_macro", "precision", "recall",
+    assert higher == {"accuracy", "balanced_accuracy", "f1_macro", "f1", "precision", "recall",
                       "roc_auc", "r2"}
     assert lower == {"log_loss", "rmse", "mae"}
 

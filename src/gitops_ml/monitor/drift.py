@@ -8,7 +8,6 @@ or a share of unseen categories alarms on its own.
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Any
 
 import numpy as np
@@ -150,7 +149,7 @@ def detect(reference: Any, current: Any, features: list[tuple[str, bool]], cfg: 
         "reference_rows": int(len(reference)),
         "current_rows": int(len(current)),
         "per_test_alpha": float(f"{alpha:.4g}"),
-        "thresholds": asdict(cfg),
+        "thresholds": cfg.model_dump(),
         "features": columns,
         "prediction": prediction,
     }

@@ -13,6 +13,7 @@ DIRECTIONS: dict[str, int] = {
     "accuracy": 1,
     "balanced_accuracy": 1,
     "f1_macro": 1,
+    "f1": 1,
     "precision": 1,
     "recall": 1,
     "log_loss": -1,

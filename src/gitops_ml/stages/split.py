@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 from typing import Any
 
 from gitops_ml import config
@@ -11,11 +12,26 @@ from gitops_ml.io import read_table, write_parquet
 from gitops_ml.task import detect_task
 
 
+def labelled(df: Any, target: str) -> tuple[Any, int]:
+    """The rows whose target is known, and how many were dropped (unlabelled rows are normal)."""
+    known = df[target].notna()
+    dropped = int((~known).sum())
+    if dropped == len(df):
+        raise UserError(f"data.target: {target!r} is missing in all {len(df)} rows")
+    return (df[known] if dropped else df), dropped
+
+
+def n_test_rows(n_rows: int, test_size: float) -> int:
+    """Rows in the test set: scikit-learn's rule, the ceiling of `test_size * n_rows`."""
+    return math.ceil(test_size * n_rows)
+
+
 def split(df: Any, target: str, task: str, test_size: float, seed: int) -> tuple[Any, Any]:
-    """Split rows into train and test; classes keep their proportions in both."""
+    """Split the labelled rows into train and test; classes keep their proportions in both."""
     import pandas as pd
     from sklearn.model_selection import train_test_split
 
+    df, _ = labelled(df, target)
     stratify = None
     if task != "regression":
         counts = df[target].value_counts()
@@ -25,9 +41,10 @@ def split(df: Any, target: str, task: str, test_size: float, seed: int) -> tuple
                             "a stratified split needs at least two per class")
         # class codes, not the labels: stratifying sorts them, slow for a million strings
         stratify = pd.factorize(df[target], sort=True)[0]
-    n_test = round(len(df) * test_size)
-    if n_test < 1 or len(df) - n_test < 1:
-        raise UserError(f"split.test_size: {test_size} of {len(df)} rows leaves an empty split")
+    n_test = n_test_rows(len(df), test_size)
+    if len(df) - n_test < 1:
+        raise UserError(f"split.test_size: {test_size} of {len(df)} rows leaves an empty "
+                        "training set")
     try:
         train, test = train_test_split(df, test_size=test_size, random_state=seed,
                                        stratify=stratify)
@@ -37,13 +54,15 @@ def split(df: Any, target: str, task: str, test_size: float, seed: int) -> tuple
 
 
 def main(args: argparse.Namespace) -> None:
-    params = config.read_params(args.params)
-    cfg = config.SplitConfig.from_params(params)
-    model_cfg = config.ModelConfig.from_params(params)
-    target = config.DataConfig.from_params(params).target
+    params = config.load(args.params)
+    target = params.data.target
     df = read_table(args.data, key="--data")
-    task = detect_task(df[target], model_cfg.task)
-    train, test = split(df, target, task, cfg.test_size, config.seed(params))
+    if target not in df.columns:
+        raise UserError(f"data.target: no column {target!r} in {args.data}")
+    df, dropped = labelled(df, target)
+    task = detect_task(df[target], params.model.task)
+    train, test = split(df, target, task, params.split.test_size, params.seed)
     write_parquet(train, args.train)
     write_parquet(test, args.test)
-    print(f"split: {len(train)} train / {len(test)} test rows ({task})")
+    note = f"; dropped {dropped} rows with no {target}" if dropped else ""
+    print(f"split: {len(train)} train / {len(test)} test rows ({task}){note}")
