@@ -122,3 +122,11 @@ def test_onnx_export_is_byte_for_byte_reproducible(mixed):
     c = contract_mod.infer(mixed, "y")
     bundle = train(mixed, c, ModelConfig("sklearn.linear_model.LogisticRegression", {}), seed=0)
     assert to_onnx(bundle) == to_onnx(bundle)
+
+
+def test_to_onnx_refuses_a_classifier_without_probabilities(mixed):
+    c = contract_mod.infer(mixed, "y")
+    bundle = train(mixed, c, ModelConfig("sklearn.svm.LinearSVC", {}), seed=0)
+    with pytest.raises(UserError, match=r"model\.estimator: sklearn\.svm\.LinearSVC gives "
+                                        r"decision scores, not class probabilities"):
+        to_onnx(bundle)

@@ -33,6 +33,12 @@ def to_onnx(bundle: dict[str, Any]) -> bytes:
     pipeline = bundle["pipeline"]
     inputs = [(f.name, FloatTensorType([None, 1]) if f.tensor == "float"
                else StringTensorType([None, 1])) for f in schema_features(contract)]
+    if bundle["task"] != "regression" and not hasattr(pipeline, "predict_proba"):
+        # LinearSVC, SVC(probability=False), ...: the server and model.json promise probabilities
+        raise UserError(
+            f"model.estimator: {bundle['estimator']} gives decision scores, not class "
+            "probabilities, and the served model answers probabilities; use a probabilistic "
+            "classifier (e.g. SVC with probability: true, or LogisticRegression)")
     estimator = pipeline.named_steps["estimator"]
     options = {id(estimator): {"zipmap": False}} if bundle["task"] != "regression" else None
     try:
