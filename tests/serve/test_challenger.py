@@ -160,3 +160,13 @@ def test_challenger_shadow_log_feeds_the_experiment_report(client_for, mixed_mod
     assert report["design"] == "shadow" and report["agreement"] == 1.0
     assert report["models"]["challenger"]["rows"] == 15
     assert report["models"]["challenger"]["version"] == "v2"
+
+
+def test_challenger_role_setting_marks_a_canary_deployments_log_lines(client_for, mixed_model,
+                                                                      good_record, tmp_path):
+    assert Settings.from_env({"GITOPS_ML_ROLE": "challenger"}).role == "challenger"
+    with client_for(mixed_model.dir, role="challenger", prediction_log=str(tmp_path),
+                    prediction_log_sample=1.0) as client:
+        client.post("/predict", json=[good_record], headers={"X-Request-ID": "u1"})
+    [line] = read_log(tmp_path)
+    assert (line["request_id"], line["role"]) == ("u1", "challenger")

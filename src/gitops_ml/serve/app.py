@@ -48,7 +48,7 @@ def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime.model = OnnxModel.load(settings.model_dir, meta, threads=settings.ort_threads)
-        runtime.champion = Arm("champion", meta, runtime.schema, runtime.model)
+        runtime.champion = Arm(settings.role, meta, runtime.schema, runtime.model)
         if challenger_meta is not None:
             assert settings.challenger_dir is not None
             runtime.challenger = Arm(

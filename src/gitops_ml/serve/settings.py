@@ -47,6 +47,9 @@ class Settings:
     canary_percent: float = 0.0
     # The header that carries the request id (echoed back; one is made when absent).
     request_id_header: str = "x-request-id"
+    # This server's model's role in the prediction log: `challenger` for a canary Deployment
+    # beside prod (deploy/overlays/canary), so one experiment reads both Deployments' logs.
+    role: str = "champion"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -75,6 +78,7 @@ class Settings:
             raise UserError(f"{PREFIX}PREDICTION_LOG: required in shadow mode (the "
                             "challenger's outputs are written there, nowhere else)")
         return cls(
+            role=_choice(env, "ROLE", d.role, ("champion", "challenger")),
             challenger_dir=Path(challenger) if challenger else None, challenger_mode=mode,
             canary_percent=percent,
             request_id_header=env.get(f"{PREFIX}REQUEST_ID_HEADER",
