@@ -8,11 +8,17 @@ after the stage. Outputs (also appended to $GITHUB_OUTPUT when set): artifact, s
 image, deploy. `deploy=false` when a newer assignment of the same stage exists by the time this
 runs: deploying the older one would undo it. Exit 2 when the tag is not an assignment of a
 registered version, or that version recorded no image.
+
+A canary is a stage too: `gto assign model --stage canary vX` deploys vX beside prod
+(deploy/overlays/canary). With `--experiment reports/experiment.json` (written by `gitops-ml
+experiment`), the outputs also carry the experiment's verdict and why, for the deployment's
+summary; a report about another version is named as such, never silently attached.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from collections.abc import Sequence
@@ -32,7 +38,24 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--repo", type=Path, default=Path("."))
     parser.add_argument("--dvc-yaml", type=Path, default=Path("dvc.yaml"),
                         help="declares the artifact this repository deploys")
+    parser.add_argument("--experiment", type=Path,
+                        help="an experiment report (reports/experiment.json) to attach")
     return parser
+
+
+def experiment_outputs(report: Path, version: str) -> dict[str, str]:
+    """The experiment's verdict for the promotion's outputs; whose version it judged."""
+    try:
+        data = json.loads(report.read_text())
+        verdict, why = str(data["verdict"]), str(data["why"])
+        judged = data["models"]["challenger"].get("version")
+    except FileNotFoundError:
+        raise UserError(f"--experiment: {report} not found") from None
+    except (ValueError, KeyError, TypeError) as exc:
+        raise UserError(f"--experiment: {report} is not an experiment report ({exc})") from None
+    if judged != version:
+        why = f"the report judged {judged}, not {version}: {why}"
+    return {"experiment_verdict": verdict, "experiment_why": why}
 
 
 def resolve(repo: Path, dvc_yaml: Path, tag: str) -> dict[str, str]:
@@ -65,6 +88,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not args.tag:
             raise UserError("--tag: required (or run inside GitHub Actions on a tag push)")
         outputs = resolve(args.repo, args.dvc_yaml, args.tag)
+        if args.experiment is not None:
+            outputs |= experiment_outputs(args.experiment, outputs["version"])
     except UserError as exc:
         print(f"promote: error: {exc}", file=sys.stderr)
         return 2
