@@ -123,3 +123,20 @@ def test_quality_labels_without_request_id_name_the_column(tmp_path, project_roo
                      "--out-json", str(tmp_path / "q.json"), "--out-md", str(tmp_path / "q.md")])
     assert code == 2
     assert not (tmp_path / "q.json").exists()
+
+
+def test_quality_integer_labels_with_a_gap_join_as_the_logged_class_names(tmp_path):
+    from gitops_ml.monitor import outcomes
+
+    (tmp_path / "labels.csv").write_text("request_id,row,y\nr1,0,1\nr1,1,\nr2,0,0\n")
+    labels = outcomes.read_labels(tmp_path / "labels.csv", "y")
+    assert labels["label"].astype(str).tolist() == ["1", "0"]
+
+
+def test_quality_log_without_probabilities_reports_no_auc():
+    df = days(0.8, requests=4)
+    df["probabilities"] = None
+    report = quality.assess(df, {"accuracy": 0.5, "roc_auc": 0.5},
+                            config.QualityConfig(bootstrap=0))
+    assert "roc_auc" not in report["models"][0]["windows"][0]["metrics"]
+    assert report["metrics_not_computed"] == ["roc_auc"]

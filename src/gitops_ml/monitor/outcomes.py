@@ -72,6 +72,10 @@ def read_labels(path: Path, target: str) -> Any:
         raise UserError(f"--labels: column(s) missing: {', '.join(missing)} (expected "
                         f"request_id, an optional row and the target {target!r})")
     out = df[["request_id", target]].rename(columns={target: "label"})
+    label = out["label"]
+    if label.dtype.kind == "f" and bool((label.dropna() % 1 == 0).all()):
+        # integer classes with a gap read as floats (1.0); the log has them as "1"
+        out["label"] = label.astype("Int64").astype(object)
     out["request_id"] = out["request_id"].astype(str)
     out["row"] = df["row"].astype(int) if "row" in df.columns else 0
     duplicated = out.duplicated(KEY)

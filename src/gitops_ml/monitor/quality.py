@@ -33,8 +33,11 @@ def _metrics(labels: np.ndarray, predictions: np.ndarray, probabilities: np.ndar
         return regression_metrics(labels.astype(float), predictions.astype(float))
     scores = probabilities if probabilities is not None else np.eye(len(classes))[
         np.array([classes.index(p) if p in classes else 0 for p in predictions])]
-    return classification_metrics(labels.astype(str), predictions.astype(str), scores, classes,
-                                  positive=positive, probabilistic=probabilities is not None)
+    out = classification_metrics(labels.astype(str), predictions.astype(str), scores, classes,
+                                 positive=positive, probabilistic=probabilities is not None)
+    if probabilities is None:  # a log without probabilities: AUC of hard labels would mislead
+        out.pop("roc_auc", None)
+    return out
 
 
 def wilson(successes: int, n: int, confidence: float) -> tuple[float, float]:
