@@ -2,8 +2,11 @@
 # Build after `dvc repro` (it copies models/model.onnx and models/model.json):
 #   docker build --build-arg REVISION="$(git rev-parse HEAD)" \
 #     --build-arg VERSION="$(python -m pipelines.image version | cut -d= -f2)" -t gitops-ml .
-# Pin the base by digest in CI: --build-arg PYTHON_IMAGE=python:3.11-slim@sha256:...
-ARG PYTHON_IMAGE=python:3.11-slim
+# The base image, pinned by digest in this one place (both stages use it). Dependabot's docker
+# updater does not read ARG defaults (dependabot-core#2057): bump the digest with the tag, e.g.
+# `docker buildx imagetools inspect python:3.11-slim`. Offline builds pass a local image:
+#   --build-arg PYTHON_IMAGE=python:3.11-slim
+ARG PYTHON_IMAGE=python:3.11-slim@sha256:9c900dea9e8fb7e16277c179b555cc72d29a352dbc33cff48ad5a0412fd5bfc7
 
 FROM ${PYTHON_IMAGE} AS builder
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
@@ -12,7 +15,8 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     UV_LINK_MODE=copy \
     UV_PYTHON_DOWNLOADS=never \
     UV_PROJECT_ENVIRONMENT=/opt/venv
-RUN pip install --no-cache-dir uv==0.13.9
+COPY .ci/uv-requirements.txt /tmp/uv-requirements.txt
+RUN pip install --no-cache-dir --require-hashes -r /tmp/uv-requirements.txt
 WORKDIR /src
 # Dependencies first, from the lock file: this layer is reused until uv.lock changes.
 COPY pyproject.toml uv.lock ./

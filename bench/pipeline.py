@@ -29,7 +29,9 @@ def stage_commands(d: Path) -> list[tuple[str, list[str]]]:
     """The dvc.yaml commands, with paths inside the scratch directory `d`."""
     p = str(d / "params.yaml")
     return [
-        ("ingest", ["ingest", "--params", p, "--out", f"{d}/raw.parquet"]),
+        ("fingerprint", ["fingerprint", "--params", p, "--out", f"{d}/fingerprint.json"]),
+        ("ingest", ["ingest", "--params", p, "--fingerprint", f"{d}/fingerprint.json",
+                    "--out", f"{d}/raw.parquet", "--summary", f"{d}/data.json"]),
         ("contract", ["contract", "infer", "--params", p, "--data", f"{d}/raw.parquet",
                       "--out", f"{d}/contract.yaml", "--force"]),
         ("validate", ["validate", "--params", p, "--data", f"{d}/raw.parquet",
@@ -96,18 +98,18 @@ def main() -> None:
         runs = [bench(rows, args.features, args.estimator, params, True)
                 for _ in range(args.repeats)]
         print(f"\n{rows:,} rows")
-        print(f"{'stage':<10}{'wall s':>9}{'model s':>9}{'peak MiB':>10}")
+        print(f"{'stage':<12}{'wall s':>9}{'model s':>9}{'peak MiB':>10}")
         total = model = 0.0
         for stage in runs[0]:
             wall = statistics.median(r[stage][0] for r in runs)
             inside = statistics.median(r[stage][1] for r in runs)
             rss = statistics.median(r[stage][2] for r in runs) / 1024
             if stage in SETUP:
-                print(f"{stage + ' *':<10}{wall:>9.2f}{inside:>9.2f}{rss:>10.0f}")
+                print(f"{stage + ' *':<12}{wall:>9.2f}{inside:>9.2f}{rss:>10.0f}")
                 continue
             total, model = total + wall, model + inside
-            print(f"{stage:<10}{wall:>9.2f}{inside:>9.2f}{rss:>10.0f}")
-        print(f"{'total':<10}{total:>9.2f}{model:>9.2f}   (* setup, not a dvc.yaml stage)")
+            print(f"{stage:<12}{wall:>9.2f}{inside:>9.2f}{rss:>10.0f}")
+        print(f"{'total':<12}{total:>9.2f}{model:>9.2f}   (* setup, not a dvc.yaml stage)")
         print(f"outside the estimator's fit/predict: {total - model:.2f} s = "
               f"{(total - model) / total:.0%} of the total")
 

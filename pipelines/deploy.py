@@ -7,6 +7,8 @@
 Without --version/--image it deploys what the registry holds for the stage now. With --commit
 it commits the changed release file, for a GitOps controller (Argo CD, Flux) to sync; nothing is
 committed when the file did not change. deploy/deploy.sh, the hook promote.yml calls, runs this.
+Nothing is rendered unless the image passes the provenance checks (pipelines.promote, README
+"Governance"): a rollback or a hand-run deploy meets the same rule as a promotion.
 """
 
 from __future__ import annotations
@@ -21,8 +23,9 @@ import yaml
 
 from gitops_ml.errors import UserError
 from gitops_ml.io import atomic_path
-from gitops_ml.registry import artifact, release, tags
+from gitops_ml.registry import artifact, provenance, release, tags
 from gitops_ml.registry.state import Registry
+from pipelines.promote import add_provenance_args, verify_provenance
 
 RELEASE_FILE = "release.yaml"
 
@@ -40,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--overlays", type=Path, default=Path("deploy/overlays"),
                         help="one kustomize overlay per stage")
     parser.add_argument("--commit", action="store_true", help="commit the release file")
+    add_provenance_args(parser)
     return parser
 
 
@@ -80,6 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         except FileNotFoundError:
             raise UserError(f"--base: {args.base} not found") from None
         version, image = _target(args, name)
+        verify_provenance(args, Registry(name, tags.read(args.repo)), image)
         patch = release.release_patch(deployment, artifact=name, version=version,
                                       stage=args.stage, image=image, where=str(args.base))
         out = overlay / RELEASE_FILE
@@ -87,6 +92,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             tmp.write_text(release.render(patch, stage=args.stage))
         committed = args.commit and _commit(
             args.repo, out, f"Deploy {name}@{version} to {args.stage}\n\nImage: {image}\n")
+    except provenance.Refused as exc:
+        print(f"deploy: refused: {exc}", file=sys.stderr)
+        return 2
     except UserError as exc:
         print(f"deploy: error: {exc}", file=sys.stderr)
         return 2

@@ -14,12 +14,13 @@ import os
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from gitops_ml.config import read_params
 from gitops_ml.errors import UserError
 from gitops_ml.io import atomic_path, write_json
-from gitops_ml.report import baseline, consistency, diff, gates, render
+from gitops_ml.report import baseline, consistency, data_change, diff, gates, render, rules
 from pipelines import remote, repro
 
 
@@ -50,7 +51,26 @@ def build_parser() -> argparse.ArgumentParser:
     results.add_argument("--data-validation", default="reports/data_validation.json")
     results.add_argument("--onnx-parity", default="reports/onnx_parity.json")
     results.add_argument("--lock", default="dvc.lock")
+    results.add_argument("--contract", default="contract.yaml")
+    results.add_argument("--data", default="data/raw.parquet",
+                         help="the table the contract validates")
+    results.add_argument("--data-summary", default="reports/data.json")
     return parser
+
+
+def _validation_by_base_contract(args: argparse.Namespace, root: Path, base_sha: str,
+                                 change: rules.RulesChange) -> dict | None:
+    """When the PR changes the contract, its data judged by the base branch's contract."""
+    if args.contract not in change.files or not (root / args.data).is_file():
+        return None
+    old = rules.base_contract(base_sha, args.contract, root)
+    if old is None:
+        return None
+    import pandas as pd
+
+    from gitops_ml import contract
+
+    return contract.validate(pd.read_parquet(root / args.data), old)
 
 
 def _remote(args: argparse.Namespace, root: Path) -> remote.Decision:
@@ -71,6 +91,9 @@ def _pipeline(args: argparse.Namespace, root: Path,
         return render.Pipeline("not_run", inputs_unchanged=unchanged), ()
     start = time.monotonic()
     try:
+        # The data fingerprint runs first, so a changed data file shows as a stale ingest.
+        always = repro.always_changed(repro.status(root))
+        repro.refresh(root, always)
         stale = repro.stale_stages(repro.status(root))
     except RuntimeError as exc:   # e.g. a dvc.yaml DVC cannot read: report it like a failed stage
         return render.Pipeline("failed", error_tail=repro.error_tail(str(exc)),
@@ -83,6 +106,8 @@ def _pipeline(args: argparse.Namespace, root: Path,
     print(f"pr: {'pull from' if where.pull else 'no'} DVC remote: {where.reason}",
           file=sys.stderr)
     outcome = repro.repro(root, pull=where.pull)
+    # DVC runs the fingerprint every time; it is not a reproduced result, so it is not listed.
+    outcome = replace(outcome, stages_run=tuple(s for s in outcome.stages_run if s not in always))
     if not outcome.ok:
         return render.Pipeline("failed", outcome.stages_run, outcome.failed_stage,
                                outcome.error_tail, seconds=time.monotonic() - start,
@@ -132,9 +157,15 @@ def run(args: argparse.Namespace, root: Path) -> tuple[render.ReportInputs, str]
 
     config_error = None
     cfg, results_cfg = gates.GatesConfig(), consistency.ResultsConfig()
+    # The gates that judge a pull request are the base branch's (rules.py); a PR changing them
+    # is judged by the old ones, and its report shows the change for a code owner to approve.
+    change = rules.changes(base_sha, head_sha, root, args.params, args.contract)
+    at_base_params = rules.base_params(base_sha, args.params, root)
     try:
         settings = read_params(root / args.params)
-        cfg = gates.GatesConfig.from_params(settings)
+        cfg = gates.GatesConfig.from_params(settings)   # the PR's own must be valid too
+        if at_base_params and "gates" in at_base_params:
+            cfg = gates.GatesConfig.from_params(at_base_params)
         results_cfg = consistency.ResultsConfig.from_params(settings)
     except UserError as exc:
         config_error = str(exc)   # still reported on the pull request, where it is seen
@@ -149,18 +180,26 @@ def run(args: argparse.Namespace, root: Path) -> tuple[render.ReportInputs, str]
         if head.metrics is None:
             raise UserError(f"--metrics: {args.metrics} is missing after the pipeline ran")
         metrics = diff.metric_deltas(base.metrics if base else None, head.metrics)
+        validation = _validation_by_base_contract(args, root, base_sha, change)
         gate_results = gates.evaluate(
             cfg, head_metrics=head.metrics, base_metrics=base.metrics if base else None,
-            onnx_parity=head.onnx_parity, data_validation=head.data_validation,
+            onnx_parity=head.onnx_parity,
+            data_validation=head.data_validation if validation is None else validation,
             slices=head.slices)
     params = diff.params_diff(at_base.params, head.params)
     results = None if config_error else _results(args, root, results_cfg, pipeline, stale,
                                                   head_sha, head.metrics)
+    where = f"{base_sha[:7]}:{args.data_summary}"
+    data = data_change.compare(baseline._json(baseline.show(base_sha, args.data_summary, root),
+                                              where),
+                               baseline._json(baseline._read(root / args.data_summary),
+                                              args.data_summary))
     inputs = render.ReportInputs(
         base_ref=base_ref.removeprefix("origin/"), base_sha=base_sha, head_sha=head_sha,
         pipeline=pipeline, head=head, base=base, metrics=metrics, params=params,
         gates=gate_results, config_error=config_error, results=results,
-        wall_seconds=time.monotonic() - start, artifact=args.artifact)
+        wall_seconds=time.monotonic() - start, artifact=args.artifact, rules=change,
+        data_change=data)
     return inputs, template_path.read_text(encoding="utf-8")
 
 

@@ -6,8 +6,10 @@
 an assignment of an earlier version) and deploys the result through the GitHub Environment named
 after the stage. Outputs (also appended to $GITHUB_OUTPUT when set): artifact, stage, version,
 image, deploy. `deploy=false` when a newer assignment of the same stage exists by the time this
-runs: deploying the older one would undo it. Exit 2 when the tag is not an assignment of a
-registered version, or that version recorded no image.
+runs: deploying the older one would undo it. Before saying `deploy=true` it verifies the image's
+provenance (src/gitops_ml/registry/provenance.py: own namespace, registered by the main
+workflow, attestation verifies for this repository); a refusal is one line and exit 2. Exit 2
+also when the tag is not an assignment of a registered version, or that version recorded no image.
 
 A canary is a stage too: `gto assign model --stage canary vX` deploys vX beside prod
 (deploy/overlays/canary). With `--experiment reports/experiment.json` (written by `gitops-ml
@@ -24,10 +26,57 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from gitops_ml import identity
 from gitops_ml.errors import UserError
-from gitops_ml.registry import artifact, tags
+from gitops_ml.registry import artifact, provenance, tags
 from gitops_ml.registry.state import Registry
 from pipelines.register import github_output
+
+
+def default_branch(env: dict[str, str] | os._Environ[str] = os.environ) -> str:
+    """The repository's default branch from the Actions event payload; `main` outside Actions."""
+    try:
+        with open(env["GITHUB_EVENT_PATH"], encoding="utf-8") as fh:
+            return str(json.load(fh)["repository"]["default_branch"])
+    except (KeyError, OSError, ValueError, TypeError):
+        return "main"
+
+
+def add_provenance_args(parser: argparse.ArgumentParser) -> None:
+    """The flags naming whose images may deploy (shared with pipelines.deploy)."""
+    group = parser.add_argument_group("provenance (README, Governance)")
+    group.add_argument("--repository", default=os.environ.get("GITHUB_REPOSITORY"),
+                       help="OWNER/REPO whose main workflow must have built and attested the "
+                            "image (default: $GITHUB_REPOSITORY)")
+    group.add_argument("--project", type=Path, default=Path("project.yaml"),
+                       help="its `image` names the registry namespace (default: "
+                            "ghcr.io/<owner>/<repo>)")
+    group.add_argument("--branch", default=default_branch(),
+                       help="the default branch the main workflow must have run on (default: "
+                            "the repository's, from the Actions event; else main)")
+    group.add_argument("--allow-unattested", action="store_true",
+                       help="deploy versions registered without an attestation (a private "
+                            "repository without them), with a warning")
+    group.add_argument("--no-verify", action="store_true",
+                       help="skip the provenance checks: a local trial only; no workflow "
+                            "passes it")
+
+
+def verify_provenance(args: argparse.Namespace, registry: Registry, image: str) -> None:
+    """Refuse (UserError, one line) unless `image` may deploy; print warnings."""
+    if args.no_verify:
+        print(f"{Path(sys.argv[0]).stem}: warning: --no-verify: provenance of {image} not checked",
+              file=sys.stderr)
+        return
+    if not args.repository or args.repository.count("/") != 1:
+        raise UserError(f"--repository: expected OWNER/REPO (or $GITHUB_REPOSITORY), "
+                        f"got {args.repository!r}")
+    image_repo = (identity.load(args.project).image if args.project.is_file() else "") \
+        or f"ghcr.io/{args.repository.lower()}"
+    policy = provenance.Policy(args.repository, image_repo, branch=args.branch,
+                               allow_unattested=args.allow_unattested)
+    for warning in provenance.verify(registry, image, policy):
+        print(f"::warning::{warning}", file=sys.stderr)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,6 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="declares the artifact this repository deploys")
     parser.add_argument("--experiment", type=Path,
                         help="an experiment report (reports/experiment.json) to attach")
+    add_provenance_args(parser)
     return parser
 
 
@@ -90,6 +140,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         outputs = resolve(args.repo, args.dvc_yaml, args.tag)
         if args.experiment is not None:
             outputs |= experiment_outputs(args.experiment, outputs["version"])
+        if outputs["deploy"] == "true":
+            registry = Registry(outputs["artifact"], tags.read(args.repo))
+            verify_provenance(args, registry, outputs["image"])
+    except provenance.Refused as exc:
+        print(f"promote: refused: {exc}", file=sys.stderr)
+        return 2
     except UserError as exc:
         print(f"promote: error: {exc}", file=sys.stderr)
         return 2

@@ -17,13 +17,22 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from gitops_ml.errors import UserError
 from gitops_ml.io import write_json
-from gitops_ml.registry import artifact, gto_ops, record, tags, versioning
+from gitops_ml.registry import (
+    artifact,
+    audit,
+    gto_ops,
+    provenance,
+    record,
+    tags,
+    versioning,
+)
 from gitops_ml.registry.state import Registry
 
 
@@ -49,6 +58,14 @@ def build_parser() -> argparse.ArgumentParser:
     apply.add_argument("--digest", required=True, help="the pushed image's sha256:... digest")
     apply.add_argument("--ref", default="HEAD", help="the commit the model was built from")
     apply.add_argument("--push", metavar="REMOTE", help="push the tag to REMOTE")
+    apply.add_argument("--report", type=Path,
+                       help="pr_report.json of this commit's gate run: its gates are recorded")
+    apply.add_argument("--approvals-from-github", action="store_true",
+                       help="record the merged pull request and who approved it (GitHub API; "
+                            "GH_TOKEN, GITHUB_REPOSITORY, GITHUB_API_URL)")
+    apply.add_argument("--no-attestation", action="store_true",
+                       help="the image has no build provenance attestation (a private "
+                            "repository without them): record that, warn, register anyway")
     return parser
 
 
@@ -60,6 +77,36 @@ def github_output(values: dict[str, str]) -> None:
     if path:
         with open(path, "a", encoding="utf-8") as fh:
             fh.write(lines)
+
+
+def _report(path: Path | None) -> dict | None:
+    if path is None:
+        return None
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise UserError(f"--report: {path} not found") from None
+    except json.JSONDecodeError as exc:
+        raise UserError(f"--report: {path} is not JSON ({exc})") from None
+
+
+def _pull(args: argparse.Namespace) -> dict | None:
+    if not args.approvals_from_github:
+        return None
+    token, repo = os.environ.get("GH_TOKEN"), os.environ.get("GITHUB_REPOSITORY")
+    if not token or not repo:
+        raise UserError("--approvals-from-github: needs GH_TOKEN and GITHUB_REPOSITORY")
+    sha = _commit_of(args.repo, args.ref)
+    return audit.approvals(os.environ.get("GITHUB_API_URL", "https://api.github.com"), repo,
+                           sha, token)
+
+
+def _commit_of(repo: Path, ref: str) -> str:
+    done = subprocess.run(["git", "rev-parse", "--verify", f"{ref}^{{commit}}"], cwd=repo,
+                          capture_output=True, text=True, timeout=60)
+    if done.returncode != 0:
+        raise UserError(f"--ref {ref}: not a commit")
+    return done.stdout.strip()
 
 
 def _load(args: argparse.Namespace) -> tuple[str, dict, bytes, Registry]:
@@ -93,7 +140,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             rec = record.Record(
                 artifact=name, version=plan.version, bump=plan.bump, reason=plan.reason,
                 fingerprint=fp, image=record.image_ref(args.image, args.digest),
-                metrics=meta.get("metrics") or {})
+                metrics=meta.get("metrics") or {},
+                build=provenance.build_context(os.environ, attested=not args.no_attestation),
+                governance=audit.governance(meta, _report(args.report), _pull(args)))
+            if args.no_attestation:
+                print(f"::warning::{name}@{plan.version}: registered without a build provenance "
+                      "attestation; deploys of it need --allow-unattested", file=sys.stderr)
             tag = gto_ops.register(args.repo, name, plan.version, rec.message(), args.ref)
             if args.push:
                 gto_ops.push(args.repo, args.push, tag)

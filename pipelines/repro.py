@@ -14,6 +14,9 @@ from typing import Any
 # Statuses that only say "this output is not in this checkout": a fresh clone without a DVC
 # remote has none of the cached outputs, yet its git-tracked results may match dvc.lock exactly.
 MISSING = {"deleted", "not in cache"}
+# How `dvc status` reports a stage marked `always_changed` (the data fingerprint): it says nothing
+# about the results, which only go stale when the fingerprint's output changes (`refresh`).
+ALWAYS = "always changed"
 ERROR_LINES = 30
 ERROR_LINE_CHARS = 300
 
@@ -46,20 +49,44 @@ def status(cwd: Path) -> dict[str, Any]:
     return json.loads(text.splitlines()[-1]) if text else {}
 
 
+def refresh(cwd: Path, stages: tuple[str, ...]) -> None:
+    """Run the `always_changed` stages (the data fingerprint) alone, so `dvc status` sees the data.
+
+    Raises RuntimeError with DVC's output when one fails (e.g. data.source names no file).
+    """
+    for stage in stages:
+        out = subprocess.run(dvc(["repro", "--single-item", stage]), cwd=cwd,
+                             capture_output=True, text=True, check=False)
+        if out.returncode != 0:
+            raise RuntimeError(f"dvc repro {stage} failed: "
+                               f"{(out.stdout + out.stderr).strip()[-2000:]}")
+
+
+def always_changed(stale: dict[str, Any]) -> tuple[str, ...]:
+    """The stages `dvc status` reports as "always changed" (they may also miss outputs)."""
+    return tuple(name for name, entries in stale.items()
+                 if isinstance(entries, list) and ALWAYS in entries)
+
+
 def stale_stages(stale: dict[str, Any]) -> tuple[str, ...]:
     """The stages whose code, params, data or git-tracked outputs differ from dvc.lock.
 
     Missing outputs do not count (a fresh clone without a DVC remote has none of the cached
     outputs, yet its git-tracked results may match dvc.lock exactly), nor does a dependency that
     is only missing because it is such an output of another stage. Anything else does: a
-    modified dependency, param or git-tracked output, a changed command, "always changed" ...
+    modified dependency, param or git-tracked output, a changed command ... A stage reported
+    only as "always changed" does not count by itself: run `refresh` first.
     """
     missing_outs = {path for entries in stale.values() if isinstance(entries, list)
                     for entry in entries if isinstance(entry, dict)
                     for path, state in (entry.get("changed outs") or {}).items()
                     if state in MISSING}
     return tuple(name for name, entries in stale.items()
-                 if not _only_missing(entries, missing_outs))
+                 if not _only_missing(_without_always(entries), missing_outs))
+
+
+def _without_always(entries: Any) -> Any:
+    return [e for e in entries if e != ALWAYS] if isinstance(entries, list) else entries
 
 
 def _only_missing(entries: Any, missing_outs: set[str]) -> bool:

@@ -35,8 +35,37 @@ def _contract_infer(args: argparse.Namespace) -> None:
           f"-> {out} (review it, then commit)")
 
 
+def _stale_pipeline_warning(root: Path = Path()) -> str | None:
+    """A warning when `dvc status` says the models are not what the code, params and data make.
+
+    After a failed `dvc repro` the previous model stays in models/; serving it silently would
+    hide the failure. Only in a DVC project checkout (dvc.lock present, DVC installed); the
+    serving image has neither and serves what it was built with.
+    """
+    import subprocess
+
+    if not (root / "dvc.lock").is_file():
+        return None
+    try:
+        out = subprocess.run([sys.executable, "-m", "dvc", "status", "--json"], cwd=root,
+                             capture_output=True, text=True, timeout=120, check=False)
+        status = json.loads(out.stdout.strip().splitlines()[-1]) if out.returncode == 0 \
+            and out.stdout.strip() else {}
+    except (OSError, subprocess.TimeoutExpired, ValueError):
+        return None
+    # "always changed" alone is the data fingerprint, rerun on every `dvc repro`
+    stale = sorted(name for name, entries in status.items() if entries != ["always changed"])
+    if not stale:
+        return None
+    return (f"warning: DVC reports stage(s) {', '.join(stale)} out of date, so models/ may be "
+            "from an earlier run (a failed or pending `dvc repro`); run `uv run dvc repro`")
+
+
 def _serve(args: argparse.Namespace) -> None:
     from gitops_ml.serve.server import run
+
+    if warning := _stale_pipeline_warning():
+        print(f"gitops-ml serve: {warning}", file=sys.stderr)
     from gitops_ml.serve.settings import Settings
 
     run(Settings.from_env())
@@ -45,10 +74,18 @@ def _serve(args: argparse.Namespace) -> None:
 def _predict(args: argparse.Namespace) -> None:
     from gitops_ml.predict import main as predict_main
 
+    if warning := _stale_pipeline_warning():
+        print(f"gitops-ml predict: {warning}", file=sys.stderr)
+
     predict_main(args)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The whole command line; `only` names the one command whose heavier options to build.
+
+    The `init` and `registry` options come from their own modules; a pipeline stage does not
+    import them, so dvc.yaml lists exactly the code each stage runs (tests/test_stage_deps.py).
+    """
     parser = argparse.ArgumentParser(prog="gitops-ml", description=__doc__)
     parser.add_argument("--timings", metavar="FILE",
                         help="write seconds spent in model fit/predict as JSON (for benchmarks)")
@@ -63,10 +100,16 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(func=func)
         return p
 
+    command("fingerprint", "record the size and SHA-256 of the file data.source names",
+            _stage("fingerprint"), "out")
     ingest = command("ingest", "load data.source and write it as Parquet", _stage("ingest"),
                      "out")
     ingest.add_argument("--batches", metavar="DIR",
                         help="append the labelled CSV/Parquet batches in this folder")
+    ingest.add_argument("--fingerprint", metavar="PATH",
+                        help="the fingerprint stage's record of data.source (default: hash it)")
+    ingest.add_argument("--summary", metavar="PATH",
+                        help="also write rows, columns and hashes of the data as JSON")
     command("validate", "check the data against the contract", _stage("validate"),
             "data", "contract", "report")
     command("split", "seeded train/test split", _stage("split"), "data", "train", "test")
@@ -160,20 +203,38 @@ def build_parser() -> argparse.ArgumentParser:
                    "intended-use", "template", "out")
     card.add_argument("--version", help="registered version, when rendering for a release")
     card.add_argument("--image", help="image <repository>@sha256:..., when known")
+    card.add_argument("--audit-repo", metavar="REPO",
+                      help="add the Governance section (approvals, gates, data hash, image of "
+                           "every registered version) read from this git repository's tags")
     init = sub.add_parser("init", help="make the template your project (names, data, contract)",
                           description="Ask for (or take as flags) the project's name, model, "
                           "description, data source, target and task; write project.yaml, "
                           "params.yaml, contract.yaml, dvc.yaml's model name, the README header "
                           "and docs/intended_use.md. Refuses a dirty git tree unless --force.")
-    import_module("gitops_ml.init.command").configure(init)
+    if only in (None, "init"):
+        import_module("gitops_ml.init.command").configure(init)
     registry = sub.add_parser("registry", help="model versions and stages (GTO tags in git)",
                               description="Model versions and stages, read from GTO's git tags.")
-    import_module("gitops_ml.registry.commands").configure(registry)
+    if only in (None, "registry"):
+        import_module("gitops_ml.registry.commands").configure(registry)
     return parser
 
 
+def _requested(argv: Sequence[str]) -> str | None:
+    """The command named in `argv` (the first word that is not an option or its value)."""
+    words = list(argv)
+    while words:
+        word = words.pop(0)
+        if word == "--timings":
+            words = words[1:]
+        elif not word.startswith("-"):
+            return word
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser(_requested(argv)).parse_args(argv)
     try:
         code = args.func(args)
     except UserError as exc:

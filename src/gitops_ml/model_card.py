@@ -42,6 +42,7 @@ class CardInputs:
     intended_use: str
     version: str | None = None
     image: str | None = None
+    governance: str = ""                 # the audit trail table (registry/audit.py), if asked
 
 
 def context(inputs: CardInputs) -> dict[str, Any]:
@@ -92,6 +93,7 @@ def context(inputs: CardInputs) -> dict[str, Any]:
                    "blocking": g.blocking} for g in results],
         "gates_passed": all(g.status == "pass" or not g.blocking for g in results),
         "libraries": sorted((meta.get("libraries") or {}).items()),
+        "governance": inputs.governance,
     }
 
 
@@ -125,6 +127,14 @@ def _text(path: str, flag: str) -> str:
     return text
 
 
+def _governance(repo: str) -> str:
+    from gitops_ml.registry import artifact, audit, tags
+    from gitops_ml.registry.state import Registry
+
+    name, _ = artifact.declared(Path(repo) / "dvc.yaml", None)
+    return audit.markdown(audit.rows(Registry(name, tags.read(Path(repo)))))
+
+
 def main(args: argparse.Namespace) -> None:
     intended_use = _text(args.intended_use, "intended-use")
     if not _HTML_COMMENT.sub("", intended_use).strip():
@@ -135,7 +145,9 @@ def main(args: argparse.Namespace) -> None:
         slices=_json(args.slices, "slices"), importance=_json(args.importance, "importance"),
         validation=_json(args.validation, "validation"), parity=_json(args.parity, "parity"),
         gates=gates.GatesConfig.from_params(read_params(args.params)),
-        intended_use=intended_use, version=args.version, image=args.image)
+        intended_use=intended_use, version=args.version, image=args.image,
+        # getattr: callers that build the Namespace themselves predate the flag
+        governance=_governance(args.audit_repo) if getattr(args, "audit_repo", None) else "")
     text = render(_text(args.template, "template"), inputs)
     with atomic_path(args.out) as tmp:
         tmp.write_text(text)

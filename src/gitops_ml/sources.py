@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -94,6 +96,43 @@ def append_batches(df: Any, batches: list[Path]) -> Any:
                             f"({', '.join(map(str, diff[:10]))})")
         frames.append(extra[df.columns].astype(df.dtypes.to_dict()))
     return pd.concat(frames, ignore_index=True)
+
+
+def is_embedded(source: str) -> bool:
+    """True for the sources made in code (`sklearn:<name>`, `synthetic`), not read from a file."""
+    source = source.strip()
+    return source.startswith("sklearn:") or source.rstrip(":") == "synthetic"
+
+
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of a file's bytes (what `sha256sum` prints), read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def fingerprint(source: str, root: Path) -> dict[str, Any]:
+    """What `data.source` holds right now, cheaply: the file's size and SHA-256.
+
+    DVC cannot depend on a file whose name is a param, so the `fingerprint` stage records this on
+    every run and `ingest` depends on the record: a changed file changes it, so ingest reruns, and
+    the run-cache never restores data ingested from an older file. An embedded source is made by
+    code and params (already dependencies); scikit-learn's version stands for its bundled data.
+    """
+    source = source.strip()
+    if source.startswith("sklearn:"):
+        return {"source": source, "scikit_learn": metadata.version("scikit-learn")}
+    if is_embedded(source):
+        return {"source": source}
+    path = root / source
+    if not path.is_file():
+        tracked = path.with_name(path.name + ".dvc").is_file()
+        hint = (f" (it is tracked by DVC in {source}.dvc: run `uv run dvc pull {source}`)"
+                if tracked else "")
+        raise UserError(f"data.source: file not found: {source}{hint}")
+    return {"source": source, "bytes": path.stat().st_size, "sha256": file_sha256(path)}
 
 
 def ingest(cfg: DataConfig, seed: int, root: Path, batches: list[Path] | None = None) -> Any:

@@ -136,9 +136,10 @@ def test_pr_failed_stage_is_named_in_report(repo: Path) -> None:
 
 
 def test_pr_gate_on_metric_task_lacks_fails_naming_key(repo: Path) -> None:
-    branch(repo)
+    # on main: a pull request is judged by its base branch's gates (src/gitops_ml/report/rules.py)
     set_param(repo, r"^  floors: \{", "  floors: {rmse: 10, ")
     commit(repo, "a regression gate on a classifier")
+    branch(repo)
     code, md, data = run_pr(repo, "--no-repro")
     assert code == 1
     gate = next(g for g in data["gates"] if g["key"] == "gates.floors.rmse")
@@ -154,7 +155,8 @@ def test_pr_bad_gates_config_is_reported_with_exit_2(repo: Path) -> None:
     code, md, data = run_pr(repo, "--no-repro")
     assert code == 2
     assert data["config_error"].startswith("gates.floors.auc: unknown metric 'auc'")
-    assert md.startswith("## ❌ Gate config error")
+    assert md.startswith("## 🔒 Rules changed")          # the PR edits gates: (rules.py)
+    assert "\n## ❌ Gate config error" in md
 
 
 def test_pr_unknown_base_ref_exits_2_without_report(repo: Path) -> None:

@@ -12,7 +12,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import DIGEST_A, PROJECT, REPOSITORY, ModelRepo, git, registry
+from conftest import META, PROJECT, ModelRepo, git, registry, tiny_onnx
+from provenance_tools import REGISTRY_BIN, LocalRegistry, install_gh, new_key, sign, statement
+
+from gitops_ml.registry.provenance import ACTIONS_BOT_EMAIL
 
 WORKFLOW = PROJECT / ".github" / "workflows" / "promote.yml"
 FLOW = yaml.safe_load(WORKFLOW.read_text())
@@ -102,21 +105,58 @@ def run_job(job: str, repo: Path, env: dict[str, str], context: dict[str, str],
     return dict(line.split("=", 1) for line in output.read_text().splitlines() if "=" in line)
 
 
-def test_promote_workflow_rollback_tag_deploys_the_earlier_digest(two_versions: ModelRepo,
-                                                                  tmp_path: Path):
-    registry(two_versions, "assign", "v1.0.0", "prod")
-    registry(two_versions, "assign", "v1.1.0", "prod")
-    registry(two_versions, "rollback", "prod")                      # model#prod#3 -> v1.0.0
+def test_promote_workflow_rollback_tag_deploys_the_earlier_digest(model_repo: ModelRepo,
+                                                                  tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch):
+    # Both versions built, pushed and attested as main.yml does, with local stand-ins for GHCR
+    # and Sigstore (tests/provenance_tools.py): promote and deploy verify before deploying.
+    if REGISTRY_BIN is None:
+        pytest.skip("needs Debian's docker-registry (apt-get install docker-registry)")
+    (tmp_path / "registry").mkdir()
+    local = LocalRegistry(tmp_path / "registry")
+    try:
+        _rollback_flow(model_repo, tmp_path, monkeypatch, local)
+    finally:
+        local.stop()
+
+
+def _rollback_flow(repo: ModelRepo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                   local: LocalRegistry) -> None:
+    from pipelines import register
+
+    namespace = f"{local.host}/octo/gitops-ml"
+    (repo.root / "project.yaml").write_text(
+        f"name: gitops-ml\nmodel: model\ndescription: test\nimage: {namespace}\n")
+    repo.commit("identity")
+    key, trusted = new_key(tmp_path)
+    monkeypatch.setenv("GIT_COMMITTER_EMAIL", ACTIONS_BOT_EMAIL)
+    monkeypatch.setenv("GITHUB_WORKFLOW_REF",
+                       "octo/gitops-ml/.github/workflows/main.yml@refs/heads/main")
+    images = []
+    for version, weight in (("v1.0.0", 1.0), ("v1.1.0", 2.0)):
+        repo.write_model(META, tiny_onnx(weight))
+        repo.commit(f"train {version}")
+        image = local.push_image("octo/gitops-ml", f"model {version}".encode())
+        local.push_attestation(image, sign(key, statement(image, "octo/gitops-ml")))
+        assert register.main(["apply", *repo.args(), "--version", version, "--image", namespace,
+                              "--digest", image.split("@")[1]]) == 0
+        images.append(image)
+    monkeypatch.delenv("GITHUB_WORKFLOW_REF")
+    registry(repo, "assign", "v1.0.0", "prod")
+    registry(repo, "assign", "v1.1.0", "prod")
+    registry(repo, "rollback", "prod")                      # model#prod#3 -> v1.0.0
     remote = tmp_path / "origin.git"
-    git(tmp_path, "clone", "-q", "--bare", str(two_versions.root), str(remote))
+    git(tmp_path, "clone", "-q", "--bare", str(repo.root), str(remote))
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     (bin_dir / "uv").write_text(UV_STUB)
     (bin_dir / "uv").chmod(stat.S_IRWXU)
+    install_gh(bin_dir)
     push_url = "https://x-access-token:tok@github.com/octo/gitops-ml.git"
     env = {**os.environ,
            "PATH": f"{bin_dir}{os.pathsep}{Path(sys.executable).parent}{os.pathsep}"
                    f"{os.environ['PATH']}",
+           "GH_DOUBLE_TRUSTED_KEY": str(trusted),
            "GITHUB_SERVER_URL": "https://github.com", "GITHUB_REPOSITORY": "octo/gitops-ml",
            # the push goes to the bare repo instead of GitHub
            "GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": f"url.{remote}.insteadOf",
@@ -124,12 +164,12 @@ def test_promote_workflow_rollback_tag_deploys_the_earlier_digest(two_versions: 
     context = {"github.ref_name": "model#prod#3", "github.token": "tok",
                "github.event.repository.default_branch": "main"}
 
-    resolved = run_job("resolve", two_versions.root, env, context, tmp_path)
+    resolved = run_job("resolve", repo.root, env, context, tmp_path)
     assert resolved == {"artifact": "model", "stage": "prod", "version": "v1.0.0",
-                        "image": f"{REPOSITORY}@{DIGEST_A}", "deploy": "true"}
+                        "image": images[0], "deploy": "true"}
     context.update({f"needs.resolve.outputs.{k}": v for k, v in resolved.items()})
-    run_job("deploy", two_versions.root, env, context, tmp_path)
+    run_job("deploy", repo.root, env, context, tmp_path)
 
     release = git(remote, "show", "main:deploy/overlays/prod/release.yaml")
-    assert f"image: {REPOSITORY}@{DIGEST_A}" in release
+    assert f"image: {images[0]}" in release
     assert git(remote, "log", "-1", "--format=%s", "main") == "Deploy model@v1.0.0 to prod"

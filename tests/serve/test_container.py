@@ -39,7 +39,9 @@ def built_image() -> str:
     version = image.model_version(ROOT / "models")
     build = subprocess.run(
         ["docker", "build", "--quiet", "--tag", TAG, "--build-arg", f"VERSION={version}",
-         "--build-arg", "REVISION=test", str(ROOT)],
+         "--build-arg", "REVISION=test",
+         # the local stand-in: the Dockerfile's default is pinned by a digest only a registry has
+         "--build-arg", "PYTHON_IMAGE=python:3.11-slim", str(ROOT)],
         capture_output=True, text=True, timeout=900, check=False)
     assert build.returncode == 0, build.stderr[-2000:]
     return TAG

@@ -151,7 +151,9 @@ def test_init_from_github_names_the_project_after_the_repository(fork, monkeypat
     assert ident.description == "Predicts churn for Acme's subscribers."
     # the data is unchanged, so its contract, gates and committed results stay
     changed = {line[3:] for line in status(fork).splitlines()}
-    assert changed == {"README.md", "docs/intended_use.md", "dvc.yaml", "project.yaml"}
+    assert changed == {"README.md", "docs/intended_use.md", "dvc.yaml", "project.yaml",
+                       ".github/CODEOWNERS"}      # the owner reviews changes to the rules
+    assert "/uv.lock          @Acme\n" in (fork / ".github" / "CODEOWNERS").read_text()
 
 
 def test_init_from_github_leaves_a_repository_named_like_its_project_alone(fork, monkeypatch,

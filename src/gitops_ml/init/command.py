@@ -11,6 +11,7 @@ from pathlib import Path
 
 from gitops_ml import config, identity
 from gitops_ml.errors import UserError
+from gitops_ml.init import codeowners
 from gitops_ml.init.plan import Answers, Paths, make_plan
 
 QUESTIONS = (
@@ -154,6 +155,8 @@ def main(args: argparse.Namespace) -> None:
         print(f"init: {values['name']} is already set up this way; nothing to change")
         return
     plan.apply(paths.contract)
+    if codeowners.write(root / ".github" / "CODEOWNERS", values["owner"]):
+        print(f"init: .github/CODEOWNERS: @{values['owner']} reviews changes to the rules")
     changed = sorted({str(p) for p in plan.writes} | ({str(paths.contract)} if plan.contract
                                                         else set()))
     print(f"init: {values['name']} (model {values['model']}): wrote {', '.join(changed)}")

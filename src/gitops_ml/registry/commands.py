@@ -29,6 +29,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     which = command("which", "the version and image digest a stage holds", _which)
     which.add_argument("stage")
     which.add_argument("--json", action="store_true", help="machine-readable output")
+    trail = command("audit", "the audit trail: approvals, gates, data hash and image digest of "
+                    "every registered version", _audit)
+    trail.add_argument("--json", action="store_true", help="machine-readable output")
     history = command("history", "every assignment of a stage, oldest first", _history)
     history.add_argument("stage")
     for name, help_, func in (
@@ -97,6 +100,16 @@ def _which(args: argparse.Namespace) -> None:
                           "version": version.name, "image": version.image}))
     else:
         print(f"{reg.artifact} {args.stage}: {version.name} {version.image or '(no image)'}")
+
+
+def _audit(args: argparse.Namespace) -> None:
+    from gitops_ml.registry import audit
+
+    table = audit.rows(_registry(args))
+    if args.json:
+        print(json.dumps(table, indent=2))
+    else:
+        print(audit.markdown(table) or "no versions registered", end="" if table else "\n")
 
 
 def _history(args: argparse.Namespace) -> None:

@@ -46,6 +46,11 @@ class Record:
     fingerprint: Fingerprint
     image: str | None = None    # <repository>@sha256:<digest> of the serving image
     metrics: dict[str, Any] = field(default_factory=dict)
+    # Where and how it was built (provenance.build_context): workflow_ref, run_url, sha,
+    # attested (false when the repository cannot attest, e.g. a private one on a free plan).
+    build: dict[str, Any] = field(default_factory=dict)
+    # The audit trail (governance.py): who approved, which gates passed, the data's hash.
+    governance: dict[str, Any] = field(default_factory=dict)
 
     def message(self) -> str:
         """The registration tag message: a readable first line, then the record as JSON."""

@@ -18,6 +18,7 @@ class Version:
     tag: str
     created: int
     record: Record | None
+    tagger: str = ""            # e-mail of whoever made the registration tag
 
     @property
     def image(self) -> str | None:
@@ -46,7 +47,7 @@ class Registry:
         for e in mine:
             if e.kind == REGISTER and e.version:
                 versions[e.version] = Version(e.version, e.commit, e.tag, e.created,
-                                              _record(e))
+                                              _record(e), e.tagger)
             elif e.kind == DEREGISTER and e.version:
                 versions.pop(e.version, None)
         self.versions = dict(sorted(versions.items(), key=lambda kv: version_key(kv[0])))

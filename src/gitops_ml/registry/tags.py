@@ -40,6 +40,7 @@ class TagEvent:
     commit: str
     created: int                # tagger date, Unix seconds
     message: str
+    tagger: str = ""            # tagger e-mail: who made the tag (the main workflow's bot?)
 
     @property
     def order(self) -> tuple[int, int]:
@@ -55,7 +56,8 @@ def version_key(version: str) -> tuple[int, int, int]:
     return int(match["major"]), int(match["minor"]), int(match["patch"])
 
 
-def parse(tag: str, *, commit: str, created: int, message: str) -> TagEvent | None:
+def parse(tag: str, *, commit: str, created: int, message: str,
+          tagger: str = "") -> TagEvent | None:
     """A TagEvent for a GTO tag name; None for any other tag (releases, pre-release versions)."""
     match = TAG_RE.match(tag)
     if not match:
@@ -68,13 +70,13 @@ def parse(tag: str, *, commit: str, created: int, message: str) -> TagEvent | No
     return TagEvent(
         tag=tag, artifact=match["artifact"].replace("=", ":"), kind=kind,
         version=match["version"], stage=match["stage"], counter=int(match["counter"] or 0),
-        commit=commit, created=created, message=message,
+        commit=commit, created=created, message=message, tagger=tagger,
     )
 
 
 # Fields separated by NUL, records ended by NUL + newline: git messages cannot contain NUL.
 _FORMAT = "%00".join(["%(refname:strip=2)", "%(objecttype)", "%(*objectname)",
-                      "%(taggerdate:unix)", "%(contents)"]) + "%00"
+                      "%(taggerdate:unix)", "%(taggeremail:trim)", "%(contents)"]) + "%00"
 
 
 def read(repo: Path) -> list[TagEvent]:
@@ -90,10 +92,10 @@ def read(repo: Path) -> list[TagEvent]:
     for record in out.stdout.split("\0\n"):
         if not record.strip():
             continue
-        name, objtype, commit, created, message = record.split("\0")
+        name, objtype, commit, created, tagger, message = record.split("\0")
         if objtype != "tag" or not created:
             continue
-        event = parse(name, commit=commit, created=int(created), message=message)
+        event = parse(name, commit=commit, created=int(created), message=message, tagger=tagger)
         if event is not None:
             events.append(event)
     return events

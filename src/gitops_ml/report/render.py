@@ -8,10 +8,13 @@ from typing import Any
 import jinja2
 
 from gitops_ml.report import charts
+from gitops_ml.report import data_change as data_change_mod
 from gitops_ml.report.consistency import Consistency
+from gitops_ml.report.data_change import DataChange
 from gitops_ml.report.diff import MetricDelta, ParamChange
 from gitops_ml.report.formatting import cell, num, pct, signed
 from gitops_ml.report.gates import GateResult
+from gitops_ml.report.rules import RulesChange
 
 SCHEMA = "gitops-ml/pr-report/v1"
 # GitHub rejects comments over 65,536 characters; CML's watermark and the comment workflow's
@@ -67,6 +70,8 @@ class ReportInputs:
     wall_seconds: float = 0.0
     command: str = "uv run python -m pipelines.pr"
     artifact: str = "pr-report"
+    rules: RulesChange = RulesChange()      # rule files this PR changes (judged by the base's)
+    data_change: DataChange | None = None   # baseline vs this PR's reports/data.json
 
 
 @dataclass(frozen=True)
@@ -129,6 +134,8 @@ def summary(inputs: ReportInputs) -> dict[str, Any]:
         "data_validation": {k: dv.get(k) for k in ("passed", "rows", "columns", "failed_checks")}
         if dv else None,
         "wall_seconds": round(inputs.wall_seconds, 1),
+        "rules": inputs.rules.as_dict(),
+        "data_change": inputs.data_change.as_dict() if inputs.data_change else None,
     }
 
 
@@ -292,6 +299,7 @@ def sections(inputs: ReportInputs, caps: Caps) -> dict[str, Any]:
     pva_chart, pva_table = _predicted_vs_actual(inputs) if caps.details else ("", "")
     return {
         "headline": _headline(inputs),
+        "data_change": data_change_mod.markdown(inputs.data_change),
         "metrics_table": _metrics_table(inputs) if inputs.metrics else "",
         "params": _params(inputs.params, caps.params),
         "gates_table": _gates_table(inputs.gates) if inputs.gates else "",
