@@ -234,7 +234,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         issue_body = Path(args.incoming) / "monitor-report.md"
         issue_body.parent.mkdir(parents=True, exist_ok=True)
         issue_body.write_text(report)
-    print("monitor: " + upsert_issue(issue_body))
+    try:
+        print("monitor: " + upsert_issue(issue_body))
+    except (RuntimeError, UserError) as exc:
+        print(f"monitor: error: {exc}", file=sys.stderr)
+        return 1
     if labelled is not None:
         retrain_on = labelled  # the logged rows with their labels: what the model got wrong
     elif batch.is_file() and target in _columns(batch):
@@ -248,7 +252,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     body.write_text(f"This pull request adds the batch behind the {' and '.join(alarms)} alarm, "
                     "so the model retrains on it. Its checks compare the retrained model with "
                     "main.\n\n" + report)
-    print("monitor: " + open_retraining_pr(retrain_on, body, args.base, args.dispatch_checks))
+    try:
+        print("monitor: " + open_retraining_pr(retrain_on, body, args.base,
+                                               args.dispatch_checks))
+    except RuntimeError as exc:
+        print(f"monitor: error: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 
