@@ -5,7 +5,14 @@ one issue and one retraining pull request.
     uv run python -m pipelines.monitor --source logs/             # a folder of prediction logs
     uv run python -m pipelines.monitor --source dvc:data/prod.csv # a DVC-tracked path (dvc pull)
     uv run python -m pipelines.monitor --source url:https://...   # a file served over HTTPS
+    uv run python -m pipelines.monitor --source logs/ --labels labels.csv  # + quality check
     python -m pipelines.monitor --source ... --github             # the monitor workflow
+
+With --labels (or MONITOR_LABELS; a path, dvc:PATH or url:https://…, like --source) and
+prediction logs as the source, `gitops-ml quality` also runs: labels joined to the logged
+predictions by request id, a floor of gates.floors broken in k of the last n windows alarms, and
+the alarm takes the same path as drift (the issue, and a retraining pull request whose batch is
+the labelled logged rows).
 
 Without --github nothing leaves the machine: the report is written and the exit code says what
 happened (0 no drift, 3 drift, 2 bad input). With --github, drift opens or updates the issue
@@ -211,6 +218,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--template", default="reports/drift.md.j2")
     parser.add_argument("--seed", type=int, default=dt.date.today().toordinal(),
                         help="seed of the simulated batch (default: today's date)")
+    parser.add_argument("--labels", default=os.environ.get("MONITOR_LABELS") or None,
+                        help="labels for the logged predictions (PATH | dvc:PATH | "
+                             "url:https://…; env MONITOR_LABELS): also run the quality check")
+    parser.add_argument("--quality-json", default="reports/quality.json")
+    parser.add_argument("--quality-md", default="reports/quality.md")
     parser.add_argument("--github", action="store_true",
                         help="on drift, open or update the issue and the retraining PR (gh)")
     parser.add_argument("--base", default=os.environ.get("GITHUB_BASE_BRANCH", "main"))
@@ -219,6 +231,26 @@ def build_parser() -> argparse.ArgumentParser:
                         help="after pushing the PR, start pr.yml by workflow_dispatch (needed "
                              "when the push used GITHUB_TOKEN; env MONITOR_DISPATCH_CHECKS=true)")
     return parser
+
+
+def quality_check(args: argparse.Namespace, logs: Path, target: str) -> tuple[int, Path | None]:
+    """`gitops-ml quality` on the logs; its exit code and the labelled batch it wrote."""
+    if not (logs.is_dir() or logs.suffix.lower() == ".jsonl"):
+        print("monitor: error: --labels needs --source to be prediction logs (a .jsonl file or "
+              "a folder of them), which carry the request ids labels are joined on",
+              file=sys.stderr)
+        return 2, None
+    try:
+        labels = fetch(args.labels, Path(args.incoming), raw=Path(args.raw), target=target,
+                       seed=args.seed)
+    except UserError as exc:
+        print(f"monitor: error: --labels: {exc}", file=sys.stderr)
+        return 2, None
+    batch = Path(args.incoming) / f"labelled-{dt.date.today().isoformat()}.parquet"
+    code = cli.main(["quality", "--params", args.params, "--log", str(logs), "--labels",
+                     str(labels), "--out-json", args.quality_json, "--out-md", args.quality_md,
+                     "--out-batch", str(batch)])
+    return code, batch if batch.exists() else None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -233,29 +265,50 @@ def main(argv: Sequence[str] | None = None) -> int:
     code = cli.main(["drift", "--params", args.params, "--reference", args.reference,
                      "--current", str(batch), "--model", args.model, "--out-json",
                      args.out_json, "--out-md", args.out_md, "--template", args.template])
+    reports = [Path(args.out_md)]
+    quality_code, labelled = 0, None
+    if args.labels:
+        quality_code, labelled = quality_check(args, batch, target)
+        reports.append(Path(args.quality_md))
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
-    if summary and Path(args.out_md).exists():
+    if summary:
         with open(summary, "a", encoding="utf-8") as fh:
-            fh.write(Path(args.out_md).read_text() + "\n")
-    if code != DRIFT_EXIT or not args.github:
-        return code
+            for report in reports:
+                if report.exists():
+                    fh.write(report.read_text() + "\n")
+    if 2 in (code, quality_code):
+        return 2
+    alarms = [name for name, c in (("drift", code), ("quality", quality_code))
+              if c == DRIFT_EXIT]
+    if not alarms or not args.github:
+        return DRIFT_EXIT if alarms else 0
+    report = "\n".join(r.read_text() for r in reports if r.exists())
+    issue_body = reports[0]
+    if len(reports) > 1:
+        issue_body = Path(args.incoming) / "monitor-report.md"
+        issue_body.parent.mkdir(parents=True, exist_ok=True)
+        issue_body.write_text(report)
     try:
-        print("monitor: " + upsert_issue(Path(args.out_md)))
+        print("monitor: " + upsert_issue(issue_body))
     except (RuntimeError, UserError) as exc:
         print(f"monitor: error: {exc}", file=sys.stderr)
         return 1
-    labelled = batch.is_file() and target in _columns(batch)
-    if not labelled:
+    if labelled is not None:
+        retrain_on = labelled  # the logged rows with their labels: what the model got wrong
+    elif batch.is_file() and target in _columns(batch):
+        retrain_on = batch
+    else:
         print(f"monitor: the batch has no {target!r} column, so there is nothing to retrain on "
               "yet; label it and add it under data/batches/ to retrain")
         return 0
-    report = Path(args.out_md).read_text()
     body = Path(args.incoming) / "pr-body.md"
     body.parent.mkdir(parents=True, exist_ok=True)
-    body.write_text("This pull request adds the batch that drifted, so the model retrains on it."
-                    " Its checks compare the retrained model with main.\n\n" + report)
+    body.write_text(f"This pull request adds the batch behind the {' and '.join(alarms)} alarm, "
+                    "so the model retrains on it. Its checks compare the retrained model with "
+                    "main.\n\n" + report)
     try:
-        print("monitor: " + open_retraining_pr(batch, body, args.base, args.dispatch_checks))
+        print("monitor: " + open_retraining_pr(retrain_on, body, args.base,
+                                               args.dispatch_checks))
     except RuntimeError as exc:
         print(f"monitor: error: {exc}", file=sys.stderr)
         return 1

@@ -10,6 +10,11 @@ runs: deploying the older one would undo it. Before saying `deploy=true` it veri
 provenance (src/gitops_ml/registry/provenance.py: own namespace, registered by the main
 workflow, attestation verifies for this repository); a refusal is one line and exit 2. Exit 2
 also when the tag is not an assignment of a registered version, or that version recorded no image.
+
+A canary is a stage too: `gto assign model --stage canary vX` deploys vX beside prod
+(deploy/overlays/canary). With `--experiment reports/experiment.json` (written by `gitops-ml
+experiment`), the outputs also carry the experiment's verdict and why, for the deployment's
+summary; a report about another version is named as such, never silently attached.
 """
 
 from __future__ import annotations
@@ -82,8 +87,25 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--repo", type=Path, default=Path("."))
     parser.add_argument("--dvc-yaml", type=Path, default=Path("dvc.yaml"),
                         help="declares the artifact this repository deploys")
+    parser.add_argument("--experiment", type=Path,
+                        help="an experiment report (reports/experiment.json) to attach")
     add_provenance_args(parser)
     return parser
+
+
+def experiment_outputs(report: Path, version: str) -> dict[str, str]:
+    """The experiment's verdict for the promotion's outputs; whose version it judged."""
+    try:
+        data = json.loads(report.read_text())
+        verdict, why = str(data["verdict"]), str(data["why"])
+        judged = data["models"]["challenger"].get("version")
+    except FileNotFoundError:
+        raise UserError(f"--experiment: {report} not found") from None
+    except (ValueError, KeyError, TypeError) as exc:
+        raise UserError(f"--experiment: {report} is not an experiment report ({exc})") from None
+    if judged != version:
+        why = f"the report judged {judged}, not {version}: {why}"
+    return {"experiment_verdict": verdict, "experiment_why": why}
 
 
 def resolve(repo: Path, dvc_yaml: Path, tag: str) -> dict[str, str]:
@@ -116,6 +138,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not args.tag:
             raise UserError("--tag: required (or run inside GitHub Actions on a tag push)")
         outputs = resolve(args.repo, args.dvc_yaml, args.tag)
+        if args.experiment is not None:
+            outputs |= experiment_outputs(args.experiment, outputs["version"])
         if outputs["deploy"] == "true":
             registry = Registry(outputs["artifact"], tags.read(args.repo))
             verify_provenance(args, registry, outputs["image"])

@@ -171,6 +171,35 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     drift.add_argument("--template", default="reports/drift.md.j2", metavar="PATH")
     drift.set_defaults(func=lambda a: import_module("gitops_ml.monitor.check").main(a))
 
+    quality = sub.add_parser(
+        "quality", help="metrics of logged predictions once labels arrive, and the k-of-n alarm",
+        description="Join labels to the prediction log by request id; metrics per model and "
+                    "time window against gates.floors. Exit 0: holds; 3: alarm; 2: bad input.")
+    quality.add_argument("--params", default="params.yaml", help="quality: and gates.floors")
+    quality.add_argument("--log", required=True, metavar="PATH",
+                         help="a .jsonl prediction log or a folder of them")
+    quality.add_argument("--labels", required=True, metavar="PATH",
+                         help="CSV/Parquet: request_id, optional row, and the target column")
+    quality.add_argument("--out-json", default="reports/quality.json", metavar="PATH")
+    quality.add_argument("--out-md", default="reports/quality.md", metavar="PATH")
+    quality.add_argument("--out-batch", metavar="PATH",
+                         help="also write the labelled rows as a Parquet batch to retrain on")
+    quality.set_defaults(func=lambda a: import_module("gitops_ml.monitor.quality").main(a))
+
+    experiment = sub.add_parser(
+        "experiment", help="champion vs challenger from the prediction log: a verdict",
+        description="Agreement and score distributions; with labels, each model's metric, a "
+                    "test of the difference and a verdict (promote, keep, inconclusive).")
+    experiment.add_argument("--params", default="params.yaml", help="experiment: section")
+    experiment.add_argument("--log", required=True, metavar="PATH",
+                            help="a .jsonl prediction log or a folder of them")
+    experiment.add_argument("--labels", metavar="PATH",
+                            help="CSV/Parquet: request_id, optional row, and the target column")
+    experiment.add_argument("--out-json", default="reports/experiment.json", metavar="PATH")
+    experiment.add_argument("--out-md", default="reports/experiment.md", metavar="PATH")
+    experiment.set_defaults(
+        func=lambda a: import_module("gitops_ml.monitor.experiment").main(a))
+
     contract = sub.add_parser("contract", help="data contract helpers")
     contract_sub = contract.add_subparsers(dest="contract_command", required=True)
     infer = contract_sub.add_parser(

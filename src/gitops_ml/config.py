@@ -9,6 +9,7 @@ silently running on the default. Validation is strict: a string where a number b
 from __future__ import annotations
 
 import difflib
+import re
 import types
 import typing
 from pathlib import Path
@@ -232,6 +233,60 @@ class MonitorConfig(_Section):
         return cls._validate_section(params.get("monitor"), "monitor")
 
 
+class QualityConfig(_Section):
+    """`quality:`: metrics of logged predictions once their labels arrive, and when to alarm.
+
+    A window breaks a floor of `gates.floors` when its metric is on the wrong side of it; the
+    alarm goes off when `breaches` of the last `of_last` judged windows break one.
+    """
+
+    window: str = "1d"
+    breaches: Annotated[int, _in_range(1, 1000)] = 2
+    of_last: Annotated[int, _in_range(1, 1000)] = 3
+    min_rows: Annotated[int, _in_range(1, 10**9)] = 30
+    confidence: Annotated[float, _in_range(0.5, 0.999)] = 0.95
+    bootstrap: Annotated[int, _in_range(0, 100_000)] = 200
+
+    @field_validator("window")
+    @classmethod
+    def _window(cls, value: str) -> str:
+        if not re.fullmatch(r"[1-9][0-9]*[mhd]", value):
+            raise ValueError(f"expected a width such as 30m, 6h or 1d, got {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _k_of_n(self) -> QualityConfig:
+        if self.breaches > self.of_last:
+            raise _KeyedError(f"quality.breaches: {self.breaches} is more than "
+                              f"quality.of_last ({self.of_last})")
+        return self
+
+    @property
+    def window_seconds(self) -> int:
+        return int(self.window[:-1]) * {"m": 60, "h": 3600, "d": 86400}[self.window[-1]]
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> QualityConfig:
+        return cls._validate_section(params.get("quality"), "quality")
+
+
+EXPERIMENT_METRICS = ("accuracy", "log_loss", "brier", "mae", "mse")
+
+
+class ExperimentConfig(_Section):
+    """`experiment:`: the decision rule between the champion and a challenger."""
+
+    metric: Literal["accuracy", "log_loss", "brier", "mae", "mse"] = "accuracy"
+    min_samples: Annotated[int, _in_range(2, 10**9)] = 500
+    min_lift: Annotated[float, _in_range(0.0, 1e9, open_low=True)] = 0.02
+    alpha: Annotated[float, _in_range(0.0, 0.5, open_low=True)] = 0.05
+    power: Annotated[float, _in_range(0.5, 0.999)] = 0.8
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> ExperimentConfig:
+        return cls._validate_section(params.get("experiment"), "experiment")
+
+
 NonNegative = Annotated[float, _in_range(0.0, float("inf"))]
 
 
@@ -294,6 +349,8 @@ class Params(_Section):
     robustness: RobustnessConfig = RobustnessConfig()
     gates: GatesSection = GatesSection()
     monitor: MonitorConfig = MonitorConfig()
+    quality: QualityConfig = QualityConfig()
+    experiment: ExperimentConfig = ExperimentConfig()
     results: ResultsSection = ResultsSection()
 
     @model_validator(mode="after")

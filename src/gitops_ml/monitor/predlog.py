@@ -27,7 +27,8 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -75,6 +76,44 @@ def _as_sent(f: Feature, values: Sequence[Any]) -> list[Any]:
     return out
 
 
+@dataclass
+class Experiment:
+    """What an online experiment adds to a request's log line (see `outcomes` for the reader).
+
+    `request_id` joins the line to labels that arrive later; `role`, `model` and `version` say
+    which model answered; `probabilities` (classifiers, in `classes` order) let quality and
+    experiments compute probability metrics. `shadow`, called in the writer thread with the
+    sampled row positions, scores those rows with the challenger and returns its output.
+    """
+
+    request_id: str
+    role: str = "champion"
+    model: str | None = None
+    version: str | None = None
+    probabilities: Any = None  # [n, classes] array or nested lists
+    classes: Sequence[str] | None = None
+    shadow: Callable[[list[int] | None], dict[str, Any]] | None = None
+
+    def annotate(self, record: dict[str, Any], keep: list[int] | None,
+                 rows: Callable[[Sequence[Any]], list[Any]]) -> None:
+        record["request_id"] = self.request_id
+        record["role"] = self.role
+        if self.model is not None:
+            record["model"], record["version"] = self.model, self.version
+        if keep is not None:
+            record["row_numbers"] = keep
+        if self.probabilities is not None:
+            # an array from the request thread; turned into lists here, off the request path
+            probabilities = self.probabilities
+            record["classes"] = list(self.classes or ())
+            record["probabilities"] = [list(map(float, p)) for p in rows(probabilities)]
+        if self.shadow is not None and record.get("status") is None:
+            try:
+                record["shadow"] = self.shadow(keep)
+            except Exception as exc:  # noqa: BLE001 (a challenger failure must not stop the log)
+                record["shadow"] = {"error": f"{type(exc).__name__}: {exc}"[:500]}
+
+
 class PredictionLog:
     """Samples rows and writes them from a background thread (the request never waits).
 
@@ -114,26 +153,29 @@ class PredictionLog:
         except queue.Full:
             self.dropped += rows
 
-    def record(self, columns: Mapping[str, Sequence[Any]], predictions: Sequence[Any]) -> None:
+    def record(self, columns: Mapping[str, Sequence[Any]], predictions: Sequence[Any],
+               experiment: Experiment | None = None) -> None:
         """Queue a sample of one scored request: its values as received, and its predictions.
 
-        Only sampling and a queue put happen here; formatting and I/O happen in the writer thread.
+        Only sampling and a queue put happen here; formatting and I/O (and, in shadow mode, the
+        challenger's scoring) happen in the writer thread.
         """
         keep = self._sample(len(predictions))
         if keep is False:
             return
         rows = len(predictions) if keep is None else len(keep)  # type: ignore[arg-type]
-        self._put((time.time(), columns, predictions, keep, None), rows)
+        self._put((time.time(), columns, predictions, keep, None, experiment), rows)
 
     def rejected(self, columns: Mapping[str, Sequence[Any]], n: int,
-                 problems: Sequence[Problem], status: int = 422) -> None:
+                 problems: Sequence[Problem], status: int = 422,
+                 experiment: Experiment | None = None) -> None:
         """Queue a refused request's rows (sampled like the others) with why it was refused."""
         keep = self._sample(n)
         if keep is False:
             return
         rows = n if keep is None else len(keep)  # type: ignore[arg-type]
         errors = [p.to_dict() for p in problems[:100]]
-        self._put((time.time(), columns, [None] * n, keep, (status, errors)), rows)
+        self._put((time.time(), columns, [None] * n, keep, (status, errors), experiment), rows)
 
     def close(self, timeout: float = 5.0) -> None:
         """Write what is queued within `timeout` seconds, then stop; never hangs longer."""
@@ -149,7 +191,8 @@ class PredictionLog:
 
     def _format(self, when: float, columns: Mapping[str, Sequence[Any]],
                 predictions: Sequence[Any], keep: list[int] | None,
-                refused: tuple[int, list[dict[str, Any]]] | None) -> tuple[str, int]:
+                refused: tuple[int, list[dict[str, Any]]] | None,
+                experiment: Experiment | None = None) -> tuple[str, int]:
         def rows(values: Sequence[Any]) -> list[Any]:
             return list(values) if keep is None else [values[i] for i in keep]
 
@@ -164,6 +207,8 @@ class PredictionLog:
         }
         if refused is not None:
             record["status"], record["errors"] = refused
+        if experiment is not None:
+            experiment.annotate(record, keep, rows)
         return json.dumps(record, allow_nan=False, separators=(",", ":")), len(kept)
 
     def _drain(self) -> None:

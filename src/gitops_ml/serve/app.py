@@ -17,6 +17,7 @@ from gitops_ml import __version__
 from gitops_ml.features import FeatureSchema, InvalidInput
 from gitops_ml.monitor.predlog import PredictionLog
 from gitops_ml.serve.bodies import BadRequest, json_response
+from gitops_ml.serve.challenger import Arm, check_compatible
 from gitops_ml.serve.lifecycle import install_drain_hook
 from gitops_ml.serve.limits import BodyLimitMiddleware
 from gitops_ml.serve.metrics import Metrics, MetricsMiddleware
@@ -39,9 +40,27 @@ def create_app(settings: Settings) -> FastAPI:
         schema=FeatureSchema(meta.features, reject_unknown_categories=closed),
     )
 
+    challenger_meta = None
+    if settings.challenger_dir is not None:
+        challenger_meta = read_meta(settings.challenger_dir)
+        check_compatible(meta, challenger_meta)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime.model = OnnxModel.load(settings.model_dir, meta, threads=settings.ort_threads)
+        runtime.champion = Arm(settings.role, meta, runtime.schema, runtime.model)
+        if challenger_meta is not None:
+            assert settings.challenger_dir is not None
+            runtime.challenger = Arm(
+                "challenger", challenger_meta,
+                FeatureSchema(challenger_meta.features, reject_unknown_categories=closed),
+                OnnxModel.load(settings.challenger_dir, challenger_meta,
+                               threads=settings.ort_threads))
+            runtime.metrics.add_model(challenger_meta.name, challenger_meta.version,
+                                      "challenger")
+            log.info("challenger %s (version %s) from %s in %s mode", challenger_meta.name,
+                     challenger_meta.version or "-", settings.challenger_dir,
+                     settings.challenger_mode)
         if settings.prediction_log:
             # Opened here, not in the writer thread: a directory that cannot be written stops
             # the server at start-up with the reason, rather than dropping every row.

@@ -31,19 +31,28 @@ class Metrics:
                                  buckets=BUCKETS, registry=self.registry)
         self.in_flight = Gauge("gitops_ml_requests_in_flight", "Requests being served.", names,
                                registry=self.registry).labels(**labels)
-        self.rows = Counter("gitops_ml_rows_scored", "Rows scored by the model.", names,
-                            registry=self.registry).labels(**labels)
+        self._rows = Counter("gitops_ml_rows_scored", "Rows scored by the model.", names,
+                             registry=self.registry)
+        self.rows = self._rows.labels(**labels)
+        self._info = Gauge("gitops_ml_model_info", "The served models (value is always 1).",
+                           [*names, "role"], registry=self.registry)
+        self._info.labels(**labels, role="champion").set(1)
         self.predictions = Counter("gitops_ml_predictions", "Predicted labels, by class.",
                                    [*names, "class"], registry=self.registry)
-        Gauge("gitops_ml_model_info", "The served model (value is always 1).", names,
-              registry=self.registry).labels(**labels).set(1)
 
-    def scored(self, labels: Iterable[str] | None, n: int) -> None:
-        """Count `n` scored rows and, for a classifier, each predicted class."""
-        self.rows.inc(n)
+    def add_model(self, model: str, version: str | None, role: str) -> None:
+        """A second model in the server (a challenger): its info series."""
+        self._info.labels(model=model, version=version or "", role=role).set(1)
+
+    def scored(self, labels: Iterable[str] | None, n: int,
+               model: tuple[str, str | None] | None = None) -> None:
+        """Count `n` scored rows and, for a classifier, each predicted class, by model."""
+        which = self._labels if model is None else {"model": model[0],
+                                                     "version": model[1] or ""}
+        (self.rows if model is None else self._rows.labels(**which)).inc(n)
         if labels is not None:
             for cls, count in Tally(labels).items():
-                self.predictions.labels(**self._labels, **{"class": cls}).inc(count)
+                self.predictions.labels(**which, **{"class": cls}).inc(count)
 
     def observe(self, endpoint: str, method: str, status: int, seconds: float) -> None:
         key = (endpoint, method, status)

@@ -13,6 +13,7 @@ from typing import Any
 
 from gitops_ml.features import InvalidInput
 from gitops_ml.serve.bodies import BadRequest, encode, parse
+from gitops_ml.serve.challenger import MADE, request_id
 from gitops_ml.serve.metrics import ENDPOINT_KEY
 from gitops_ml.serve.routers import predict, v2
 from gitops_ml.serve.state import Runtime
@@ -27,15 +28,17 @@ class ScoringMiddleware:
     def __init__(self, app: Any, runtime: Runtime) -> None:
         self.app = app
         self.runtime = runtime
+        self.header = runtime.settings.request_id_header.encode("latin-1")
 
-    def _route(self, path: str) -> tuple[str, Callable[[Any], dict[str, Any]]] | None:
+    def _route(self, path: str) -> tuple[str, Callable[[Any, str, bool], dict[str, Any]]] | None:
         runtime = self.runtime
         if path == predict.PATH:
-            return predict.PATH, lambda payload: predict.predict(runtime, payload)
+            return predict.PATH, lambda payload, rid, sent: predict.predict(runtime, payload, rid)
         if path.startswith(_MODELS) and path.endswith(_INFER):
             name = path[len(_MODELS):-len(_INFER)]
             if name and "/" not in name:
-                return INFER_PATH, lambda payload: v2.infer(runtime, name, payload)
+                return INFER_PATH, lambda payload, rid, sent: v2.infer(
+                    runtime, name, payload, rid if sent else MADE + rid)
         return None
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -57,13 +60,15 @@ class ScoringMiddleware:
                 return
             chunks.append(message.get("body", b""))
             more = message.get("more_body", False)
+        rid, sent = request_id(scope["headers"], self.header)
+        echo = [(self.header, rid.encode("latin-1", "replace"))]
         try:
-            status, result = 200, handler(parse(b"".join(chunks)))
+            status, result = 200, handler(parse(b"".join(chunks)), rid, sent)
         except InvalidInput as exc:
             status, result = exc.status_code, exc.body()
         except BadRequest as exc:
             status, result = exc.status_code, {"error": str(exc)}
-        await _answer(send, status, encode(result))
+        await _answer(send, status, encode(result), echo)
 
 
 async def _answer(send: Any, status: int, body: bytes,

@@ -39,6 +39,17 @@ class Settings:
     # in ten is kept.
     prediction_log: str = ""
     prediction_log_sample: float = 0.1
+    # A second model (same layout as model_dir) in an online experiment: `shadow` scores every
+    # logged row with it off the request path; `canary` lets it answer canary_percent of
+    # requests, chosen by a hash of the request id so one caller always meets one model.
+    challenger_dir: Path | None = None
+    challenger_mode: str = ""
+    canary_percent: float = 0.0
+    # The header that carries the request id (echoed back; one is made when absent).
+    request_id_header: str = "x-request-id"
+    # This server's model's role in the prediction log: `challenger` for a canary Deployment
+    # beside prod (deploy/overlays/canary), so one experiment reads both Deployments' logs.
+    role: str = "champion"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -51,7 +62,27 @@ class Settings:
             # target. Scale with replicas (deploy/base/hpa.yaml) instead.
             raise UserError(f"{PREFIX}WORKERS: only 1 is supported (got {workers!r}); run more "
                             "replicas instead, each with its own counters and log")
+        challenger = env.get(f"{PREFIX}CHALLENGER_DIR", "").strip()
+        mode = _choice(env, "CHALLENGER_MODE", "", ("", "shadow", "canary"))
+        if bool(challenger) != bool(mode):
+            missing = "CHALLENGER_MODE" if challenger else "CHALLENGER_DIR"
+            raise UserError(f"{PREFIX}{missing}: required with {PREFIX}"
+                            f"{'CHALLENGER_DIR' if challenger else 'CHALLENGER_MODE'} "
+                            "(shadow or canary, and the challenger's model directory)")
+        percent = _float(env, "CANARY_PERCENT", d.canary_percent, low=0.0, high=100.0)
+        if mode != "canary" and f"{PREFIX}CANARY_PERCENT" in env:
+            raise UserError(f"{PREFIX}CANARY_PERCENT: only used with "
+                            f"{PREFIX}CHALLENGER_MODE=canary")
+        log_dir = env.get(f"{PREFIX}PREDICTION_LOG", d.prediction_log).strip()
+        if mode == "shadow" and not log_dir:
+            raise UserError(f"{PREFIX}PREDICTION_LOG: required in shadow mode (the "
+                            "challenger's outputs are written there, nowhere else)")
         return cls(
+            role=_choice(env, "ROLE", d.role, ("champion", "challenger")),
+            challenger_dir=Path(challenger) if challenger else None, challenger_mode=mode,
+            canary_percent=percent,
+            request_id_header=env.get(f"{PREFIX}REQUEST_ID_HEADER",
+                                      d.request_id_header).strip().lower(),
             model_dir=Path(env.get(f"{PREFIX}MODEL_DIR", str(d.model_dir))),
             host=env.get(f"{PREFIX}HOST", d.host),
             port=_int(env, "PORT", d.port, low=1, high=65535),

@@ -13,7 +13,10 @@ from starlette.responses import Response
 from gitops_ml import __version__
 from gitops_ml.features import V2_DATATYPES as _V2_INPUT_TYPES
 from gitops_ml.features import InvalidInput
+from gitops_ml.monitor.predlog import Experiment
 from gitops_ml.serve.bodies import BadRequest, json_response
+from gitops_ml.serve.challenger import MADE as _MADE
+from gitops_ml.serve.challenger import experiment_line
 from gitops_ml.serve.model import ModelMeta
 from gitops_ml.serve.schema import ErrorOut
 from gitops_ml.serve.state import Runtime, RuntimeDep
@@ -40,6 +43,18 @@ def ready(runtime: RuntimeDep) -> Response:
     return json_response({"ready": ok}, 200 if ok else 503)
 
 
+@router.get("/models", summary="The models in this server and their roles")
+def models(runtime: RuntimeDep) -> dict[str, Any]:
+    arms = [a for a in (runtime.champion, runtime.challenger) if a is not None]
+    if not arms:  # not loaded yet: the champion as model.json describes it
+        return {"models": [{"name": runtime.meta.name, "version": runtime.meta.version,
+                            "role": "champion"}]}
+    return {"models": [{"name": a.meta.name, "version": a.meta.version, "role": a.role,
+                        **({"mode": runtime.settings.challenger_mode,
+                            "canary_percent": runtime.settings.canary_percent}
+                           if a.role == "challenger" else {})} for a in arms]}
+
+
 @router.get("/models/{name}", summary="Model metadata")
 def model_metadata(name: str, runtime: RuntimeDep) -> dict[str, Any]:
     runtime.check_name(name)
@@ -64,27 +79,36 @@ def model_ready(name: str, runtime: RuntimeDep) -> Response:
     return json_response({"name": name, "ready": ok}, 200 if ok else 503)
 
 
-def infer(runtime: Runtime, name: str, payload: Any) -> dict[str, Any]:
-    """POST /v2/models/{name}/infer, served by the scoring layer (scoring.py) for speed."""
+def infer(runtime: Runtime, name: str, payload: Any, header_id: str = "") -> dict[str, Any]:
+    """POST /v2/models/{name}/infer, served by the scoring layer (scoring.py) for speed.
+
+    The request key for canary assignment and the log is the request id header when the caller
+    sent one, else the v2 body's `id`, else the id the server made.
+    """
     runtime.check_name(name)
-    model = runtime.loaded_model()
+    runtime.loaded_model()
     if not isinstance(payload, dict):
         raise BadRequest("expected a JSON object with `inputs`")
     request_id = payload.get("id")
     if request_id is not None and not isinstance(request_id, str):
         raise BadRequest("`id` must be a string")
-    schema = runtime.schema
+    key = header_id if header_id and not header_id.startswith(_MADE) else (
+        request_id or header_id.removeprefix(_MADE))
+    arm, shadow = runtime.choose(key)
+    model, schema, meta = arm.model, arm.schema, arm.meta
+    assert model is not None
     wanted = _requested_outputs(payload.get("outputs"), runtime.meta.outputs)
     columns, n = schema.tensor_columns(payload.get("inputs"), runtime.settings.max_rows)
     try:
         outputs = model.score(schema.columns(columns, n), schema)
     except InvalidInput as exc:
         if runtime.prediction_log is not None:
-            runtime.prediction_log.rejected(columns, n, exc.problems, exc.status_code)
+            runtime.prediction_log.rejected(columns, n, exc.problems, exc.status_code,
+                                            Experiment(key, arm.role, meta.name, meta.version))
         raise
     tensors = []
-    for role in sorted(runtime.meta.outputs):
-        tensor_name = runtime.meta.outputs[role]
+    for role in sorted(meta.outputs):
+        tensor_name = meta.outputs[role]
         if wanted is not None and tensor_name not in wanted:
             continue
         array = outputs[role]
@@ -94,12 +118,13 @@ def infer(runtime: Runtime, name: str, payload: Any) -> dict[str, Any]:
         tensors.append({"name": tensor_name, "datatype": _DATATYPES[role],
                         "shape": list(array.shape), "data": data})
     labels = [str(v) for v in outputs["label"].ravel().tolist()] if "label" in outputs else None
-    runtime.metrics.scored(labels, n)
+    runtime.metrics.scored(labels, n, (meta.name, meta.version))
     if runtime.prediction_log is not None:
         logged = labels if labels is not None else outputs["value"].ravel().tolist()
-        runtime.prediction_log.record(columns, logged)
-    response: dict[str, Any] = {"model_name": runtime.meta.name,
-                                "model_version": runtime.meta.version, "outputs": tensors}
+        runtime.prediction_log.record(
+            columns, logged, experiment_line(arm, key, outputs, shadow, columns, n))
+    response: dict[str, Any] = {"model_name": meta.name,
+                                "model_version": meta.version, "outputs": tensors}
     if request_id is not None:
         response["id"] = request_id
     return response
