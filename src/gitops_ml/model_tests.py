@@ -14,8 +14,8 @@ import numpy as np
 
 from gitops_ml.config import RobustnessConfig
 from gitops_ml.errors import UserError
-from gitops_ml.model_tests_spec import Directional, Invariance, MinimumFunctionality, ModelTests
 from gitops_ml.features import Feature, FeatureSchema, InvalidInput
+from gitops_ml.model_tests_spec import Directional, Invariance, MinimumFunctionality, ModelTests
 from gitops_ml.serve.model import OnnxModel
 
 MAX_ROWS = 2000        # test rows each invariance/directional test perturbs (a seeded sample)
