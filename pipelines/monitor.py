@@ -35,7 +35,7 @@ import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 
-from gitops_ml import cli
+from gitops_ml import cli, contract
 from gitops_ml.config import DataConfig, read_params
 from gitops_ml.errors import UserError
 from gitops_ml.monitor.check import DRIFT_EXIT
@@ -47,20 +47,27 @@ ISSUE_TITLE = "Model drift detected"
 MAX_DOWNLOAD_BYTES = 512 << 20
 
 
-def simulate_batch(raw: Path, target: str, dest: Path, seed: int, rows: int = 200) -> Path:
+def simulate_batch(raw: Path, target: str, dest: Path, seed: int, rows: int = 200,
+                   features: Sequence[str] | None = None) -> Path:
     """A labelled batch drawn from the ingested data with one feature shifted, so that a fresh
     fork sees the whole loop work; the shift is half a standard deviation of the first numeric
-    feature, which the drift check is built to catch."""
+    model feature (`features`, the contract's, in order: an excluded column such as a row ID
+    would not be checked for drift), which the drift check is built to catch. An integer
+    feature is shifted by a whole number, so the batch still meets the contract's dtype."""
     import numpy as np
     import pandas as pd
 
     df = pd.read_parquet(raw)
     sample = df.sample(n=min(rows, len(df)), random_state=seed, replace=len(df) < rows)
-    numeric = [c for c in df.columns if c != target and pd.api.types.is_float_dtype(df[c])]
+    names = list(features) if features is not None else [c for c in df.columns if c != target]
+    numeric = [c for c in names if c in df.columns and c != target
+               and pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c])]
     if not numeric:
         raise UserError("--source simulate: the data has no numeric feature to shift")
     col = numeric[0]
-    shift = float(np.nanstd(df[col])) * 0.5
+    shift: float = float(np.nanstd(df[col])) * 0.5
+    if pd.api.types.is_integer_dtype(df[col]):
+        shift = max(1, round(shift))
     sample[col] = sample[col] + shift
     dest.parent.mkdir(parents=True, exist_ok=True)
     sample.reset_index(drop=True).to_parquet(dest, index=False)
@@ -68,11 +75,13 @@ def simulate_batch(raw: Path, target: str, dest: Path, seed: int, rows: int = 20
     return dest
 
 
-def fetch(source: str, incoming: Path, *, raw: Path, target: str, seed: int) -> Path:
+def fetch(source: str, incoming: Path, *, raw: Path, target: str, seed: int,
+          features: Sequence[str] | None = None) -> Path:
     """Bring the newest batch to this machine and return its path."""
     stamp = dt.date.today().isoformat()
     if source == "simulate":
-        return simulate_batch(raw, target, incoming / f"simulated-{stamp}.parquet", seed)
+        return simulate_batch(raw, target, incoming / f"simulated-{stamp}.parquet", seed,
+                              features=features)
     if source.startswith("dvc:"):
         path = Path(source.removeprefix("dvc:"))
         run([sys.executable, "-m", "dvc", "pull", str(path)])
@@ -211,6 +220,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--params", default="params.yaml")
     parser.add_argument("--reference", default="data/train.parquet")
     parser.add_argument("--raw", default="data/raw.parquet", help="data to simulate a batch from")
+    parser.add_argument("--contract", default="contract.yaml",
+                        help="the features a simulated batch may shift")
     parser.add_argument("--model", default="models")
     parser.add_argument("--incoming", default="data/incoming", help="where fetched batches land")
     parser.add_argument("--out-json", default="reports/drift.json")
@@ -257,8 +268,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         target = DataConfig.from_params(read_params(args.params)).target
+        features = None
+        if args.source == "simulate":
+            features = [c.name for c in contract.load(args.contract).features]
         batch = fetch(args.source, Path(args.incoming), raw=Path(args.raw), target=target,
-                      seed=args.seed)
+                      seed=args.seed, features=features)
     except UserError as exc:
         print(f"monitor: error: {exc}", file=sys.stderr)
         return 2

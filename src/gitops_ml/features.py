@@ -49,6 +49,13 @@ class Feature:
     max: float | None = None
     # The ONNX input's element type: "float" or "string" (a boolean may be either).
     tensor: str = "float"
+    # The ONNX input's name: skl2onnx renames columns it cannot use as a name (`Min.Price` ->
+    # `Min_Price`); clients send `name`, the session gets `input`. Empty means `name`.
+    input: str = ""
+
+    @property
+    def onnx_input(self) -> str:
+        return self.input or self.name
 
     @property
     def is_number(self) -> bool:
@@ -67,7 +74,8 @@ class Feature:
         return cls(name=str(raw["name"]), kind=kind, dtype=str(raw.get("dtype", "")),
                    nullable=bool(raw.get("nullable", False)),
                    categories=tuple(str(c) for c in cats) if cats is not None else None,
-                   min=raw.get("min"), max=raw.get("max"), tensor=tensor)
+                   min=raw.get("min"), max=raw.get("max"), tensor=tensor,
+                   input=str(raw.get("input") or ""))
 
 
 class Problem(NamedTuple):

@@ -150,15 +150,19 @@ def test_pr_failed_stage_is_named_in_report(repo: Path) -> None:
 
 def test_pr_gate_on_metric_task_lacks_fails_naming_key(repo: Path) -> None:
     # on main: a pull request is judged by its base branch's gates (src/gitops_ml/report/rules.py)
-    set_param(repo, r"^  floors: \{", "  floors: {rmse: 10, ")
-    commit(repo, "a regression gate on a classifier")
+    # a metric of the other kind of task: rmse on a classifier, accuracy on a regressor (a fork)
+    produced = json.loads((repo / "reports/metrics.json").read_text())
+    lacking = "accuracy" if "rmse" in produced else "rmse"
+    set_param(repo, r"^  floors: \{", f"  floors: {{{lacking}: 10, ")
+    commit(repo, f"a gate on {lacking}, which this task does not produce")
     branch(repo)
     code, md, data = run_pr(repo, "--no-repro")
     assert code == 1
-    gate = next(g for g in data["gates"] if g["key"] == "gates.floors.rmse")
+    gate = next(g for g in data["gates"] if g["key"] == f"gates.floors.{lacking}")
     assert gate["status"] == "error"
-    assert gate["detail"].startswith("gates.floors.rmse: this task does not produce rmse")
-    assert "`gates.floors.rmse`" in md
+    assert gate["detail"].startswith(
+        f"gates.floors.{lacking}: this task does not produce {lacking}")
+    assert f"`gates.floors.{lacking}`" in md
 
 
 def test_pr_bad_gates_config_is_reported_with_exit_2(repo: Path) -> None:

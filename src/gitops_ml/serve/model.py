@@ -43,7 +43,7 @@ class ModelMeta:
             classes = meta.get("classes")
             if task not in TASKS:
                 raise ValueError(f"task must be one of {', '.join(TASKS)}")
-            if [f.name for f in features] != list(onnx["inputs"]):
+            if [f.onnx_input for f in features] != list(onnx["inputs"]):
                 raise ValueError("features and onnx.inputs disagree")
             version = meta.get("version")
             return cls(
@@ -82,7 +82,7 @@ class OnnxModel:
             raise UserError(f"model: model.onnx lacks output(s) {sorted(wanted - names)} "
                             "promised by model.json")
         inputs = {i.name for i in session.get_inputs()}
-        if inputs != {f.name for f in meta.features}:
+        if inputs != {f.onnx_input for f in meta.features}:
             raise UserError("model: model.onnx inputs differ from the features in model.json")
         self._output_names = [meta.outputs[k] for k in sorted(meta.outputs)]
 
@@ -105,7 +105,9 @@ class OnnxModel:
 
     def run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Score; keys are model.json's output roles: label + probabilities, or value."""
-        results = self._session.run(self._output_names, feeds)
+        # feeds are keyed by feature name; the graph's inputs may be named otherwise (`input`)
+        results = self._session.run(self._output_names,
+                                    {f.onnx_input: feeds[f.name] for f in self.meta.features})
         roles = sorted(self.meta.outputs)
         return dict(zip(roles, results, strict=True))
 
@@ -131,7 +133,8 @@ class OnnxModel:
     @property
     def input_info(self) -> list[dict[str, Any]]:
         by_name = {i.name: i for i in self._session.get_inputs()}
-        return [tensor_info(by_name[f.name]) for f in self.meta.features]
+        # a client names a v2 input tensor by the feature's name, whatever the graph calls it
+        return [{**tensor_info(by_name[f.onnx_input]), "name": f.name} for f in self.meta.features]
 
 
 _V2_TYPES = {"tensor(float)": "FP32", "tensor(double)": "FP64", "tensor(string)": "BYTES",

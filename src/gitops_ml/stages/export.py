@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import subprocess
+from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -78,11 +79,26 @@ def schema_features(contract: Contract) -> tuple[Feature, ...]:
     return tuple(Feature.from_dict(spec) for spec in feature_specs(contract))
 
 
-def onnx_feeds(df: Any, contract: Contract) -> dict[str, np.ndarray]:
-    """ONNX Runtime inputs for a table, through the feature schema the server uses."""
+def onnx_input_names(onnx_bytes: bytes) -> list[str]:
+    """The graph's input names, in feature order (skl2onnx keeps the order of its initial types
+    but renames a column it cannot use as a name: `Min.Price` -> `Min_Price`)."""
+    import onnx
+
+    graph = onnx.load_from_string(onnx_bytes).graph
+    initializers = {i.name for i in graph.initializer}
+    return [i.name for i in graph.input if i.name not in initializers]
+
+
+def onnx_feeds(df: Any, contract: Contract,
+               inputs: Sequence[str] | None = None) -> dict[str, np.ndarray]:
+    """ONNX Runtime inputs for a table, through the feature schema the server uses; keyed by
+    `inputs` (the graph's input names, feature order) when given, else by feature name."""
     schema = FeatureSchema(schema_features(contract), reject_unknown_categories=False)
     try:
-        return schema.frame(df)
+        feeds = schema.frame(df)
+        if inputs is None:
+            return feeds
+        return {i: feeds[name] for i, name in zip(inputs, schema.names, strict=True)}
     except InvalidInput as exc:
         shown = "; ".join(f"row {p.row}, {p.field}: {p.error}" for p in exc.problems[:5])
         raise UserError(f"export: {exc.count} test value(s) the served model would refuse: "
@@ -98,9 +114,10 @@ def parity(bundle: dict[str, Any], onnx_bytes: bytes, df: Any,
     pipeline = bundle["pipeline"]
     X = model_frame(df, contract)
     session = ort.InferenceSession(onnx_bytes, providers=["CPUExecutionProvider"])
+    feeds = onnx_feeds(df, contract, onnx_input_names(onnx_bytes))
     with section("model.predict"):
         outputs = dict(zip([o.name for o in session.get_outputs()],
-                           session.run(None, onnx_feeds(df, contract)), strict=True))
+                           session.run(None, feeds), strict=True))
     if bundle["task"] == "regression":
         with section("model.predict"):
             expected = pipeline.predict(X)
@@ -132,11 +149,24 @@ def parity(bundle: dict[str, Any], onnx_bytes: bytes, df: Any,
 
 def metadata_for(bundle: dict[str, Any], *, name: str, metrics: dict[str, Any],
                  params: dict[str, Any], data_sha256: str, train_rows: int,
-                 commit: str | None, parity_report: dict[str, Any]) -> dict[str, Any]:
-    """model.json: everything a server or a reviewer needs to know about model.onnx."""
+                 commit: str | None, parity_report: dict[str, Any],
+                 inputs: Sequence[str] | None = None) -> dict[str, Any]:
+    """model.json: everything a server or a reviewer needs to know about model.onnx.
+
+    `inputs` are the graph's input names in feature order; a feature whose input is named
+    otherwise (a column `Min.Price` is the input `Min_Price`) gets `input`: clients keep
+    sending the column's name, the server feeds the graph its own.
+    """
     contract: Contract = bundle["contract"]
     classification = bundle["task"] != "regression"
     features = feature_specs(contract)
+    inputs = list(inputs) if inputs is not None else [f["name"] for f in features]
+    if len(inputs) != len(features):
+        raise UserError(f"export: model.onnx has {len(inputs)} inputs for {len(features)} "
+                        "features")
+    for spec, onnx_name in zip(features, inputs, strict=True):
+        if onnx_name != spec["name"]:
+            spec["input"] = onnx_name
     return {
         "name": name,
         "task": bundle["task"],
@@ -146,7 +176,7 @@ def metadata_for(bundle: dict[str, Any], *, name: str, metrics: dict[str, Any],
         "classes": [str(c) for c in bundle["classes"]] if classification else None,
         "onnx": {
             "file": "model.onnx",
-            "inputs": [c.name for c in contract.features],
+            "inputs": inputs,
             "outputs": {"label": LABEL, "probabilities": PROBABILITIES} if classification
             else {"value": VALUE},
             "missing_category": "",
@@ -210,7 +240,7 @@ def main(args: argparse.Namespace) -> None:
         bundle, name=args.name, metrics=read_json(args.metrics),
         params={key: params.get(key) for key in ("seed", "data", "model")},
         data_sha256=_sha256(args.train), train_rows=_parquet_rows(args.train),
-        commit=_git_commit(), parity_report=report,
+        commit=_git_commit(), parity_report=report, inputs=onnx_input_names(onnx_bytes),
     )
     write_bytes(onnx_bytes, args.onnx)
     write_json(meta, args.meta)
