@@ -108,3 +108,35 @@ def test_split_stage_drops_unlabelled_rows_and_says_so(tmp_path, default_params,
     assert capsys.readouterr().out == "split: 14 train / 4 test rows (binary); dropped 2 rows " \
                                       "with no y\n"
     assert len(pd.read_parquet(tmp_path / "test.parquet")) == 4
+
+
+@pytest.mark.parametrize("seed", [0, 1, 42, 2024])
+@pytest.mark.parametrize(("counts", "test_size"), [
+    (None, 0.2),  # regression: ShuffleSplit
+    (None, 0.33),
+    ([80, 20], 0.25),
+    ([7, 7, 7, 2], 0.3),  # tied remainders: scikit-learn breaks them with the same generator
+    ([500, 300, 199, 3], 0.2),
+    ([3, 2], 0.5),
+])
+def test_split_rows_equal_scikit_learns_train_test_split(seed, counts, test_size):
+    from sklearn.model_selection import train_test_split
+
+    n_rows = sum(counts) if counts else 257
+    labels = [f"c{i}" for i, n in enumerate(counts) for _ in range(n)] if counts else None
+    df = pd.DataFrame({"x": range(n_rows), "y": labels if labels else [0.5 * i for i in
+                                                                        range(n_rows)]})
+    df = df.sample(frac=1.0, random_state=7).reset_index(drop=True)  # classes interleaved
+    task = "multiclass" if counts else "regression"
+    train, test = split(df, "y", task, test_size, seed)
+    expected_train, expected_test = train_test_split(
+        df, test_size=test_size, random_state=seed, stratify=df["y"] if counts else None)
+    assert train["x"].tolist() == expected_train["x"].tolist()
+    assert test["x"].tolist() == expected_test["x"].tolist()
+
+
+def test_split_rejects_fewer_test_rows_than_classes():
+    df = pd.DataFrame({"x": range(8), "y": ["a", "a", "b", "b", "c", "c", "d", "d"]})
+    with pytest.raises(UserError, match=r"^split\.test_size: the test_size = 2 should be greater "
+                                        r"or equal to the number of classes = 4$"):
+        split(df, "y", "multiclass", 0.2, seed=0)

@@ -149,6 +149,15 @@ def test_model_frame_marks_missing_categories_as_empty_strings(mixed):
     assert X["c"].tolist()[3] == "" and MISSING_CATEGORY not in set(X["c"])
 
 
+def test_model_frame_turns_categories_into_their_str_as_before(mixed):
+    # the per-distinct-value conversion must give exactly what str() per row gave
+    df = mixed.assign(c=pd.Series([3, "3", None, float("nan"), True, "x", 2.5, pd.NA],
+                                  dtype=object))
+    c = contract_mod.infer(mixed, "y")
+    X = model_frame(df, c)
+    assert X["c"].tolist() == ["3", "3", "", "", "True", "x", "2.5", ""]
+
+
 def test_tree_models_get_no_scaler_and_linear_models_do(mixed):
     c = contract_mod.infer(mixed, "y")
     for estimator, scaled in (("sklearn.ensemble.HistGradientBoostingClassifier", False),

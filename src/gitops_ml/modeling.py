@@ -75,9 +75,18 @@ def model_frame(df: Any, contract: Contract) -> Any:
     for name in contract.numeric:
         X[name] = X[name].astype("float32").astype("float64")
     for name in contract.categorical:
-        col = X[name]
-        X[name] = np.where(col.isna(), "", col.astype(str)).astype(object)
+        X[name] = _as_strings(X[name])
     return X
+
+
+def _as_strings(col: Any) -> Any:
+    """Each value as `str(value)`, missing as "": converted once per distinct value, not per
+    row (a million-row column has a handful of categories)."""
+    import pandas as pd
+
+    codes, uniques = pd.factorize(col, use_na_sentinel=True)
+    lookup = np.array([str(u) for u in uniques] + [""], dtype=object)
+    return lookup[codes]  # code -1 (missing) picks the trailing ""
 
 
 def is_tree_model(estimator: Any) -> bool:

@@ -1,4 +1,10 @@
-"""Stage `split`: a seeded train/test split, stratified for classification."""
+"""Stage `split`: a seeded train/test split, stratified for classification.
+
+The row indices are scikit-learn's `train_test_split` (ShuffleSplit, or StratifiedShuffleSplit
+for classes), reproduced here with NumPy so this stage does not import scikit-learn: its import
+(SciPy's stats) cost more than the split itself at a million rows. tests/test_split.py checks
+the indices equal scikit-learn's, so existing splits, and the metrics trained on them, stay put.
+"""
 
 from __future__ import annotations
 
@@ -26,10 +32,58 @@ def n_test_rows(n_rows: int, test_size: float) -> int:
     return math.ceil(test_size * n_rows)
 
 
+def _approximate_mode(class_counts: Any, n_draws: int, rng: Any) -> Any:
+    """Rows drawn per class: scikit-learn's `utils.extmath._approximate_mode`, ties by `rng`."""
+    import numpy as np
+
+    continuous = class_counts / class_counts.sum() * n_draws
+    floored = np.floor(continuous)
+    need_to_add = int(n_draws - floored.sum())
+    if need_to_add > 0:
+        remainder = continuous - floored
+        for value in np.sort(np.unique(remainder))[::-1]:
+            (inds,) = np.where(remainder == value)
+            add_now = min(len(inds), need_to_add)
+            floored[rng.choice(inds, size=add_now, replace=False)] += 1
+            need_to_add -= add_now
+            if need_to_add == 0:
+                break
+    return floored.astype(int)
+
+
+def split_indices(n_rows: int, n_test: int, seed: int,
+                  codes: Any | None = None) -> tuple[Any, Any]:
+    """Train and test row positions, as `train_test_split(random_state=seed)` draws them.
+
+    `codes` are class codes to stratify by (StratifiedShuffleSplit), or None (ShuffleSplit).
+    """
+    import numpy as np
+
+    rng = np.random.RandomState(seed)
+    n_train = n_rows - n_test
+    if codes is None:
+        permutation = rng.permutation(n_rows)
+        return permutation[n_test:], permutation[:n_test]
+    _, y_indices, class_counts = np.unique(codes, return_inverse=True, return_counts=True)
+    n_classes = len(class_counts)
+    for size, name in ((n_train, "train_size"), (n_test, "test_size")):
+        if size < n_classes:
+            raise UserError(f"split.test_size: the {name} = {size} should be greater or "
+                            f"equal to the number of classes = {n_classes}")
+    class_indices = np.split(np.argsort(y_indices, kind="stable"), np.cumsum(class_counts)[:-1])
+    n_i = _approximate_mode(class_counts, n_train, rng)
+    t_i = _approximate_mode(class_counts - n_i, n_test, rng)
+    train, test = [], []
+    for i in range(n_classes):
+        shuffled = class_indices[i].take(rng.permutation(class_counts[i]), mode="clip")
+        train.append(shuffled[: n_i[i]])
+        test.append(shuffled[n_i[i]: n_i[i] + t_i[i]])
+    return rng.permutation(np.concatenate(train)), rng.permutation(np.concatenate(test))
+
+
 def split(df: Any, target: str, task: str, test_size: float, seed: int) -> tuple[Any, Any]:
     """Split the labelled rows into train and test; classes keep their proportions in both."""
     import pandas as pd
-    from sklearn.model_selection import train_test_split
 
     df, _ = labelled(df, target)
     stratify = None
@@ -45,12 +99,8 @@ def split(df: Any, target: str, task: str, test_size: float, seed: int) -> tuple
     if len(df) - n_test < 1:
         raise UserError(f"split.test_size: {test_size} of {len(df)} rows leaves an empty "
                         "training set")
-    try:
-        train, test = train_test_split(df, test_size=test_size, random_state=seed,
-                                       stratify=stratify)
-    except ValueError as exc:  # e.g. fewer test rows than classes
-        raise UserError(f"split.test_size: {exc}") from exc
-    return train.reset_index(drop=True), test.reset_index(drop=True)
+    train, test = split_indices(len(df), n_test, seed, stratify)
+    return df.iloc[train].reset_index(drop=True), df.iloc[test].reset_index(drop=True)
 
 
 def main(args: argparse.Namespace) -> None:
