@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 from repo_tools import tool_env
 
 pytestmark = pytest.mark.e2e
