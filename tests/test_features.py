@@ -123,11 +123,16 @@ def test_feature_schema_v2_refuses_an_empty_input_list_and_too_many_rows():
 
 numbers = st.one_of(st.integers(min_value=-(10**40), max_value=10**40),
                     st.floats(allow_nan=False, allow_infinity=True, width=64))
-anything = st.one_of(st.none(), st.booleans(), numbers, st.text(max_size=5),
-                     st.lists(st.integers(), max_size=2))
+scalar = st.one_of(st.none(), st.booleans(), numbers, st.text(max_size=5))
+anything = st.one_of(scalar, st.lists(st.integers(), max_size=2))
 row = st.fixed_dictionaries(
     {"x": anything, "c": anything, "flag": anything},
     optional={"y": anything})
+# A list inside a v2 tensor's `data` is row-major nesting, which the Open Inference Protocol
+# allows ([[0]] for shape [1, 1]), so a record holding a list is not the same row on the v2 path;
+# the every-path comparison uses JSON scalars only.
+scalar_row = st.fixed_dictionaries(
+    {"x": scalar, "c": scalar, "flag": scalar}, optional={"y": scalar})
 good_row = st.fixed_dictionaries(
     {"x": st.floats(min_value=-FLOAT32_MAX, max_value=FLOAT32_MAX) | st.integers(-10**9, 10**9),
      "c": st.sampled_from(["a", "b", "", None]), "flag": st.booleans()},
@@ -166,7 +171,7 @@ def test_feature_schema_gives_the_same_feeds_on_every_path(records):
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(row, min_size=1, max_size=4))
+@given(st.lists(scalar_row, min_size=1, max_size=4))
 def test_feature_schema_refuses_the_same_rows_on_every_path(records):
     outcomes = []
     for convert in (lambda: SCHEMA.records(records, 1000)[0],
