@@ -49,7 +49,7 @@ def test_rulesets_apply_creates_main_and_tag_rulesets(github, capsys):
     assert {c["context"] for c in rules["required_status_checks"]["required_status_checks"]} == {
         "Reproduce, compare with the base branch, gate",
         "Lock file, ruff, hadolint, zizmor, workflow schema",
-        "Tests (README's command, workflow scenarios included)", "Dependency audit", "CodeQL"}
+        "Tests (README's command, Ray, fork test)", "Dependency audit", "CodeQL"}
     tags = by_name["model tags: release workflow and admins only"]
     assert tags["target"] == "tag"
     assert tags["conditions"]["ref_name"]["include"] == ["refs/tags/model@*", "refs/tags/model#*"]
