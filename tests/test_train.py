@@ -55,7 +55,9 @@ def test_train_regressor_for_classification_target_is_a_config_error(mixed):
 
 
 def test_train_classifier_for_regression_target_is_a_config_error():
-    df = pd.DataFrame({"a": [float(i) for i in range(30)], "y": [i * 0.5 for i in range(30)]})
+    # "a" is a real feature (not increasing row by row, which contract inference takes for an ID)
+    df = pd.DataFrame({"a": [(i * 7) % 30 + 0.5 for i in range(30)],
+                       "y": [i * 0.5 for i in range(30)]})
     c = contract_mod.infer(df, "y")
     with pytest.raises(UserError) as exc:
         train(df, c, lr(), seed=0)

@@ -31,10 +31,16 @@ def render(two_versions):
 @pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl (kustomize) not installed")
 def test_canary_overlay_runs_the_challenger_digest_beside_prod(two_versions):
     by_kind = render(two_versions)
-    assert set(by_kind) == {"Deployment", "Service", "HorizontalPodAutoscaler", "HTTPRoute"}
+    assert set(by_kind) == {"Deployment", "Service", "HorizontalPodAutoscaler", "HTTPRoute",
+                            "PodDisruptionBudget"}
     assert {d["metadata"]["namespace"] for d in by_kind.values()} == {"gitops-ml-prod"}
     deployment = by_kind["Deployment"]
     assert deployment["metadata"]["name"] == "gitops-ml-canary"
+    # the base's disruption budget comes along and guards the canary's own pods
+    pdb = by_kind["PodDisruptionBudget"]
+    assert pdb["metadata"]["name"] == "gitops-ml-canary"
+    pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
+    assert pdb["spec"]["selector"]["matchLabels"].items() <= pod_labels.items()
     [server] = deployment["spec"]["template"]["spec"]["containers"]
     assert server["image"] == IMAGE_B
     assert {"name": "GITOPS_ML_ROLE", "value": "challenger"} in server["env"]
