@@ -30,10 +30,10 @@ class BatchRejected(Exception):
 
 
 def checker(meta: ModelMeta, allow_unknown_categories: bool) -> Any:
-    """The feature-schema object `predict.score` validates with (one place to switch)."""
-    from gitops_ml.serve.validation import Validator
+    """The feature schema `predict.score` validates with (gitops_ml.features, as the CLI)."""
+    from gitops_ml.features import FeatureSchema
 
-    return Validator(meta.features, reject_unknown_categories=not allow_unknown_categories)
+    return FeatureSchema(meta.features, reject_unknown_categories=not allow_unknown_categories)
 
 
 class Scorer:
@@ -56,8 +56,8 @@ class Scorer:
     def __call__(self, batch: Any) -> Any:
         import pyarrow as pa
 
+        from gitops_ml.features import InvalidInput
         from gitops_ml.predict import score
-        from gitops_ml.serve.validation import InvalidInput
 
         try:
             scored = score(self.model, self.check, batch, 0)
@@ -101,7 +101,9 @@ def _read(source: str, meta: ModelMeta, keep: list[str]) -> Any:
     wanted = list(dict.fromkeys([*(f.name for f in meta.features), *keep]))
     name = source.rstrip("/").lower()
     if name.endswith(".csv") or name.endswith(".txt"):
-        types = {f.name: pa.float64() if f.is_number else pa.string() for f in meta.features}
+        # the same column types as the CLI's CSV reader (predict.py)
+        types = {f.name: {"number": pa.float64(), "category": pa.string(),
+                          "boolean": pa.bool_()}[f.kind] for f in meta.features}
         ds = ray.data.read_csv(
             source, read_options=pcsv.ReadOptions(block_size=CSV_BLOCK_BYTES),
             convert_options=pcsv.ConvertOptions(include_columns=wanted, column_types=types,
