@@ -12,11 +12,11 @@ events compared as PEP 440 versions. `fail_with` makes every call answer that HT
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
+from loopback_http import LoopbackServer
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
@@ -44,7 +44,7 @@ def affects(record: dict[str, Any], name: str, version: str) -> bool:
     return False
 
 
-class FakeOSV:
+class FakeOSV(LoopbackServer):
     """An OSV service over the records in `database` (one JSON file per advisory)."""
 
     def __init__(self, database: Path) -> None:
@@ -52,7 +52,6 @@ class FakeOSV:
                         (json.loads(p.read_text()) for p in sorted(database.glob("*.json")))}
         self.fail_with: int | None = None
         self.queries = 0
-        self._server: ThreadingHTTPServer | None = None
 
     def querybatch(self, body: dict[str, Any]) -> dict[str, Any]:
         results = []
@@ -97,11 +96,4 @@ class FakeOSV:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def stop(self) -> None:
-        if self._server:
-            self._server.shutdown()
-            self._server.server_close()
+        return self.serve(Handler)

@@ -14,20 +14,20 @@ from __future__ import annotations
 
 import json
 import re
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from loopback_http import LoopbackServer
 
-class FakePulls:
+
+class FakePulls(LoopbackServer):
     """Pull requests (number -> merge commit) and their reviews ((login, state) in order)."""
 
     def __init__(self, repo: str, token: str = "token") -> None:
         self.repo, self.token = repo, token
         self.pulls: dict[int, dict[str, Any]] = {}
         self.reviews: dict[int, list[tuple[str, str]]] = {}
-        self._server: ThreadingHTTPServer | None = None
 
     def merge(self, number: int, sha: str, reviews: list[tuple[str, str]]) -> None:
         self.pulls[number] = {"number": number, "state": "closed", "merge_commit_sha": sha,
@@ -73,11 +73,4 @@ class FakePulls:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def stop(self) -> None:
-        if self._server:
-            self._server.shutdown()
-            self._server.server_close()
+        return self.serve(Handler)

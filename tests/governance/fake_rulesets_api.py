@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import json
 import re
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from loopback_http import LoopbackServer
 
 RULE_TYPES = {
     "creation", "update", "deletion", "required_linear_history", "merge_queue",
@@ -38,7 +39,7 @@ REQUIRED_PARAMETERS = {
 ACTOR_TYPES = {"Integration", "OrganizationAdmin", "RepositoryRole", "Team", "DeployKey"}
 
 
-class FakeGitHub:
+class FakeGitHub(LoopbackServer):
     """State of one fake GitHub: repositories, their rulesets, and the tokens it accepts."""
 
     def __init__(self, repo: str, token: str = "admin-token", *, read_only_token: str = "") -> None:
@@ -48,7 +49,6 @@ class FakeGitHub:
         self.rulesets: dict[int, dict[str, Any]] = {}
         self.next_id = 1000
         self.requests: list[tuple[str, str]] = []
-        self._server: ThreadingHTTPServer | None = None
 
     # -- the API ---------------------------------------------------------------------------
     def handle(self, method: str, path: str, token: str | None, body: Any) -> tuple[int, Any]:
@@ -148,11 +148,4 @@ class FakeGitHub:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def stop(self) -> None:
-        if self._server:
-            self._server.shutdown()
-            self._server.server_close()
+        return self.serve(Handler)
