@@ -57,3 +57,13 @@ def mixed_frame(rows: int = 300, seed: int = 0) -> pd.DataFrame:
     colour[rng.random(rows) < 0.05] = None
     return pd.DataFrame({"size": size, "weight": weight, "colour": colour, "shape": shape,
                          "grade": grade})
+
+
+def run_in(repo: Path, args: list[str], timeout: int = 600) -> subprocess.CompletedProcess[str]:
+    """Run a command in a fork with its own package first on the path (not the template's)."""
+    env = tool_env()
+    env["PYTHONPATH"] = str(repo / "src")
+    out = subprocess.run(args, cwd=repo, capture_output=True, text=True, env=env,
+                         timeout=timeout, check=False)
+    assert out.returncode == 0, f"{' '.join(args)} failed:\n{out.stdout[-6000:]}\n{out.stderr}"
+    return out

@@ -221,16 +221,19 @@ class FeatureSchema:
         for f in self.features:
             if f.name in feeds:
                 continue
-            values = columns[f.name]
-            if f.kind == "number":
-                feeds[f.name] = self._numbers(f, values, n, problems, row_offset)
-            elif f.kind == "category":
-                feeds[f.name] = self._categories(f, values, n, problems, row_offset)
-            else:
-                feeds[f.name] = self._booleans(f, values, n, problems, row_offset)
+            feeds[f.name] = self._feed(f, columns[f.name], n, problems, row_offset)
         if problems:
             raise InvalidInput(_by_row(problems))
         return feeds
+
+    def _feed(self, f: Feature, values: Sequence[Any], n: int, problems: list[Problem],
+              row_offset: int) -> np.ndarray:
+        """One feature's values checked and converted by its kind (the one dispatch)."""
+        if f.kind == "number":
+            return self._numbers(f, values, n, problems, row_offset)
+        if f.kind == "category":
+            return self._categories(f, values, n, problems, row_offset)
+        return self._booleans(f, values, n, problems, row_offset)
 
     def _number_block(self, columns: Mapping[str, Sequence[Any]],
                       n: int) -> dict[str, np.ndarray]:
@@ -431,12 +434,7 @@ class FeatureSchema:
                 values = [None if _missing(v) or _is_na(v)
                           else v.item() if isinstance(v, np.generic) else v
                           for v in arr.tolist()]
-            if f.kind == "number":
-                feeds[f.name] = self._numbers(f, values, n, problems, row_offset)
-            elif f.kind == "category":
-                feeds[f.name] = self._categories(f, values, n, problems, row_offset)
-            else:
-                feeds[f.name] = self._booleans(f, values, n, problems, row_offset)
+            feeds[f.name] = self._feed(f, values, n, problems, row_offset)
         if problems:
             raise InvalidInput(_by_row(problems), uncounted=uncounted)
         return feeds

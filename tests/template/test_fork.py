@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from repo_tools import sh, tool_env
+from repo_tools import run_in, sh
 
 # ~2 min on 2 cores: deselected by default (pyproject addopts), run by template.yml
 pytestmark = [pytest.mark.e2e, pytest.mark.fork]
@@ -21,14 +21,6 @@ INIT = ["init", "--non-interactive", "--name", "acme-grades", "--model", "grade-
         "--data", "data/grades.csv", "--target", "grade", "--task", "multiclass"]
 
 
-def run_in(repo: Path, args: list[str], timeout: int = 600) -> subprocess.CompletedProcess[str]:
-    """Run a command with the fork's own package first on the path (not the template's)."""
-    env = tool_env()
-    env["PYTHONPATH"] = str(repo / "src")
-    out = subprocess.run(args, cwd=repo, capture_output=True, text=True, env=env,
-                         timeout=timeout, check=False)
-    assert out.returncode == 0, f"{' '.join(args)} failed:\n{out.stdout[-3000:]}\n{out.stderr}"
-    return out
 
 
 def gitops_ml(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
