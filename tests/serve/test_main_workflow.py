@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from gitops_ml.errors import UserError
 from pipelines import image
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -144,3 +145,44 @@ def test_register_runs_only_for_a_new_version_after_publish_with_its_digest():
     assert step["env"]["DIGEST"] == "${{ needs.publish.outputs.digest }}"
     assert 'pipelines.register apply --version "$VERSION" --image "$IMAGE" --digest "$DIGEST"' \
         in step["run"]
+
+
+def test_image_namespace_defaults_to_ghcr_and_the_repository_in_lowercase():
+    assert image.namespace("", "Octo/Gitops-ML") == "ghcr.io/octo/gitops-ml"
+
+
+def test_image_namespace_takes_the_registry_variable_for_the_repository():
+    assert image.namespace("", "octo/x", "127.0.0.1:5000") == "127.0.0.1:5000/octo/x"
+
+
+def test_image_namespace_prefers_project_image_when_the_variable_agrees():
+    assert image.namespace("reg.example/team/x", "octo/x", "reg.example") == "reg.example/team/x"
+    assert image.namespace("reg.example/team/x", "octo/x") == "reg.example/team/x"
+
+
+def test_image_namespace_refuses_a_project_image_on_another_registry_than_the_variable():
+    with pytest.raises(UserError, match="project.yaml image 'ghcr.io/team/x' is not on "
+                                        "IMAGE_REGISTRY '127.0.0.1:5000'"):
+        image.namespace("ghcr.io/team/x", "octo/x", "127.0.0.1:5000")
+
+
+def test_image_name_refuses_a_foreign_registry_without_its_secrets(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("GITHUB_REPOSITORY", "octo/x")
+    monkeypatch.setenv("IMAGE_REGISTRY", "reg.example")
+    monkeypatch.delenv("GITHUB_OUTPUT", raising=False)
+    project = tmp_path / "project.yaml"
+    assert image.main(["name", "--login", "--project", str(project)]) == 2
+    assert "set repository secrets REGISTRY_USERNAME and REGISTRY_PASSWORD" in \
+        capsys.readouterr().err
+    monkeypatch.setenv("REGISTRY_CREDENTIALS", "true")
+    assert image.main(["name", "--login", "--project", str(project)]) == 0
+    assert capsys.readouterr().out == "name=reg.example/octo/x\nregistry=reg.example\n"
+
+
+def test_image_name_logs_in_to_ghcr_with_the_workflow_token(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("GITHUB_REPOSITORY", "Octo/X")
+    monkeypatch.delenv("IMAGE_REGISTRY", raising=False)
+    monkeypatch.delenv("REGISTRY_CREDENTIALS", raising=False)
+    monkeypatch.delenv("GITHUB_OUTPUT", raising=False)
+    assert image.main(["name", "--login", "--project", str(tmp_path / "none.yaml")]) == 0
+    assert capsys.readouterr().out == "name=ghcr.io/octo/x\nregistry=ghcr.io\n"
