@@ -186,3 +186,15 @@ def test_image_name_logs_in_to_ghcr_with_the_workflow_token(tmp_path, monkeypatc
     monkeypatch.delenv("GITHUB_OUTPUT", raising=False)
     assert image.main(["name", "--login", "--project", str(tmp_path / "none.yaml")]) == 0
     assert capsys.readouterr().out == "name=ghcr.io/octo/x\nregistry=ghcr.io\n"
+
+
+def test_attest_logs_in_to_the_published_registry_before_pushing_the_attestation():
+    # https://github.com/actions/attest-build-provenance#container-image: the login is in the
+    # job that pushes the attestation
+    steps = workflow()["jobs"]["attest"]["steps"]
+    uses = [s.get("uses", "").split("@")[0] for s in steps]
+    login, attest = uses.index("docker/login-action"), uses.index("actions/attest-build-provenance")
+    assert login < attest and steps[attest]["with"]["push-to-registry"] is True
+    assert steps[login]["with"]["registry"] == "${{ needs.publish.outputs.registry }}"
+    assert workflow()["jobs"]["publish"]["outputs"]["registry"] == \
+        "${{ steps.image.outputs.registry }}"
