@@ -139,12 +139,44 @@ def test_register_runs_only_for_a_new_version_after_publish_with_its_digest():
     reproduce = " ".join(s.get("run", "") for s in jobs["reproduce"]["steps"])
     assert "python -m pipelines.register plan --stamp" in reproduce
     register = jobs["register"]
-    assert register["needs"] == ["reproduce", "publish"]
-    assert register["if"] == "${{ needs.reproduce.outputs.register == 'true' }}"
+    assert register["needs"] == ["reproduce", "publish", "attest"]
+    condition = " ".join(register["if"].split())
+    assert "needs.reproduce.outputs.register == 'true'" in condition
+    assert "needs.publish.result == 'success'" in condition
     step = register["steps"][-1]
     assert step["env"]["DIGEST"] == "${{ needs.publish.outputs.digest }}"
-    assert 'pipelines.register apply --version "$VERSION" --image "$IMAGE" --digest "$DIGEST"' \
-        in step["run"]
+    assert 'pipelines.register apply --version "$VERSION" --image "$IMAGE"' in step["run"]
+    assert '--digest "$DIGEST"' in step["run"]
+
+
+def test_register_records_the_audit_trail_of_the_merged_pull_request():
+    jobs = workflow()["jobs"]
+    register = jobs["register"]
+    assert register["permissions"] == {"contents": "write", "pull-requests": "read"}
+    step = register["steps"][-1]
+    assert "--approvals-from-github" in step["run"]
+    assert "--report reports/pr_report.json" in step["run"]
+    assert step["env"]["GH_TOKEN"] == "${{ github.token }}"
+    # the report the flag reads travels from the reproduce job, which wrote it
+    upload = next(s for s in jobs["reproduce"]["steps"]
+                  if "actions/upload-artifact" in s.get("uses", ""))
+    assert "reports/pr_report.json" in upload["with"]["path"].split()
+
+
+def test_register_records_no_attestation_exactly_when_attest_did_not_run():
+    register = workflow()["jobs"]["register"]
+    condition = " ".join(register["if"].split())
+    # a failed attest registers nothing: a record saying `attested` would refuse every deploy
+    assert "(needs.attest.result == 'success' || needs.attest.result == 'skipped')" in condition
+    step = register["steps"][-1]
+    assert step["env"]["ATTESTED"] == "${{ needs.attest.result == 'success' }}"
+    for attested, flagged in (("true", False), ("false", True)):
+        argv = subprocess.run(
+            ["bash", "-c", step["run"].replace("uv run --frozen python -m pipelines.register",
+                                               "printf '%s\\n'").split("python3 -m")[0]],
+            env={"ATTESTED": attested, "PATH": "/usr/bin:/bin"}, capture_output=True,
+            text=True, check=True).stdout.split()
+        assert ("--no-attestation" in argv) is flagged
 
 
 def test_image_namespace_defaults_to_ghcr_and_the_repository_in_lowercase():
