@@ -230,3 +230,19 @@ def test_attest_logs_in_to_the_published_registry_before_pushing_the_attestation
     assert steps[login]["with"]["registry"] == "${{ needs.publish.outputs.registry }}"
     assert workflow()["jobs"]["publish"]["outputs"]["registry"] == \
         "${{ steps.image.outputs.registry }}"
+
+
+def test_publish_takes_the_namespace_from_the_one_decision_promote_verifies_against():
+    steps = workflow()["jobs"]["publish"]["steps"]
+    naming = next(s for s in steps if s.get("id") == "image")
+    assert "python -m pipelines.image name --login" in naming["run"]
+    assert naming["env"]["IMAGE_REGISTRY"] == "${{ vars.IMAGE_REGISTRY }}"
+    # nothing else in the workflow composes an image name or a registry
+    text = MAIN.read_text()
+    assert "github.repository }}/" not in text and "'ghcr.io' }}" not in text
+    assert "${REPOSITORY,,}" not in text
+    meta = next(s for s in steps if s.get("id") == "meta")["with"]
+    assert meta["images"] == "${{ steps.image.outputs.name }}"
+    login = next(s for s in steps if "docker/login-action" in s.get("uses", ""))["with"]
+    assert login["registry"] == "${{ steps.image.outputs.registry }}"
+    assert "'ghcr.io' && secrets.GITHUB_TOKEN || secrets.REGISTRY_PASSWORD" in login["password"]
