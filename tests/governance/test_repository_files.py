@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from pipelines import verdict
+
 PROJECT = Path(__file__).resolve().parents[2]
 WORKFLOWS = PROJECT / ".github" / "workflows"
 SECURITY_FLOW = WORKFLOWS / "security.yml"
@@ -94,7 +96,7 @@ def test_main_ruleset_requires_checks_that_workflows_report():
     ruleset = json.loads((PROJECT / ".github" / "rulesets" / "main.json").read_text())
     rules = {r["type"]: r.get("parameters") for r in ruleset["rules"]}
     required = {c["context"] for c in rules["required_status_checks"]["required_status_checks"]}
-    assert required <= _job_contexts()
+    assert required <= _job_contexts() | {verdict.CONTEXT}
     assert rules["pull_request"]["require_code_owner_review"] is True
 
 
@@ -113,3 +115,23 @@ def test_installer_is_hash_pinned_in_the_dockerfile():
     pins = (PROJECT / ".ci" / "uv-requirements.txt").read_text()
     assert re.search(r"^uv==\d+\.\d+\.\d+ \\$", pins, flags=re.M)
     assert len(re.findall(r"--hash=sha256:[0-9a-f]{64}", pins)) >= 2
+
+
+def test_main_ruleset_requires_the_verdict_judged_by_the_default_branch():
+    # the PR job runs the pull request's own pr.yml and pipelines/: its success is not required;
+    # the status pr-comment.yml posts from the default branch's code is, and only GitHub Actions
+    # (app 15368) may set it
+    ruleset = json.loads((PROJECT / ".github" / "rulesets" / "main.json").read_text())
+    rules = {r["type"]: r.get("parameters") for r in ruleset["rules"]}
+    checks = rules["required_status_checks"]["required_status_checks"]
+    assert {"context": verdict.CONTEXT, "integration_id": 15368} in checks
+    assert "Reproduce, compare with the base branch, gate" not in {c["context"] for c in checks}
+    flow = yaml.safe_load((WORKFLOWS / "pr-comment.yml").read_text())
+    job = flow["jobs"]["verdict"]
+    assert job["permissions"] == {"actions": "read", "contents": "read", "statuses": "write"}
+    checkout = job["steps"][0]
+    assert checkout["with"]["ref"] == "${{ github.event.repository.default_branch }}"
+    post = job["steps"][-1]
+    assert post["env"]["CONTEXT"] == verdict.CONTEXT and "statuses/$HEAD_SHA" in post["run"]
+    assert post["if"] == "${{ !cancelled() }}"
+    assert post["env"]["STATE"] == "${{ steps.verdict.outputs.state || 'error' }}"
