@@ -13,9 +13,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipelines import verdict
-
 PROJECT = Path(__file__).resolve().parents[2]
+if str(PROJECT) not in sys.path:   # `pipelines/` is run as `python -m`, not installed
+    sys.path.insert(0, str(PROJECT))
+
+from pipelines import verdict  # noqa: E402
+
 WORKFLOWS = PROJECT / ".github" / "workflows"
 SECURITY_FLOW = WORKFLOWS / "security.yml"
 PINNED = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$")
@@ -73,6 +76,15 @@ def test_security_workflow_has_least_privilege_and_pinned_actions():
     assert steps[-1]["run"] == "uv audit --frozen --preview-features audit-command"
 
 
+def test_codeql_uploads_each_language_under_its_own_category():
+    job = yaml.safe_load(SECURITY_FLOW.read_text())["jobs"]["codeql"]
+    assert job["strategy"]["matrix"]["language"] == ["python", "actions"]
+    assert job["strategy"]["fail-fast"] is False
+    steps = {s["uses"].split("@")[0]: s.get("with") or {} for s in job["steps"] if "uses" in s}
+    assert steps["github/codeql-action/init"]["languages"] == "${{ matrix.language }}"
+    assert steps["github/codeql-action/analyze"]["category"] == "/language:${{ matrix.language }}"
+
+
 @pytest.mark.parametrize("command", [
     ["zizmor", "--offline", str(SECURITY_FLOW)],
     ["check-jsonschema", "--builtin-schema", "vendor.github-workflows", str(SECURITY_FLOW)],
@@ -88,7 +100,13 @@ def _job_contexts() -> set[str]:
     names = set()
     for path in WORKFLOWS.glob("*.yml"):
         for job_id, job in (yaml.safe_load(path.read_text()).get("jobs") or {}).items():
-            names.add(job.get("name", job_id))
+            name = job.get("name", job_id)
+            matrix = (job.get("strategy") or {}).get("matrix") or {}
+            # a one-axis matrix: one check per value, `${{ matrix.<axis> }}` filled in
+            for axis, values in matrix.items():
+                names.update(name.replace(f"${{{{ matrix.{axis} }}}}", str(v)) for v in values)
+            if not matrix:
+                names.add(name)
     return names
 
 
