@@ -33,3 +33,14 @@ def test_workflows_pin_every_action_to_a_commit() -> None:
         for line in path.read_text().splitlines():
             if line.strip().startswith(("- uses:", "uses:")):
                 assert re.search(r"@[0-9a-f]{40} # v\d+\.\d+\.\d+$", line), f"{path.name}: {line}"
+
+
+def test_ci_runs_the_workflow_scenarios() -> None:
+    # the scenarios are deselected from the plain `uv run pytest` (pyproject.toml addopts), so
+    # CI must select them itself, or they prove nothing
+    import yaml
+
+    test = yaml.safe_load((WORKFLOWS / "ci.yml").read_text())["jobs"]["test"]
+    runs = [s.get("run", "") for s in test["steps"]]
+    assert "uv run --frozen pytest -m workflows" in runs
+    assert "not workflows" in (PROJECT / "pyproject.toml").read_text()
