@@ -1,7 +1,7 @@
 """The required check's verdict, judged by the default branch's code and rules, not the PR's.
 
     uv run python -m pipelines.verdict --artifact DIR --head-sha SHA --run-conclusion success \\
-        [--params params.yaml] [--base-metrics reports/metrics.json]
+        [--params params.yaml] [--base-metrics PATH (default: dvc.yaml evaluate's --metrics)]
 
 A pull request runs its own pr.yml and pipelines/, so the PR job's success says only what the
 pull request's code says. .github/workflows/pr-comment.yml (workflow_run: the default branch's
@@ -40,6 +40,7 @@ import yaml
 
 from gitops_ml.errors import UserError
 from gitops_ml.report import gates
+from pipelines import dvc_paths
 from pipelines.comment import SHA, Rejected, load_artifact
 
 CONTEXT = "gitops-ml / model gates"
@@ -148,8 +149,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="the PR workflow run's conclusion (trusted: from the event)")
     parser.add_argument("--params", type=Path, default=Path("params.yaml"),
                         help="the default branch's params.yaml (its `gates:`)")
-    parser.add_argument("--base-metrics", type=Path, default=Path("reports/metrics.json"),
-                        help="the default branch's committed metrics (the regression baseline)")
+    parser.add_argument("--base-metrics", type=Path,
+                        help="the default branch's committed metrics, the regression baseline "
+                             "(default: dvc.yaml evaluate's --metrics)")
+    parser.add_argument("--dvc-yaml", type=Path, default=dvc_paths.DVC_YAML)
     return parser
 
 
@@ -168,7 +171,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not SHA.match(args.head_sha):
             raise Rejected("--head-sha: expected a 40-hex commit")
         cfg = load_gates(args.params)
-        base = load_base_metrics(args.base_metrics)
+        dvc_paths.fill(args, {"base_metrics": ("evaluate", "--metrics")}, args.dvc_yaml)
+        base = load_base_metrics(Path(args.base_metrics))
         report = load_artifact(args.artifact, args.head_sha)
     except UserError as exc:
         print(f"verdict: error: {exc}", file=sys.stderr)
