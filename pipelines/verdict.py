@@ -96,14 +96,16 @@ def judge(report: dict[str, Any], cfg: gates.GatesConfig, base_metrics: dict[str
                                  data_validation=None, slices=None):
         if result.blocking and result.status in BAD:
             reasons.append(f"{result.key} {result.status}s")
-    reported = {g["key"]: g for g in report["gates"]}
+    reported: dict[str, list[str]] = {}
+    for gate in report["gates"]:
+        reported.setdefault(gate["key"], []).append(gate["status"])
     for key, group in _configured_elsewhere(cfg):
         if group in cfg.warn_only:
             continue
-        gate = reported.get(key)
-        if gate is None:
+        statuses = reported.get(key)
+        if not statuses:
             reasons.append(f"{key} missing from the report")
-        elif gate["status"] in BAD:
+        elif any(status in BAD for status in statuses):   # a duplicate cannot mask a failure
             reasons.append(f"{key} fails")
     if report["verdict"] == "fail" and not reasons:
         reasons.append("the report's verdict is fail")

@@ -73,6 +73,14 @@ def test_verdict_fails_a_reported_gate_failure_whatever_the_report_verdict():
     assert judged.state == "failure" and "gates.onnx_parity fails" in judged.description
 
 
+def test_verdict_fails_a_gate_whose_failure_a_duplicate_pass_tries_to_mask():
+    parity = {"gate": "ONNX parity", "key": "gates.onnx_parity", "rule": "r", "value": "v",
+              "detail": ""}
+    gates = [{**parity, "status": "fail", "blocking": True},
+             {**parity, "status": "pass", "blocking": True}]
+    assert verdict.judge(_report(gates=gates), GATES, BASE, "success").state == "failure"
+
+
 def test_verdict_honours_the_default_branch_warn_only_not_the_report():
     cfg = GatesConfig.from_params({"gates": {"onnx_parity": True, "warn_only": ["onnx_parity"]}})
     gates = [{"gate": "ONNX parity", "key": "gates.onnx_parity", "rule": "r", "value": "v",
