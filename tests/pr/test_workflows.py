@@ -44,3 +44,42 @@ def test_ci_runs_the_workflow_scenarios() -> None:
     runs = [s.get("run", "") for s in test["steps"]]
     assert "uv run --frozen pytest -m workflows" in runs
     assert "not workflows" in (PROJECT / "pyproject.toml").read_text()
+
+
+def _imports(module: str) -> set[str]:
+    """Top-level modules `pipelines/<module>.py` imports, following its pipelines imports."""
+    import ast
+
+    seen, todo, found = set(), [module], set()
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        tree = ast.parse((PROJECT / "pipelines" / f"{name}.py").read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module] + ([f"{node.module}.{a.name}" for a in node.names]
+                                         if node.module == "pipelines" else [])
+            else:
+                continue
+            for full in names:
+                if full.startswith("pipelines."):
+                    todo.append(full.split(".")[1])
+                elif full != "pipelines":
+                    found.add(full.split(".")[0])
+    return found
+
+
+def test_modules_the_workflows_run_with_bare_python3_import_only_the_standard_library() -> None:
+    # `python3 -m pipelines.X` runs on the runner's system Python, where neither the project
+    # nor PyYAML is installed: such a module (and what it imports from pipelines/) must be stdlib
+    modules = set()
+    for path in WORKFLOWS.glob("*.yml"):
+        modules.update(re.findall(r"(?<!uv run )python3 -m pipelines\.(\w+)", path.read_text()))
+    assert modules
+    for module in sorted(modules):
+        extra = _imports(module) - set(sys.stdlib_module_names)
+        assert not extra, f"pipelines/{module}.py imports {sorted(extra)}"
