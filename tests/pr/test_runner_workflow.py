@@ -88,3 +88,44 @@ def test_cache_actions_are_pinned_to_the_same_release():
                           (WORKFLOWS / "pr.yml").read_text() + (WORKFLOWS / "main.yml")
                           .read_text()))
     assert pins == {("27d5ce7f107fe9357f9df03efb73ab90386fccae", "v5.0.5")}
+
+
+def test_jobs_holding_runner_credentials_run_the_default_branch_code():
+    # launch holds REPO_TOKEN, teardown the cloud role, runner decides the machine: none of them
+    # may run the pull request's pipelines/runner.py
+    jobs = workflow("pr.yml")["jobs"]
+    for name in ("runner", "launch", "teardown"):
+        [checkout] = steps_using(jobs[name], "actions/checkout")
+        assert checkout["with"]["ref"] == "${{ github.event.repository.default_branch }}", name
+
+
+def test_every_setup_cml_pins_cml_without_vega():
+    versions = set()
+    for path in sorted(WORKFLOWS.glob("*.yml")):
+        for name, job in (yaml.safe_load(path.read_text()).get("jobs") or {}).items():
+            for step in steps_using(job, "iterative/setup-cml"):
+                options = step.get("with") or {}
+                assert options.get("vega") is False, (path.name, name)
+                assert re.fullmatch(r"v\d+\.\d+\.\d+", str(options.get("version"))), \
+                    (path.name, name)
+                versions.add(options["version"])
+    assert len(versions) == 1, versions   # one CML across the workflows
+
+
+def test_main_reproduces_on_the_runner_a_pull_request_would_get():
+    main, pr = workflow("main.yml")["jobs"], workflow("pr.yml")["jobs"]
+    reproduce = main["reproduce"]
+    assert reproduce["needs"] == ["runner", "launch"]
+    assert reproduce["runs-on"] == "${{ fromJSON(needs.runner.outputs.runs-on) }}"
+    assert reproduce["timeout-minutes"] == \
+        "${{ fromJSON(needs.runner.outputs.timeout-minutes) }}"
+    assert "needs.launch.result" in reproduce["if"] and "!cancelled()" in reproduce["if"]
+    # the same choice, launch and teardown as pr.yml's (no fork guard: main is never a fork)
+    assert main["runner"]["steps"][-1]["run"] == pr["runner"]["steps"][-1]["run"]
+    assert main["runner"]["steps"][-1]["env"] == {"TRAIN_RUNNER": "${{ vars.TRAIN_RUNNER }}"}
+    for name in ("launch", "teardown"):
+        assert main[name]["steps"] == pr[name]["steps"], name
+        assert main[name]["environment"] == pr[name]["environment"]
+        assert main[name]["permissions"] == pr[name]["permissions"]
+    assert main["teardown"]["needs"] == ["runner", "launch", "reproduce"]
+    assert main["teardown"]["if"] == pr["teardown"]["if"]
