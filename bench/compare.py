@@ -51,7 +51,7 @@ def main() -> int:
         estimates = uncertainty.regression(y, base, head, settings=settings)
     seconds = time.perf_counter() - start
     print(f"{args.task} rows={n} resamples={args.resamples} classes={args.classes}: "
-          f"{seconds:.1f} s")
+          f"{seconds:.2f} s")
     for e in estimates:
         width = e.delta_interval.high - e.delta_interval.low
         print(f"  {e.metric:18} Δ {e.delta:+.5f}  [{e.delta_interval.low:+.5f}, "

@@ -25,7 +25,7 @@ CONFIDENCE = 0.95
 RESAMPLES = 1000
 # Above this many rows the exact resampled AUC (sort order, tie groups, cumulative sums per
 # resample) costs seconds per 1000 resamples; its linear projection costs one matrix product.
-EXACT_AUC_ROWS = 50_000
+EXACT_AUC_ROWS = 10_000
 # Weights held at once (resamples x rows); 8M float64 is 64 MB.
 _CHUNK_WEIGHTS = 8_000_000
 
@@ -122,22 +122,28 @@ def _interval(values: np.ndarray, tail: float) -> Interval:
 
 def _weights(rng: np.random.Generator, strata: list[int], size: int) -> np.ndarray:
     """`size` resamples as row weights: each block of rows drawn with replacement on its own."""
-    blocks = []
+    out = np.empty((size, sum(strata)))
+    start = 0
     for rows in strata:
         draws = rng.integers(0, rows, size=(size, rows))
         draws += np.arange(size)[:, None] * rows       # one bincount for the whole chunk
-        counts = np.bincount(draws.ravel(), minlength=size * rows)
-        blocks.append(counts.reshape(size, rows).astype(np.float64))
-    return blocks[0] if len(blocks) == 1 else np.hstack(blocks)
+        out[:, start:start + rows] = np.bincount(draws.ravel(),
+                                                 minlength=size * rows).reshape(size, rows)
+        start += rows
+    return out
 
 
 # --- classification ---------------------------------------------------------------------------
 
-def _confusion(weights: np.ndarray, y: np.ndarray, pred: np.ndarray, k: int) -> np.ndarray:
-    """Weighted confusion matrices, (chunk, true, predicted)."""
+def _cells(y: np.ndarray, pred: np.ndarray, k: int) -> sparse.csr_matrix:
+    """Each row's confusion cell (true, predicted), one-hot: (k * k, rows)."""
     n = len(y)
-    onehot = sparse.csr_matrix((np.ones(n), (np.arange(n), y * k + pred)), shape=(n, k * k))
-    return np.asarray((onehot.T @ weights.T).T).reshape(-1, k, k)
+    return sparse.csr_matrix((np.ones(n), (y * k + pred, np.arange(n))), shape=(k * k, n))
+
+
+def _confusion(weights: np.ndarray, cells: sparse.csr_matrix, k: int) -> np.ndarray:
+    """Weighted confusion matrices, (chunk, true, predicted)."""
+    return np.asarray(cells @ weights.T).T.reshape(-1, k, k)
 
 
 def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
@@ -246,9 +252,11 @@ def classification(y: np.ndarray, base_pred: np.ndarray, head_pred: np.ndarray, 
     matrix = np.column_stack([c for pair in columns.values() for c in pair]) if names else None
     aucs = None if ranked is None else tuple(np.mean([r.auc for r in s]) for s in ranked)
 
+    cells = (_cells(y, base_pred, n_classes), _cells(y, head_pred, n_classes))
+
     def pair_fn(weights: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-        base = _label_metrics(_confusion(weights, y, base_pred, n_classes), positive)
-        head = _label_metrics(_confusion(weights, y, head_pred, n_classes), positive)
+        base = _label_metrics(_confusion(weights, cells[0], n_classes), positive)
+        head = _label_metrics(_confusion(weights, cells[1], n_classes), positive)
         out = {name: (base[name], head[name]) for name in base}
         if matrix is not None:
             sums = weights @ matrix
