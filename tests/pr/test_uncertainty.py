@@ -111,6 +111,11 @@ def test_linear_auc_agrees_with_the_exact_resampled_auc(monkeypatch: pytest.Monk
     assert linear.delta_interval.high == pytest.approx(exact.delta_interval.high, abs=0.05 * width)
 
 
+def test_bootstrap_without_rows_says_so() -> None:
+    with pytest.raises(ValueError, match="no evaluation rows"):
+        uncertainty.regression(np.array([]), np.array([]), np.array([]), settings=SETTINGS)
+
+
 def test_settings_reject_impossible_values() -> None:
     with pytest.raises(ValueError, match="resamples"):
         Settings(seed=0, resamples=0)

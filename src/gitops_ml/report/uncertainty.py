@@ -90,6 +90,8 @@ def _run(pair_fn: _PairFn, strata: list[int], settings: Settings) -> list[Estima
     `strata` are the sizes of consecutive blocks of rows resampled separately.
     """
     n = sum(strata)
+    if n == 0:
+        raise ValueError("no evaluation rows to compare the models on")
     point = pair_fn(np.ones((1, n)))
     rng = np.random.default_rng(settings.seed)
     chunk = max(1, min(settings.resamples, _CHUNK_WEIGHTS // n))
