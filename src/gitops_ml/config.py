@@ -290,11 +290,40 @@ class ExperimentConfig(_Section):
 NonNegative = Annotated[float, _in_range(0.0, float("inf"))]
 
 
+# How a gate judges the interval of what it checks (`gitops_ml.report.gates` says what each means):
+# shown_worse fails only when the interval lies wholly beyond the limit; non_inferiority fails
+# unless it lies wholly within it.
+GateRule = Literal["shown_worse", "non_inferiority"]
+
+
 class RegressionLimit(_Section):
-    """`gates.max_regression.<metric>`: how much worse than main a metric may get."""
+    """`gates.max_regression.<metric>`: how much worse than main a metric may get, and the rule."""
 
     abs: NonNegative | None = None
     rel: NonNegative | None = None
+    rule: GateRule = "shown_worse"
+
+    @model_validator(mode="after")
+    def _some_limit(self) -> RegressionLimit:
+        if self.abs is None and self.rel is None:
+            raise ValueError("give abs and/or rel, e.g. {abs: 0.01}")
+        return self
+
+
+def _bare_bound(value: Any) -> Any:
+    # `floors: {roc_auc: 0.95}` (the shape before rules existed) is `{bound: 0.95}`.
+    if isinstance(value, dict):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return {"bound": value}
+    raise ValueError(f"expected a number, got {value!r}")
+
+
+class FloorLimit(_Section):
+    """`gates.floors.<metric>`: a bound on the head's metric (a ceiling when lower is better)."""
+
+    bound: float
+    rule: GateRule = "shown_worse"
 
 
 class SliceGapGate(_Section):
@@ -319,8 +348,12 @@ class GatesSection(_Section):
     """The shape of `gates:`; metric names and gate semantics are checked in
     `gitops_ml.report.gates`, which turns this section into verdicts."""
 
-    floors: dict[str, float] = Field(default_factory=dict)
+    floors: dict[str, Annotated[FloorLimit, BeforeValidator(_bare_bound)]] = \
+        Field(default_factory=dict)
     max_regression: dict[str, RegressionLimit] = Field(default_factory=dict)
+    # The intervals the metric gates judge: paired bootstrap over the evaluation rows.
+    confidence: Annotated[float, _in_range(0.5, 0.999)] = 0.95
+    bootstrap: Annotated[int, _in_range(100, 100_000)] = 1000
     onnx_parity: bool = False
     data_contract: bool = False
     max_slice_gap: SliceGapGate | None = None
@@ -328,6 +361,10 @@ class GatesSection(_Section):
     max_flip_rate: Annotated[float, _in_range(0.0, 1.0)] | None = None
     fairness: Annotated[tuple[FairnessGate, ...], BeforeValidator(_as_tuple)] = ()
     warn_only: Names = ()
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> GatesSection:
+        return cls._validate_section(params.get("gates"), "gates")
 
 
 class ResultsSection(_Section):

@@ -1,4 +1,4 @@
-"""Gates: parsing `gates:` into typed config (errors name the key) and evaluating each gate."""
+"""Gates: `gates:` through its one loader (errors name the key) and evaluating each gate."""
 
 from __future__ import annotations
 
@@ -46,7 +46,7 @@ def test_gates_config_missing_section_means_no_gates() -> None:
     ({"onnx_parity": "yes"}, "gates.onnx_parity: expected true or false"),
     ({"max_slice_gap": {"metric": "accuracy", "max": 0.1}}, "gates.max_slice_gap.column: requ"),
     ({"warn_only": ["floor"]}, "gates.warn_only[0]: unknown gate 'floor'"),
-    ({"flooors": {}}, "gates.flooors: unknown gate"),
+    ({"flooors": {}}, "gates.flooors: unknown key; did you mean gates.floors?"),
 ])
 def test_gates_config_error_names_the_key(gates: dict, message: str) -> None:
     with pytest.raises(UserError, match="^" + re.escape(message)):

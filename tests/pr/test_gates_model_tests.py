@@ -74,9 +74,10 @@ def test_fairness_gate_with_too_few_judged_groups_is_an_error_not_a_pass():
 
 
 @pytest.mark.parametrize(("section", "message"), [
-    ({"fairness": {"column": "sex"}}, "gates.fairness: expected a list of limits"),
+    ({"fairness": {"column": "sex"}}, "gates.fairness: expected a list, got"),
     ({"fairness": [{"column": "sex", "metric": "equalized_odds_difference", "max": 0.1,
-                    "colour": 1}]}, "gates.fairness[0].colour: unknown setting"),
+                    "colour": 1}]},
+     "gates.fairness[0].colour: unknown key; did you mean gates.fairness[0].column?"),
     ({"fairness": [{"metric": "equalized_odds_difference", "max": 0.1}]},
      "gates.fairness[0].column: required but missing"),
     ({"fairness": [{"column": "sex", "metric": "eo", "max": 0.1}]},
@@ -85,7 +86,7 @@ def test_fairness_gate_with_too_few_judged_groups_is_an_error_not_a_pass():
      "gates.fairness[0].max: demographic_parity_ratio is bounded by min, not max"),
     ({"fairness": [{"column": "sex", "metric": "equalized_odds_difference"}]},
      "gates.fairness[0].max: required but missing"),
-    ({"max_flip_rate": 2}, "gates.max_flip_rate: a share of rows in [0, 1]"),
+    ({"max_flip_rate": 2}, "gates.max_flip_rate: must be in [0.0, 1.0], got 2.0"),
     ({"model_tests": "yes"}, "gates.model_tests: expected true or false"),
 ])
 def test_gates_config_names_the_bad_fairness_or_robustness_key(section, message):

@@ -1,18 +1,41 @@
-"""Merge gates: `gates:` in params.yaml -> a typed config -> one verdict per gate."""
+"""Merge gates: the validated `gates:` section (`gitops_ml.config.GatesSection`) -> verdicts.
+
+Metric gates judge an interval when the two models were scored on the same rows
+(`gitops_ml.report.uncertainty`), each by its rule:
+
+- `shown_worse` (the default) fails only when the whole interval is beyond the limit: the PR is
+  worse than allowed with the stated confidence. An interval across the limit is inconclusive and
+  does not block.
+- `non_inferiority` passes only when the whole interval is within the limit: the PR is shown not
+  worse than allowed. An interval across the limit is inconclusive and blocks (the CONSORT
+  convention for non-inferiority margins: Piaggio et al. 2012, JAMA 308:2594).
+
+Both read the two-sided interval at `gates.confidence`, the one the report shows, so each bound
+is a one-sided test at (1 - confidence) / 2. Without such an interval (no same-row comparison),
+they judge the point values and say so.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from gitops_ml.config import FairnessGate, GatesSection
 from gitops_ml.errors import UserError
 from gitops_ml.fairness import GAP_LIMITS
 from gitops_ml.report.diff import DIRECTIONS
 from gitops_ml.report.formatting import MINUS, num, pct, signed
 
+# A metric gate judges a `gitops_ml.report.uncertainty.Estimate` (base, head, delta and their
+# intervals). Not imported: the model_card stage runs this module, and its dvc.yaml deps stay
+# free of the bootstrap (tests/test_stage_deps.py).
+Estimate = Any
+
 GROUPS = ("floors", "max_regression", "onnx_parity", "data_contract", "max_slice_gap",
           "model_tests", "max_flip_rate", "fairness")
 FAIRNESS_LIMITS = GAP_LIMITS
+RULES = ("shown_worse", "non_inferiority")
 
 
 @dataclass(frozen=True)
@@ -21,6 +44,7 @@ class Floor:
 
     metric: str
     bound: float
+    rule: str = "shown_worse"
 
 
 @dataclass(frozen=True)
@@ -30,6 +54,7 @@ class MaxRegression:
     metric: str
     abs: float | None = None
     rel: float | None = None
+    rule: str = "shown_worse"
 
 
 @dataclass(frozen=True)
@@ -65,160 +90,69 @@ class GatesConfig:
     max_flip_rate: float | None = None
     fairness: tuple[FairnessLimit, ...] = ()
     warn_only: frozenset[str] = field(default_factory=frozenset)
+    confidence: float = 0.95     # of the intervals the metric gates judge
+    bootstrap: int = 1000        # resamples behind those intervals
 
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> GatesConfig:
-        """Read the `gates:` section; a missing section means no gates."""
-        section = params.get("gates")
-        if section is None:
-            return cls()
-        _mapping(section, "gates")
-        unknown = sorted(set(section) - set(GROUPS) - {"warn_only"})
-        if unknown:
-            raise UserError(f"gates.{unknown[0]}: unknown gate (known: {', '.join(GROUPS)}, "
-                            "warn_only)")
+        """Read the `gates:` section through its one loader; a missing section means no gates."""
+        return cls.from_section(GatesSection.from_params(params))
+
+    @classmethod
+    def from_section(cls, section: GatesSection) -> GatesConfig:
+        """Check what the shape alone cannot (known metrics and gate names), and build."""
+        for i, name in enumerate(section.warn_only):
+            if name not in GROUPS:
+                raise UserError(f"gates.warn_only[{i}]: unknown gate {name!r} "
+                                f"(known: {', '.join(GROUPS)})")
+        gap = section.max_slice_gap
         return cls(
-            floors=_floors(section.get("floors")),
-            max_regression=_regressions(section.get("max_regression")),
-            onnx_parity=_flag(section, "onnx_parity"),
-            data_contract=_flag(section, "data_contract"),
-            max_slice_gap=_slice_gap(section.get("max_slice_gap")),
-            model_tests=_flag(section, "model_tests"),
-            max_flip_rate=_flip_rate(section.get("max_flip_rate")),
-            fairness=_fairness(section.get("fairness")),
-            warn_only=_warn_only(section.get("warn_only")),
+            floors=tuple(Floor(_metric(m, f"gates.floors.{m}"), f.bound, f.rule)
+                         for m, f in section.floors.items()),
+            max_regression=tuple(
+                MaxRegression(_metric(m, f"gates.max_regression.{m}"), r.abs, r.rel, r.rule)
+                for m, r in section.max_regression.items()),
+            onnx_parity=section.onnx_parity,
+            data_contract=section.data_contract,
+            max_slice_gap=None if gap is None else SliceGap(
+                _metric(gap.metric, "gates.max_slice_gap.metric"), _column(gap.column,
+                        "gates.max_slice_gap.column"), gap.max),
+            model_tests=section.model_tests,
+            max_flip_rate=section.max_flip_rate,
+            fairness=tuple(_fairness(i, f) for i, f in enumerate(section.fairness)),
+            warn_only=frozenset(section.warn_only),
+            confidence=section.confidence,
+            bootstrap=section.bootstrap,
         )
 
 
-def _mapping(value: Any, key: str) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise UserError(f"{key}: must be a mapping, got {value!r}")
-    return value
-
-
-def _number(value: Any, key: str, *, positive: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise UserError(f"{key}: expected a number, got {value!r}")
-    if value < 0 or (positive and value == 0):
-        raise UserError(f"{key}: must be {'>' if positive else '≥'} 0, got {value!r}")
-    return float(value)
-
-
-def _metric(name: Any, key: str) -> str:
+def _metric(name: str, key: str) -> str:
     if name not in DIRECTIONS:
         raise UserError(f"{key}: unknown metric {name!r} (known: {', '.join(DIRECTIONS)})")
     return name
 
 
-def _flag(section: dict[str, Any], name: str) -> bool:
-    value = section.get(name, False)
-    if not isinstance(value, bool):
-        raise UserError(f"gates.{name}: expected true or false, got {value!r}")
-    return value
+def _column(name: str, key: str) -> str:
+    if not name:
+        raise UserError(f"{key}: expected a column name, got {name!r}")
+    return name
 
 
-def _floors(section: Any) -> tuple[Floor, ...]:
-    if section is None:
-        return ()
-    items = _mapping(section, "gates.floors").items()
-    return tuple(Floor(_metric(m, f"gates.floors.{m}"), _number(v, f"gates.floors.{m}"))
-                 for m, v in items)
-
-
-def _regressions(section: Any) -> tuple[MaxRegression, ...]:
-    if section is None:
-        return ()
-    out = []
-    for metric, rule in _mapping(section, "gates.max_regression").items():
-        key = f"gates.max_regression.{metric}"
-        _metric(metric, key)
-        rule = _mapping(rule, key)
-        extra = sorted(set(rule) - {"abs", "rel"})
-        if extra:
-            raise UserError(f"{key}.{extra[0]}: unknown limit (use abs and/or rel)")
-        if not rule:
-            raise UserError(f"{key}: give abs and/or rel, e.g. {{abs: 0.01}}")
-        out.append(MaxRegression(
-            metric,
-            abs=_number(rule["abs"], f"{key}.abs") if "abs" in rule else None,
-            rel=_number(rule["rel"], f"{key}.rel") if "rel" in rule else None,
-        ))
-    return tuple(out)
-
-
-def _slice_gap(section: Any) -> SliceGap | None:
-    if section is None:
-        return None
-    key = "gates.max_slice_gap"
-    section = _mapping(section, key)
-    for name in ("metric", "column", "max"):
-        if name not in section:
-            raise UserError(f"{key}.{name}: required but missing")
-    extra = sorted(set(section) - {"metric", "column", "max"})
-    if extra:
-        raise UserError(f"{key}.{extra[0]}: unknown setting (use metric, column, max)")
-    column = section["column"]
-    if not isinstance(column, str) or not column:
-        raise UserError(f"{key}.column: expected a column name, got {column!r}")
-    return SliceGap(_metric(section["metric"], f"{key}.metric"), column,
-                    _number(section["max"], f"{key}.max"))
-
-
-def _flip_rate(value: Any) -> float | None:
-    if value is None:
-        return None
-    rate = _number(value, "gates.max_flip_rate")
-    if rate > 1:
-        raise UserError(f"gates.max_flip_rate: a share of rows in [0, 1], got {value!r}")
-    return rate
-
-
-def _fairness(section: Any) -> tuple[FairnessLimit, ...]:
-    if section is None:
-        return ()
-    if not isinstance(section, list):
-        raise UserError(f"gates.fairness: expected a list of limits such as "
-                        f"{{column: sex, metric: equalized_odds_difference, max: 0.1}}, "
-                        f"got {section!r}")
-    out = []
-    for i, rule in enumerate(section):
-        key = f"gates.fairness[{i}]"
-        rule = _mapping(rule, key)
-        extra = sorted(set(rule) - {"column", "metric", "max", "min"})
-        if extra:
-            raise UserError(f"{key}.{extra[0]}: unknown setting (use column, metric and max or "
-                            "min)")
-        for name in ("column", "metric"):
-            if name not in rule:
-                raise UserError(f"{key}.{name}: required but missing")
-        column, metric = rule["column"], rule["metric"]
-        if not isinstance(column, str) or not column:
-            raise UserError(f"{key}.column: expected a column name, got {column!r}")
-        kind = FAIRNESS_LIMITS.get(metric)
-        if kind is None:
-            raise UserError(f"{key}.metric: unknown fairness metric {metric!r} "
-                            f"(known: {', '.join(FAIRNESS_LIMITS)})")
-        other = "min" if kind == "max" else "max"
-        if other in rule:
-            raise UserError(f"{key}.{other}: {metric} is bounded by {kind}, not {other} "
-                            f"(a {'difference' if kind == 'max' else 'ratio'} is worse when "
-                            f"{'higher' if kind == 'max' else 'lower'})")
-        if kind not in rule:
-            raise UserError(f"{key}.{kind}: required but missing")
-        out.append(FairnessLimit(column, metric, kind, _number(rule[kind], f"{key}.{kind}"), i))
-    return tuple(out)
-
-
-def _warn_only(value: Any) -> frozenset[str]:
-    if value is None:
-        return frozenset()
-    if not isinstance(value, list):
-        raise UserError(f"gates.warn_only: expected a list of gate names, got {value!r}")
-    for i, name in enumerate(value):
-        if name not in GROUPS:
-            raise UserError(f"gates.warn_only[{i}]: unknown gate {name!r} "
-                            f"(known: {', '.join(GROUPS)})")
-    return frozenset(value)
+def _fairness(i: int, rule: FairnessGate) -> FairnessLimit:
+    key = f"gates.fairness[{i}]"
+    kind = FAIRNESS_LIMITS.get(rule.metric)
+    if kind is None:
+        raise UserError(f"{key}.metric: unknown fairness metric {rule.metric!r} "
+                        f"(known: {', '.join(FAIRNESS_LIMITS)})")
+    other = "min" if kind == "max" else "max"
+    if getattr(rule, other) is not None:
+        raise UserError(f"{key}.{other}: {rule.metric} is bounded by {kind}, not {other} "
+                        f"(a {'difference' if kind == 'max' else 'ratio'} is worse when "
+                        f"{'higher' if kind == 'max' else 'lower'})")
+    bound = getattr(rule, kind)
+    if bound is None:
+        raise UserError(f"{key}.{kind}: required but missing")
+    return FairnessLimit(_column(rule.column, f"{key}.column"), rule.metric, kind, bound, i)
 
 
 @dataclass(frozen=True)
@@ -229,13 +163,22 @@ class GateResult:
     key: str                     # where it is configured, e.g. "gates.floors.roc_auc"
     rule: str                    # the threshold, e.g. "≥ 0.95"
     value: str                   # what was measured
-    status: str                  # pass | fail | skip | error
+    status: str                  # pass | fail | inconclusive | skip | error
     blocking: bool
     detail: str = ""             # why, when it did not simply pass
+    judged_by: str = ""          # a metric gate's rule (RULES) when an interval was judged
+
+    @property
+    def blocks_merge(self) -> bool:
+        """A blocking gate that failed or broke, or an inconclusive non-inferiority gate."""
+        if not self.blocking:
+            return False
+        return self.status in ("fail", "error") or (
+            self.status == "inconclusive" and self.judged_by == "non_inferiority")
 
     def as_dict(self) -> dict[str, Any]:
         """Plain data for the JSON report."""
-        return dict(self.__dict__)
+        return dict(self.__dict__) | {"blocks_merge": self.blocks_merge}
 
 
 def _bound_rule(direction: int, bound: float) -> str:
@@ -251,14 +194,25 @@ def evaluate(cfg: GatesConfig, *, head_metrics: dict[str, Any],
              base_metrics: dict[str, Any] | None, onnx_parity: dict[str, Any] | None,
              data_validation: dict[str, Any] | None,
              slices: dict[str, Any] | None, model_tests: dict[str, Any] | None = None,
-             fairness: dict[str, Any] | None = None) -> list[GateResult]:
-    """Apply every configured gate to the head results (and the baseline, when there is one)."""
+             fairness: dict[str, Any] | None = None,
+             estimates: Mapping[str, Estimate] | None = None) -> list[GateResult]:
+    """Apply every configured gate to the head results (and the baseline, when there is one).
+
+    `estimates`: both models scored on the same rows, with intervals at `cfg.confidence`
+    (`gitops_ml.report.uncertainty`); the metric gates judge those instead of the point values.
+    """
     results: list[GateResult] = []
+    estimates = estimates or {}
     for floor in cfg.floors:
-        results.append(_floor(floor, head_metrics, "floors" not in cfg.warn_only))
+        blocking = "floors" not in cfg.warn_only
+        est = estimates.get(floor.metric)
+        results.append(_floor(floor, head_metrics, blocking) if est is None else
+                       _floor_interval(floor, est, cfg.confidence, blocking))
     for reg in cfg.max_regression:
-        results.append(_regression(reg, head_metrics, base_metrics,
-                                   "max_regression" not in cfg.warn_only))
+        blocking = "max_regression" not in cfg.warn_only
+        est = estimates.get(reg.metric)
+        results.append(_regression(reg, head_metrics, base_metrics, blocking) if est is None
+                       else _regression_interval(reg, est, cfg.confidence, blocking))
     if cfg.onnx_parity:
         results.append(_parity(onnx_parity, "onnx_parity" not in cfg.warn_only))
     if cfg.data_contract:
@@ -273,6 +227,93 @@ def evaluate(cfg: GatesConfig, *, head_metrics: dict[str, Any],
     for limit in cfg.fairness:
         results.append(_fair(limit, fairness, "fairness" not in cfg.warn_only))
     return results
+
+
+def judge(low: float, high: float, limit: float, rule: str) -> str:
+    """pass | fail | inconclusive for an interval of a higher-is-better quantity that must
+    reach `limit`: within when the whole interval is at or above it, beyond when wholly below.
+
+    Both rules give the same status; they differ in whether `inconclusive` blocks
+    (`GateResult.blocks_merge`).
+    """
+    if rule not in RULES:
+        raise ValueError(f"unknown rule {rule!r} (known: {', '.join(RULES)})")
+    if low >= limit:
+        return "pass"
+    if high < limit:
+        return "fail"
+    return "inconclusive"
+
+
+def _rule_words(rule: str, confidence: float, beyond: str, within: str) -> str:
+    level = f"{confidence * 100:g}%"
+    if rule == "shown_worse":
+        return f"fails only if shown {beyond} ({level} interval)"
+    return f"passes only if shown {within} ({level} interval)"
+
+
+def _interval(low: float, high: float) -> str:
+    return f"[{signed(low)}, {signed(high)}]"
+
+
+def _inconclusive(rule: str) -> str:
+    return ("does not block: shown_worse fails only on evidence of harm" if rule == "shown_worse"
+            else "blocks: non_inferiority needs the whole interval within the limit")
+
+
+def _floor_interval(floor: Floor, est: Estimate, confidence: float,
+                    blocking: bool) -> GateResult:
+    key = f"gates.floors.{floor.metric}"
+    direction = DIRECTIONS[floor.metric]
+    below = "below" if direction > 0 else "above"
+    above = "above" if direction > 0 else "below"
+    name = f"{floor.metric} {'floor' if direction > 0 else 'ceiling'}"
+    rule = (f"{_bound_rule(direction, floor.bound)}, "
+            f"{_rule_words(floor.rule, confidence, below, above)}")
+    low, high = est.head_interval.low, est.head_interval.high
+    good = sorted((direction * low, direction * high))
+    status = judge(good[0], good[1], direction * floor.bound, floor.rule)
+    value = f"{num(est.head)} [{num(low)}, {num(high)}]"
+    level = f"{confidence * 100:g}%"
+    detail = {
+        "pass": "",
+        "fail": f"the whole {level} interval is {below} {num(floor.bound)}",
+        "inconclusive": f"the {level} interval contains {num(floor.bound)}: "
+                        f"{_inconclusive(floor.rule)}",
+    }[status]
+    return GateResult(name, key, rule, value, status, blocking, detail, floor.rule)
+
+
+def _allowed_drop(reg: MaxRegression, base: float) -> float:
+    limits = [reg.abs] if reg.abs is not None else []
+    if reg.rel is not None:
+        limits.append(reg.rel * abs(base))
+    return min(limits)
+
+
+def _regression_interval(reg: MaxRegression, est: Estimate, confidence: float,
+                         blocking: bool) -> GateResult:
+    key = f"gates.max_regression.{reg.metric}"
+    direction = DIRECTIONS[reg.metric]
+    drop = _allowed_drop(reg, est.base)
+    name = f"{reg.metric} regression"
+    rule = (f"{'≥' if direction > 0 else '≤'} main {MINUS if direction > 0 else '+'} "
+            f"{num(drop)}" + (f" ({reg.rel * 100:g}% of {num(est.base)})"
+                              if reg.rel is not None and drop != reg.abs else "")
+            + f", {_rule_words(reg.rule, confidence, 'worse', 'not worse')}")
+    low, high = est.delta_interval.low, est.delta_interval.high
+    good = sorted((direction * low, direction * high))
+    status = judge(good[0], good[1], -drop, reg.rule)
+    value = f"Δ {signed(est.delta)} {_interval(low, high)}"
+    level = f"{confidence * 100:g}%"
+    detail = {
+        "pass": "",
+        "fail": f"worse by more than {num(drop)} across the whole {level} interval "
+                f"{_interval(low, high)}",
+        "inconclusive": f"the {level} interval {_interval(low, high)} reaches past the allowed "
+                        f"{num(drop)}: {_inconclusive(reg.rule)}",
+    }[status]
+    return GateResult(name, key, rule, value, status, blocking, detail, reg.rule)
 
 
 def _floor(floor: Floor, head: dict[str, Any], blocking: bool) -> GateResult:
