@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import os
 import shutil
 import sys
 from collections.abc import Callable
@@ -16,6 +17,17 @@ from repo_tools import git_repo_of_tracked_files, mixed_frame, sh
 from gitops_ml import cli
 
 ROOT = Path(__file__).resolve().parents[1]
+
+# Identity for the commits and tags tests make in throwaway repositories, so a machine without
+# `git config user.name`/`user.email` (a fresh runner) runs them too. A test that needs another
+# identity sets its own, which wins; tests of the missing-identity error unset these.
+GIT_IDENTITY = {"GIT_AUTHOR_NAME": "test", "GIT_AUTHOR_EMAIL": "test@example.com",
+                "GIT_COMMITTER_NAME": "test", "GIT_COMMITTER_EMAIL": "test@example.com"}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for key, value in GIT_IDENTITY.items():
+        os.environ.setdefault(key, value)
 
 
 @pytest.fixture(scope="session")
