@@ -274,3 +274,23 @@ def test_infer_reports_a_missing_token_in_a_text_column_as_a_possible_level():
 def test_infer_never_takes_a_spreadsheet_error_code_for_a_level():
     df = pd.DataFrame({"c": ["x", None, "z"], "y": [0, 1, 0]})
     assert contract_mod.infer(df, "y", missing_tokens={"c": {"#N/A": 1}}).missing_levels == ()
+
+
+@pytest.mark.parametrize("values", [
+    [f"2024-01-{d:02d}" for d in range(1, 29)],
+    [f"2024-01-{d:02d}T09:30:00Z" for d in range(1, 29)],
+    [f"{d}/01/2024" for d in range(1, 29)],
+    list(pd.date_range("2024-01-01", periods=28)),
+])
+def test_infer_excludes_a_date_column_as_a_date_not_an_identifier(values):
+    df = pd.DataFrame({"when": values, "x": np.random.default_rng(0).normal(size=28),
+                       "y": [0, 1] * 14})
+    contract = contract_mod.infer(df, "y")
+    reason = dict(contract.excluded)["when"]
+    assert reason.startswith("date: values such as") and "split.order_by" in reason
+    assert contract.feature_names == ["x"]
+
+
+def test_infer_keeps_text_that_only_looks_like_numbers_and_dashes():
+    df = pd.DataFrame({"code": ["12-34", "56-78"] * 10, "y": [0, 1] * 10})
+    assert contract_mod.infer(df, "y").feature_names == ["code"]

@@ -132,6 +132,9 @@ class SplitConfig(_Section):
     """How the data is split into train and test."""
 
     test_size: Annotated[float, _in_range(0.0, 0.9, open_low=True)] = 0.2
+    # A date (or number) column: the test set is the latest `test_size` share of rows by it,
+    # not a random draw, so the model is judged on data newer than any it learned from.
+    order_by: str | None = None
 
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> SplitConfig:

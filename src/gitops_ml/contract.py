@@ -22,6 +22,9 @@ MIN_ID_ROWS = 20            # a distinct value on every row of at least this man
 FREE_TEXT_SHARE = 0.5       # a text column with more distinct values than this share of its rows
 FREE_TEXT_MIN = 50          # ... and more than this many is free text (names, comments)
 MOSTLY_NUMERIC = 0.9        # a text column whose values are numbers at this share or more
+DATE_SAMPLE = 200          # distinct values of a text column looked at to call it a date
+DATE = re.compile(r"^(?:\d{4}-\d{1,2}-\d{1,2}(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?"
+                  r"(?:Z|[+-]\d{2}:?\d{2})?)?|\d{1,2}/\d{1,2}/\d{2,4}|\d{4}/\d{1,2}/\d{1,2})$")
 ID_NAME = re.compile(r"(^|[^a-z])(id|ids|uuid|guid|rownames?|index)$|^(name|full_?name)$",
                      re.IGNORECASE)
 
@@ -218,6 +221,21 @@ def _dtype_of(series: Any) -> str:
     return "string"
 
 
+def _is_date(values: Any) -> bool:
+    """A datetime column, or text whose values (a sample of the distinct ones) all read as
+    dates: 2024-01-31, 2024-01-31T09:30:00Z, 31/01/2024."""
+    import pandas as pd
+
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return True
+    if _dtype_of(values) != "string":
+        return False
+    sample = pd.Series(pd.unique(values.astype(str))[:DATE_SAMPLE])
+    if not sample.str.match(DATE).all():
+        return False
+    return bool(pd.to_datetime(sample, errors="coerce", format="mixed").notna().all())
+
+
 def exclusion_reason(series: Any) -> str | None:
     """Why a column cannot be a feature of new rows, or None when it can.
 
@@ -232,6 +250,11 @@ def exclusion_reason(series: Any) -> str | None:
     name = str(series.name)
     if n == 0:
         return "empty: no values"
+    if _is_date(values):
+        example = values.iloc[0]
+        return (f"date: values such as {str(example)!r}; a model that learns calendar dates "
+                "cannot judge new ones (derive features such as the month instead), and "
+                "`split.order_by` can order the train/test split by it")
     dtype = _dtype_of(series)
     if dtype == "boolean" or (dtype == "float" and not bool(((values % 1) == 0).all())):
         return None
