@@ -29,6 +29,10 @@ def to_onnx(bundle: dict[str, Any]) -> bytes:
     from skl2onnx import convert_sklearn
     from skl2onnx.common.data_types import FloatTensorType, StringTensorType
 
+    from gitops_ml.bounded import register_onnx_converter
+
+    register_onnx_converter()
+
     contract: Contract = bundle["contract"]
     pipeline = bundle["pipeline"]
     inputs = [(f.name, FloatTensorType([None, 1]) if f.tensor == "float"
