@@ -75,7 +75,7 @@ def test_parse_defaults_for_every_optional_key():
      "gates.max_slice_gap.colum: unknown key; did you mean gates.max_slice_gap.column?"),
     ("sead", "sead: unknown key; did you mean seed?"),
     ("monitr", "monitr: unknown key; did you mean monitor?"),
-    ("split.zzz", "split.zzz: unknown key (known: test_size)"),
+    ("split.zzz", "split.zzz: unknown key (known: order_by, test_size)"),
 ])
 def test_parse_unknown_key_names_it_and_the_nearest_known_one(default_params, typo, message):
     assert _error(_with(default_params, typo, 1)) == message
