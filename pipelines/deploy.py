@@ -21,6 +21,7 @@ from pathlib import Path
 
 import yaml
 
+from gitops_ml import git_identity
 from gitops_ml.errors import UserError
 from gitops_ml.io import atomic_path
 from gitops_ml.registry import artifact, provenance, release, tags
@@ -68,6 +69,7 @@ def _commit(repo: Path, path: Path, message: str) -> bool:
     git("add", "--", str(path.resolve()))
     if git("diff", "--cached", "--quiet", "--", str(path.resolve()), check=False).returncode == 0:
         return False
+    git_identity.require(repo, f"commit {path}")
     git("commit", "--quiet", "-m", message, "--", str(path.resolve()))
     return True
 

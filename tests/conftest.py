@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import os
 import shutil
 import sys
 from collections.abc import Callable
@@ -16,6 +17,17 @@ from repo_tools import git_repo_of_tracked_files, mixed_frame, sh
 from gitops_ml import cli
 
 ROOT = Path(__file__).resolve().parents[1]
+
+# Identity for the commits and tags tests make in throwaway repositories, so a machine without
+# `git config user.name`/`user.email` (a fresh runner) runs them too. A test that needs another
+# identity sets its own, which wins; tests of the missing-identity error unset these.
+GIT_IDENTITY = {"GIT_AUTHOR_NAME": "test", "GIT_AUTHOR_EMAIL": "test@example.com",
+                "GIT_COMMITTER_NAME": "test", "GIT_COMMITTER_EMAIL": "test@example.com"}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for key, value in GIT_IDENTITY.items():
+        os.environ.setdefault(key, value)
 
 
 @pytest.fixture(scope="session")
@@ -165,11 +177,19 @@ def mixed_csv() -> Callable[..., Path]:
 
 
 @pytest.fixture(scope="session")
-def main_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The project as a clean clone sees it (tracked files only) in a new git repo, after one
-    `dvc repro` whose results are committed on `main`. Built once; copy it before changing it."""
+def first_repro(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """The project as a clean clone sees it (tracked files only) in a new git repo, after its
+    first `dvc repro`, and `git status --porcelain` at that moment (before anything commits)."""
     repo = git_repo_of_tracked_files(ROOT, tmp_path_factory.mktemp("clone") / "repo")
     sh([sys.executable, "-m", "dvc", "repro", "--quiet"], repo)
+    return repo, sh(["git", "status", "--porcelain"], repo).stdout
+
+
+@pytest.fixture(scope="session")
+def main_repo(first_repro: tuple[Path, str]) -> Path:
+    """`first_repro`'s repo with whatever its `dvc repro` changed committed on `main`. Built
+    once; copy it before changing it."""
+    repo, _ = first_repro
     sh(["git", "add", "-A"], repo)
     sh(["git", "commit", "-qm", "pipeline results", "--allow-empty"], repo)
     return repo

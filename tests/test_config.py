@@ -75,7 +75,7 @@ def test_parse_defaults_for_every_optional_key():
      "gates.max_slice_gap.colum: unknown key; did you mean gates.max_slice_gap.column?"),
     ("sead", "sead: unknown key; did you mean seed?"),
     ("monitr", "monitr: unknown key; did you mean monitor?"),
-    ("split.zzz", "split.zzz: unknown key (known: test_size)"),
+    ("split.zzz", "split.zzz: unknown key (known: order_by, test_size)"),
 ])
 def test_parse_unknown_key_names_it_and_the_nearest_known_one(default_params, typo, message):
     assert _error(_with(default_params, typo, 1)) == message
@@ -188,3 +188,33 @@ def test_read_params_accepts_a_file_with_only_the_sections_its_reader_needs(tmp_
     with pytest.raises(UserError, match=r"^gates\.floor: unknown key; did you mean "
                                         r"gates\.floors\?$"):
         config.read_params(path)
+
+
+# What `dvc exp run -S` leaves in params.yaml: ruamel.yaml (YAML 1.2) drops the quotes of a
+# string it would itself read back as a string.
+DVC_REWRITTEN = """\
+data: {source: churn.csv, target: Churn}
+model: {estimator: sklearn.linear_model.LogisticRegression, params: {C: 0.1}}
+evaluate:
+  positive_class: Yes
+export:
+  max_abs_diff: 1e-3
+"""
+
+
+def test_read_params_keeps_yes_a_string_as_dvc_reads_it(tmp_path):
+    (tmp_path / "params.yaml").write_text(DVC_REWRITTEN)
+    params = config.load(tmp_path / "params.yaml")
+    assert params.evaluate.positive_class == "Yes"
+    assert params.export.max_abs_diff == 0.001
+
+
+@pytest.mark.parametrize("scalar", [
+    "Yes", "no", "on", "OFF", "y", "true", "False", "010", "0o17", "0x1f", "0b11", "-12", "+3",
+    "1_000", "1e-3", "1.0e-3", "-.5", ".inf", "-.inf", "2024-01-01", "null", "~", "1:20", "a b"])
+def test_parse_yaml_reads_scalars_as_dvc_does(scalar):
+    from ruamel.yaml import YAML  # what DVC reads and writes params.yaml with
+
+    ours = config.parse_yaml(f"k: {scalar}")["k"]
+    dvc = YAML(typ="safe", pure=True).load(f"k: {scalar}")["k"]
+    assert (type(ours), ours) == (type(dvc), dvc)

@@ -12,11 +12,17 @@ import pytest
 import yaml
 from repo_tools import sh
 
+from gitops_ml import config
+
 pytestmark = pytest.mark.e2e
 
 
 def run(cmd: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
     return sh(cmd, cwd)
+
+
+def config_of(repo: Path) -> config.Params:
+    return config.load(repo / "params.yaml")
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +41,14 @@ def test_dvc_repro_produces_every_declared_output(repo):
                 "reports/metrics.json", "reports/data_validation.json",
                 "reports/onnx_parity.json", plot, "dvc.lock"):
         assert (repo / out).is_file(), out
-    assert len(meta["git_commit"]) == 40
+
+
+def test_dvc_repro_on_a_fresh_clone_leaves_git_status_clean(first_repro):
+    # main is what it reproduces: no commit, clock or run-specific value in any output, so the
+    # README's first command changes nothing git tracks (dvc.lock, reports/) and leaves nothing
+    # untracked outside .gitignore (issue 21, "main is what it reproduces")
+    _, status = first_repro
+    assert status == ""
 
 
 def test_dvc_large_files_are_not_tracked_by_git(repo):
@@ -85,3 +98,50 @@ def test_dvc_exp_run_with_set_param_and_exp_show(repo_copy):
     assert data["params"]["params.yaml"]["data"]["model"]["params"][name] == 0.05
     metrics = json.loads((repo_copy / "reports/metrics.json").read_text())
     assert set(data["metrics"]["reports/metrics.json"]["data"]) == set(metrics)
+
+
+def churn_csv(path: Path, rows: int = 400) -> None:
+    """Yes/No labels (Yes the rarer), two numbers and a category."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    tenure, charges = rng.uniform(0, 72, rows), rng.normal(70, 20, rows)
+    plan = rng.choice(["monthly", "yearly"], rows)
+    score = -tenure / 20 + (charges - 70) / 20 + (plan == "monthly") + rng.normal(0, 1, rows)
+    pd.DataFrame({"tenure": tenure.round(1), "charges": charges.round(2), "plan": plan,
+                  "churn": np.where(score > 0.5, "Yes", "No")}).to_csv(path, index=False)
+
+
+def test_dvc_exp_run_set_param_keeps_a_yes_positive_class_a_string(repo_copy):
+    # issue 21: `dvc exp run -S` rewrites params.yaml as YAML 1.2 and drops the quotes of
+    # positive_class: 'Yes'; read as YAML 1.1 that was True, and evaluate failed
+    churn_csv(repo_copy / "data/churn.csv")
+    params = yaml.safe_load((repo_copy / "params.yaml").read_text())
+    params["data"].update(source="data/churn.csv", target="churn")
+    params["model"].update(task="binary", estimator="sklearn.linear_model.LogisticRegression",
+                           params={"C": 1.0, "max_iter": 2000})
+    params["evaluate"].update(slices=["plan"], positive_class="Yes", protected=[])
+    (repo_copy / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    assert "positive_class: 'Yes'" in (repo_copy / "params.yaml").read_text()
+    (repo_copy / "model_tests.yaml").write_text("tests: []\n")
+    run(["dvc", "repro", "--quiet", "ingest"], repo_copy)
+    run(["gitops-ml", "contract", "infer", "--data", "data/raw.parquet", "--out",
+         "contract.yaml", "--force"], repo_copy)
+    run(["dvc", "repro", "--quiet"], repo_copy)
+    run(["git", "add", "-A"], repo_copy)
+    run(["git", "commit", "-qm", "churn"], repo_copy)
+
+    run(["dvc", "exp", "run", "-n", "smaller-c", "-S", "model.params.C=0.1"], repo_copy)
+    text = (repo_copy / "params.yaml").read_text()
+    assert "C: 0.1" in text and "positive_class: Yes\n" in text   # the premise: unquoted
+    assert config_of(repo_copy).evaluate.positive_class == "Yes"
+    # the experiment's own changes, and nothing else: no stray or untracked file
+    changed = run(["git", "status", "--porcelain"], repo_copy).stdout.splitlines()
+    assert {line[:3] for line in changed} <= {" M "}, changed
+    assert {line[3:] for line in changed} <= {"params.yaml", "dvc.lock", *(
+        f"reports/{p}" for p in ("metrics.json", "slices.json", "importance.json",
+                                 "model_card.md", "model_tests.json", "fairness.json",
+                                 "onnx_parity.json", "plots/roc.json",
+                                 "plots/precision_recall.json", "plots/calibration.json",
+                                 "plots/confusion.json"))}, changed

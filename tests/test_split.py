@@ -140,3 +140,38 @@ def test_split_rejects_fewer_test_rows_than_classes():
     with pytest.raises(UserError, match=r"^split\.test_size: the test_size = 2 should be greater "
                                         r"or equal to the number of classes = 4$"):
         split(df, "y", "multiclass", 0.2, seed=0)
+
+
+def dated(rows: int = 10) -> pd.DataFrame:
+    """Rows out of date order: day i is on row (3 * i) % rows."""
+    days = [f"2024-01-{(3 * i) % rows + 1:02d}" for i in range(rows)]
+    return pd.DataFrame({"day": days, "x": range(rows), "y": ["a", "b"] * (rows // 2)})
+
+
+def test_split_order_by_puts_the_latest_rows_in_test():
+    train, test = split(dated(), "y", "binary", 0.2, seed=0, order_by="day")
+    assert sorted(test["day"]) == ["2024-01-09", "2024-01-10"]
+    assert train["day"].max() < test["day"].min()
+    assert train["day"].is_monotonic_increasing
+
+
+def test_split_order_by_sorts_dates_as_dates_not_text():
+    df = pd.DataFrame({"day": ["9/1/2024", "10/1/2024", "11/1/2024", "1/1/2024"], "x": range(4),
+                       "y": ["a", "b", "a", "b"]})
+    _, test = split(df, "y", "binary", 0.25, seed=0, order_by="day")
+    assert test["day"].tolist() == ["11/1/2024"]
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"order_by": "when"}, r"^split\.order_by: no column 'when' in the data"),
+    ({"missing": True}, r"^split\.order_by: 'day' is missing in 1 labelled rows"),
+    ({"text": True}, r"^split\.order_by: 'day' is neither dates nor numbers"),
+])
+def test_split_order_by_bad_column_names_the_key(change, message):
+    df = dated()
+    if change.get("missing"):
+        df.loc[3, "day"] = None
+    if change.get("text"):
+        df["day"] = "soon"
+    with pytest.raises(UserError, match=message):
+        split(df, "y", "binary", 0.2, seed=0, order_by=change.get("order_by", "day"))

@@ -28,6 +28,7 @@ from pydantic import (
 )
 
 from gitops_ml.errors import UserError
+from gitops_ml.io import NA_VALUES
 
 TASKS = ("auto", "binary", "multiclass", "regression")
 RESULT_MODES = ("fail", "warn")
@@ -113,6 +114,8 @@ class DataConfig(_Section):
     synthetic: SyntheticConfig = SyntheticConfig()
     # Columns dropped before contract inference and training (IDs, names, leaky columns).
     exclude: Names = ()
+    # The strings a CSV cell is read as missing (exactly these; see gitops_ml.io.NA_VALUES).
+    na_values: Names = NA_VALUES
 
     @model_validator(mode="after")
     def _exclude_is_not_target(self) -> DataConfig:
@@ -129,6 +132,9 @@ class SplitConfig(_Section):
     """How the data is split into train and test."""
 
     test_size: Annotated[float, _in_range(0.0, 0.9, open_low=True)] = 0.2
+    # A date (or number) column: the test set is the latest `test_size` share of rows by it,
+    # not a random draw, so the model is judged on data newer than any it learned from.
+    order_by: str | None = None
 
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> SplitConfig:
@@ -432,12 +438,54 @@ def load(path: str | Path) -> Params:
     return parse(_read_yaml(path))
 
 
+class Yaml12Loader(yaml.SafeLoader):
+    """PyYAML's safe loader with the scalars of YAML 1.2, as DVC reads and writes params.yaml.
+
+    `dvc exp run -S` rewrites params.yaml with ruamel.yaml (YAML 1.2), which drops the quotes
+    of `positive_class: 'Yes'`; YAML 1.1 (PyYAML's default) would then read True. In YAML 1.2
+    only true/false are booleans, `yes`/`no`/`on`/`off` are strings, `010` is ten and `1e-3` a
+    number (https://yaml.org/spec/1.2.2/#1032-tag-resolution); like ruamel.yaml, numbers may
+    group digits with `_` and integers may be written 0b/0o/0x.
+    """
+
+
+_BOOL, _INT, _FLOAT = (f"tag:yaml.org,2002:{t}" for t in ("bool", "int", "float"))
+Yaml12Loader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag not in (_BOOL, _INT, _FLOAT)]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+Yaml12Loader.add_implicit_resolver(
+    _BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
+Yaml12Loader.add_implicit_resolver(
+    _INT, re.compile(r"^[-+]?(?:[0-9][0-9_]*|0b[01_]+|0o[0-7_]+|0x[0-9a-fA-F_]+)$"),
+    list("-+0123456789"))
+Yaml12Loader.add_implicit_resolver(
+    _FLOAT, re.compile(r"^(?:[-+]?(?:[0-9][0-9_]*\.[0-9_]*|\.[0-9_]+|[0-9][0-9_]*(?=[eE]))"
+                       r"(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"),
+    list("-+.0123456789"))
+
+
+def _yaml12_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int:
+    text = str(loader.construct_scalar(node)).replace("_", "")
+    sign = -1 if text[0] == "-" else 1
+    digits = text.lstrip("+-")
+    base = {"0b": 2, "0o": 8, "0x": 16}.get(digits[:2])
+    return sign * (int(digits[2:], base) if base else int(digits, 10))
+
+
+Yaml12Loader.add_constructor(_INT, _yaml12_int)
+
+
+def parse_yaml(text: str) -> Any:
+    """Parse params.yaml text as DVC does (YAML 1.2 scalars); raises yaml.YAMLError."""
+    return yaml.load(text, Loader=Yaml12Loader)  # noqa: S506 (a SafeLoader subclass)
+
+
 def _read_yaml(path: str | Path) -> dict[str, Any]:
     p = Path(path)
     if not p.is_file():
         raise UserError(f"params file not found: {p}")
     try:
-        params = yaml.safe_load(p.read_text()) or {}
+        params = parse_yaml(p.read_text()) or {}
     except yaml.YAMLError as exc:
         first = " ".join(str(exc).split())
         raise UserError(f"{p}: not valid YAML: {first}") from None

@@ -95,7 +95,8 @@ def is_tree_model(estimator: Any) -> bool:
 
 
 def build_pipeline(contract: Contract, estimator: Any) -> Any:
-    """Impute + scale numeric columns, impute + one-hot categorical ones, then the estimator.
+    """Impute + scale numeric columns, impute + one-hot categorical ones, then the estimator
+    (for regression, clipped to the contract's target range: gitops_ml.bounded).
 
     Tree models get no scaler: ONNX computes the scaler in float32, and a value that lands one
     float32 step away from a split threshold takes the other branch, so the served model would
@@ -118,6 +119,12 @@ def build_pipeline(contract: Contract, estimator: Any) -> Any:
                                      fill_value=MISSING_CATEGORY)),
             ("onehot", OneHotEncoder(handle_unknown="ignore")),
         ]), contract.categorical))
+    target = contract.target
+    if target.categories is None and (target.min is not None or target.max is not None):
+        from gitops_ml.bounded import BoundedRegressor
+
+        # regression: predictions stay within the target's contract range (bounded.py)
+        estimator = BoundedRegressor(estimator, target.min, target.max)
     return Pipeline([
         ("preprocess", ColumnTransformer(transformers, remainder="drop")),
         ("estimator", estimator),

@@ -81,25 +81,55 @@ def split_indices(n_rows: int, n_test: int, seed: int,
     return rng.permutation(np.concatenate(train)), rng.permutation(np.concatenate(test))
 
 
-def split(df: Any, target: str, task: str, test_size: float, seed: int) -> tuple[Any, Any]:
-    """Split the labelled rows into train and test; classes keep their proportions in both."""
+def order_positions(df: Any, column: str) -> Any:
+    """Row positions from earliest to latest by `column` (dates, date strings or numbers);
+    equal values keep their order in the data."""
+    import pandas as pd
+
+    if column not in df.columns:
+        raise UserError(f"split.order_by: no column {column!r} in the data "
+                        f"(columns: {', '.join(map(str, df.columns[:20]))})")
+    values = df[column]
+    missing = int(values.isna().sum())
+    if missing:
+        raise UserError(f"split.order_by: {column!r} is missing in {missing} labelled rows; "
+                        "a row without a time cannot be placed before or after the others")
+    if not (pd.api.types.is_numeric_dtype(values) or pd.api.types.is_datetime64_any_dtype(values)):
+        try:
+            values = pd.to_datetime(values, format="mixed")
+        except (ValueError, TypeError) as exc:
+            raise UserError(f"split.order_by: {column!r} is neither dates nor numbers "
+                            f"({exc})") from None
+    return values.to_numpy().argsort(kind="stable")
+
+
+def split(df: Any, target: str, task: str, test_size: float, seed: int,
+          order_by: str | None = None) -> tuple[Any, Any]:
+    """Split the labelled rows into train and test; classes keep their proportions in both.
+
+    With `order_by`, the test set is the latest rows by that column instead (not stratified).
+    """
     import pandas as pd
 
     df, _ = labelled(df, target)
-    stratify = None
-    if task != "regression":
-        counts = df[target].value_counts()
-        if counts.min() < 2:
-            rare = counts[counts < 2].index.tolist()[:5]
-            raise UserError(f"data.target: class(es) {rare} have a single row; "
-                            "a stratified split needs at least two per class")
-        # class codes, not the labels: stratifying sorts them, slow for a million strings
-        stratify = pd.factorize(df[target], sort=True)[0]
     n_test = n_test_rows(len(df), test_size)
     if len(df) - n_test < 1:
         raise UserError(f"split.test_size: {test_size} of {len(df)} rows leaves an empty "
                         "training set")
-    train, test = split_indices(len(df), n_test, seed, stratify)
+    if order_by is not None:
+        order = order_positions(df, order_by)
+        train, test = order[:len(df) - n_test], order[len(df) - n_test:]
+    else:
+        stratify = None
+        if task != "regression":
+            counts = df[target].value_counts()
+            if counts.min() < 2:
+                rare = counts[counts < 2].index.tolist()[:5]
+                raise UserError(f"data.target: class(es) {rare} have a single row; "
+                                "a stratified split needs at least two per class")
+            # class codes, not the labels: stratifying sorts them, slow for a million strings
+            stratify = pd.factorize(df[target], sort=True)[0]
+        train, test = split_indices(len(df), n_test, seed, stratify)
     return df.iloc[train].reset_index(drop=True), df.iloc[test].reset_index(drop=True)
 
 
@@ -109,10 +139,13 @@ def main(args: argparse.Namespace) -> None:
     df = read_table(args.data, key="--data")
     if target not in df.columns:
         raise UserError(f"data.target: no column {target!r} in {args.data}")
-    df, dropped = labelled(df, target)
-    task = detect_task(df[target], params.model.task)
-    train, test = split(df, target, task, params.split.test_size, params.seed)
+    rows, dropped = labelled(df, target)
+    task = detect_task(df[target], params.model.task)   # names the unlabelled rows it dropped
+    train, test = split(rows, target, task, params.split.test_size, params.seed,
+                        params.split.order_by)
     write_parquet(train, args.train)
     write_parquet(test, args.test)
     note = f"; dropped {dropped} rows with no {target}" if dropped else ""
+    if params.split.order_by:
+        note += f"; test = the latest rows by {params.split.order_by}"
     print(f"split: {len(train)} train / {len(test)} test rows ({task}){note}")
