@@ -13,6 +13,7 @@ from repo_tools import sh
 from gitops_ml import cli, identity
 from gitops_ml.errors import UserError
 from gitops_ml.init import command
+from gitops_ml.init.plan import CI_TEMPLATE_START, TEMPLATE_ONLY
 from gitops_ml.init.yaml_edit import set_value
 from gitops_ml.report.gates import GatesConfig
 
@@ -97,6 +98,19 @@ def test_init_writes_identity_data_contract_and_model_name(with_csv):
     assert "`grade-model` predicts `grade` (multiclass)" in Path("docs/intended_use.md").read_text()
 
 
+def test_init_leaves_out_the_templates_own_machinery(with_csv, project_root, capsys):
+    # every path listed is in the template (a renamed one would silently stay in forks)
+    assert all((project_root / p).exists() for p in TEMPLATE_ONLY)
+    assert CI_TEMPLATE_START in (project_root / ".ci/run").read_text()
+    assert init(*GOOD) == 0
+    assert not [p for p in TEMPLATE_ONLY if (with_csv / p).exists()]
+    ci_run = with_csv / ".ci/run"
+    assert "template-only" not in ci_run.read_text() and "tests/template" not in ci_run.read_text()
+    assert ci_run.read_text().rstrip().endswith("uv run --frozen --group ray pytest -n0 -m ray")
+    assert ci_run.stat().st_mode & 0o111            # still executable
+    assert "template: removed its own machinery (tests/template, " in capsys.readouterr().out
+
+
 def _uncommented(text: str) -> str:
     """The starter with its commented examples switched on (what a team does first)."""
     lines = [line[1:] if line.startswith("#  ") else ("" if line.startswith("#") else line)
@@ -172,9 +186,14 @@ def test_init_from_github_names_the_project_after_the_repository(fork, monkeypat
     assert (ident.name, ident.model, ident.owner) == ("churn-model-v2", "churn-model-v2", "Acme")
     assert ident.description == "Predicts churn for Acme's subscribers."
     # the data is unchanged, so its contract, gates and committed results stay
-    changed = {line[3:] for line in status(fork).splitlines()}
+    changed = {next((p for p in TEMPLATE_ONLY if line[3:].startswith(p)), line[3:])
+               for line in status(fork).splitlines()}
     assert changed == {"README.md", "docs/intended_use.md", "dvc.yaml", "project.yaml",
-                       ".github/CODEOWNERS"}      # the owner reviews changes to the rules
+                       ".github/CODEOWNERS",      # the owner reviews changes to the rules
+                       ".ci/run"} | {             # the template's machinery goes, but for the
+                          p for p in TEMPLATE_ONLY if not p.startswith(".github/workflows/")}
+    # workflow files the workflow token may not delete
+    assert all((fork / p).is_file() for p in TEMPLATE_ONLY if p.startswith(".github/workflows/"))
     assert "/uv.lock          @Acme\n" in (fork / ".github" / "CODEOWNERS").read_text()
 
 

@@ -68,6 +68,8 @@ class Plan:
             path.parent.mkdir(parents=True, exist_ok=True)
             with atomic_path(path) as tmp:
                 tmp.write_text(text)
+                if path.exists():       # .ci/run stays executable
+                    tmp.chmod(path.stat().st_mode)
         if self.contract is not None:
             dump(self.contract, contract_path)
         for path in self.deletes:
@@ -89,6 +91,42 @@ def gates_for(task: str, slice_column: str, target_std: float) -> dict[str, Any]
             regression = {"roc_auc": {"abs": 0.01}, **regression}
         gap = {"metric": "accuracy", "column": slice_column, "max": 0.15}
     return {"floors": {}, "max_regression": regression, "max_slice_gap": gap}
+
+
+# The template's own machinery: what proves the template, not a team's model. Init leaves it out
+# of a fork (deletes it) whenever it makes the project a different one. Workflow files are kept
+# by `--from-github`: the default workflow token may not change .github/workflows/
+# (https://docs.github.com/en/actions/security-for-github-actions/security-guides/automatic-token-authentication#permissions-for-the-github_token:
+# no `workflows` permission), so the team deletes those two, as init's note says.
+TEMPLATE_ONLY = (
+    "tests/template",                       # proves that forks work (runs init, like this)
+    "tests/workflows",                      # the act harness for the template's workflows
+    "tests/stock_python",                   # the README's first command on stock Debian Python
+    "tests/test_readme_first_command.py",
+    ".github/workflows/template.yml",       # runs tests/template
+    ".github/workflows/template-init.yml",  # the one-shot `init --from-github`
+)
+# .ci/run's lines between these markers run the template's fork proof; init removes them.
+CI_TEMPLATE_START = "# --- template-only: the fork proof"
+CI_TEMPLATE_END = "# --- end template-only"
+
+
+def template_machinery(root: Path, *, keep_workflows: bool) -> tuple[list[Path], list[str]]:
+    """The template-only paths present under `root` to delete, and a note for those kept."""
+    present = [p for p in TEMPLATE_ONLY if (root / p).exists()]
+    kept = [p for p in present if keep_workflows and p.startswith(".github/workflows/")]
+    notes = [f"template: kept {', '.join(kept)} (the workflow token may not delete workflow "
+             "files); delete them in your next commit"] if kept else []
+    return [root / p for p in present if p not in kept], notes
+
+
+def without_template_section(text: str) -> str:
+    """.ci/run without its template-only section (the text as is when there is none)."""
+    start, end = text.find(CI_TEMPLATE_START), text.find(CI_TEMPLATE_END)
+    if start < 0 or end < start:
+        return text
+    end = text.find("\n", end) + 1 or len(text)
+    return text[:start] + text[end:]
 
 
 # A slice column has few enough levels that each holds a fair share of the test set.
@@ -201,7 +239,8 @@ def _readme(text: str, header: str, where: str) -> str:
     return text[:open_end] + "\n" + header + text[end:]
 
 
-def make_plan(answers: Answers, paths: Paths, *, root: Path) -> Plan:
+def make_plan(answers: Answers, paths: Paths, *, root: Path,
+              keep_workflows: bool = False) -> Plan:
     """Validate every answer against the data and the files, and compute the changes."""
     from gitops_ml import contract as contract_mod
     from gitops_ml.sources import ingest
@@ -295,6 +334,16 @@ def make_plan(answers: Answers, paths: Paths, *, root: Path) -> Plan:
         plan.notes.append("gates.floors left empty: after the first `dvc repro`, set them just "
                           "below reports/metrics.json (e.g. `floors: {...}`), so a pull request "
                           "can never merge a model worse than that")
+    if not plan.empty:          # a new project: the template's proofs are not its concern
+        machinery, notes = template_machinery(root, keep_workflows=keep_workflows)
+        plan.deletes.extend(machinery)
+        plan.notes.extend(notes)
+        if machinery:
+            plan.notes.append("template: removed its own machinery (" + ", ".join(
+                str(p.relative_to(root)) for p in machinery) + ")")
+        ci_run = paths.params.parent / ".ci" / "run"
+        if ci_run.is_file():
+            write(ci_run, without_template_section(ci_run.read_text()))
     return plan
 
 
