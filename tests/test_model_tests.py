@@ -241,9 +241,10 @@ def test_stage_assesses_a_regression_by_sex_on_diabetes(project):
     assert 0.0 <= robust["flip_rate"] <= 1.0 and robust["rows"] == 89
 
 
-def test_stage_on_a_csv_with_categories_judges_each_colour(project, mixed_csv):
+def test_stage_on_a_csv_with_categories_judges_each_colour(project, mixed_csv, example_params):
     mixed_csv(project.path("mixed.csv"))
     project.params["data"] = {"source": "mixed.csv", "target": "grade"}
+    project.params["model"] = example_params["model"]   # a classifier, whatever the project's
     project.params["evaluate"]["slices"] = ["colour"]
     project.params["evaluate"]["protected"] = ["colour"]
     project.params["evaluate"]["min_group_size"] = 5
