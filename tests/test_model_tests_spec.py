@@ -54,7 +54,8 @@ tests:
     inv, direction, minimum = spec.tests
     assert isinstance(inv, Invariance) and inv.tolerance == 0.05 and inv.values == ["a", "b"]
     assert isinstance(direction, Directional) and direction.score_of == "1"
-    assert direction.tolerance == 1e-6 and direction.max_failure_rate == 0.0
+    assert direction.tolerance == 1e-6 and direction.max_failure_rate == 0.02
+    assert inv.max_failure_rate == 0.02
     assert isinstance(minimum, MinimumFunctionality) and minimum.examples[0].range == (0.0, 2.0)
 
 

@@ -157,7 +157,7 @@ def test_init_keeps_every_comment_of_params_yaml(with_csv):
               if "#" in line]
     assert init(*GOOD) == 0
     after = [line.split("#", 1)[1] for line in Path("params.yaml").read_text().splitlines()
-             if "#" in line]
+             if "#" in line and "# init: the first model" not in line]   # init's own, added
     assert after == before
 
 
@@ -306,8 +306,10 @@ def test_init_excludes_ids_slices_by_a_real_category_and_names_the_positive_clas
     params = yaml.safe_load(Path("params.yaml").read_text())
     assert params["evaluate"]["slices"] == ["purpose"]
     assert params["gates"]["max_slice_gap"]["column"] == "purpose"
-    assert params["gates"]["floors"] == {}
-    assert "gates.floors left empty" in out
+    # floors and the flip-rate ceiling come from the first model, with the numbers in a comment
+    assert set(params["gates"]["floors"]) == {"roc_auc", "accuracy"}
+    assert "gates: init: the first model (LogisticRegression, " in out
+    assert "# init: the first model (LogisticRegression, " in Path("params.yaml").read_text()
     # the rarer class, whether params.yaml has the key yet or not
     assert "init: evaluate.positive_class: bad (the rarer class" in out
     if "positive_class" in params["evaluate"]:
@@ -335,3 +337,20 @@ def test_init_keeps_an_estimator_that_fits_the_task(with_csv):
     model = yaml.safe_load(Path("params.yaml").read_text())["model"]
     assert model["estimator"] == "sklearn.linear_model.LogisticRegression"
     assert model["params"] == {"C": 1.0, "max_iter": 2000}
+
+
+def test_calibrated_gates_leave_standard_errors_of_room():
+    from gitops_ml.init.calibrate import FirstModel, gates
+
+    first = FirstModel("sklearn.linear_model.Ridge", 10788, {"r2": 0.9189, "rmse": 1135.2},
+                       0.2778, 6000)
+    floors, flip, comment = gates(first, "regression")
+    assert floors == {"r2": 0.89}              # 0.9189 - 0.02 (3 SE is 0.008), rounded down
+    assert flip == 0.30                        # 0.2778 + 3 * sqrt(.2778 * .7222 / 6000) = 0.2951
+    assert comment.startswith("init: the first model (Ridge, 10788 test rows) scored r2 0.919, "
+                              "flip rate 0.278;")
+    small = FirstModel("sklearn.linear_model.LogisticRegression", 17,
+                       {"accuracy": 0.7059, "f1_macro": 0.6}, 0.0, 51)
+    floors, flip, _ = gates(small, "multiclass")
+    assert floors == {"accuracy": 0.37, "f1_macro": 0.24}   # 3 SE on 17 rows: 0.33, 0.36
+    assert flip == 0.02

@@ -80,7 +80,8 @@ class Plan:
 
 
 def gates_for(task: str, slice_column: str, target_std: float) -> dict[str, Any]:
-    """Gates every dataset of `task` can meet: no floors yet, regressions against main."""
+    """Gates every dataset of `task` can meet: regressions against main (floors and the flip
+    rate are measured on the first model: `_calibrated_gates`)."""
     if task == "regression":
         regression = {"rmse": {"rel": 0.05}, "r2": {"abs": 0.02}}
         gap = {"metric": "mae", "column": slice_column, "max": float(f"{0.5 * target_std:.3g}")}
@@ -314,6 +315,14 @@ def make_plan(answers: Answers, paths: Paths, *, root: Path,
         for key, value in gates_for(resolved, column, std).items():
             text = set_value(text, ("gates", key), value, where=where,
                              block=key == "max_regression")
+        # champion vs challenger compares a metric of the task, its lift in the target's units
+        text = set_value(text, ("experiment", "metric"),
+                         "mae" if resolved == "regression" else "accuracy", where=where)
+        text = set_value(text, ("experiment", "min_lift"),
+                         float(f"{0.02 * std:.3g}") if resolved == "regression" else 0.02,
+                         where=where)
+        text, gate_note = _calibrated_gates(text, df, contract, resolved, where)
+        plan.notes.append(gate_note)
         write(paths.params, text)
         plan.deletes = [root / p for p in git_tracked_results(dvc_text) if (root / p).exists()]
         unlabelled = int(df[answers.target].isna().sum())
@@ -331,9 +340,6 @@ def make_plan(answers: Answers, paths: Paths, *, root: Path,
                           f"max_regression set for {resolved} metrics")
         if positive_note:
             plan.notes.append(positive_note)
-        plan.notes.append("gates.floors left empty: after the first `dvc repro`, set them just "
-                          "below reports/metrics.json (e.g. `floors: {...}`), so a pull request "
-                          "can never merge a model worse than that")
     if not plan.empty:          # a new project: the template's proofs are not its concern
         machinery, notes = template_machinery(root, keep_workflows=keep_workflows)
         plan.deletes.extend(machinery)
@@ -345,6 +351,26 @@ def make_plan(answers: Answers, paths: Paths, *, root: Path,
         if ci_run.is_file():
             write(ci_run, without_template_section(ci_run.read_text()))
     return plan
+
+
+def _calibrated_gates(text: str, df: Any, contract: Any, task: str,
+                      where: str) -> tuple[str, str]:
+    """params.yaml with floors and max_flip_rate measured on the first model, each commented."""
+    from gitops_ml.init import calibrate
+
+    params = yaml.safe_load(text)
+    first = calibrate.measure(df, contract, params, task)
+    floors, flip, comment = calibrate.gates(first, task)
+    text = set_value(text, ("gates", "floors"), floors, where=where)
+    if flip is not None:
+        text = set_value(text, ("gates", "max_flip_rate"), flip, where=where)
+    lines = [line for line in text.split("\n") if not line.lstrip().startswith(
+        "# init: the first model")]             # a comment from an earlier init
+    at = next(i for i, line in enumerate(lines) if line.startswith(" ")
+              and line.lstrip().startswith("floors:"))
+    indent = lines[at][: len(lines[at]) - len(lines[at].lstrip())]
+    lines.insert(at, f"{indent}# {comment}")
+    return "\n".join(lines), f"gates: {comment}"
 
 
 def _set_positive_class(text: str, task: str, y: Any, where: str) -> tuple[str, str]:
