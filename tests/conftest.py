@@ -183,11 +183,19 @@ def mixed_csv() -> Callable[..., Path]:
 
 
 @pytest.fixture(scope="session")
-def main_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The project as a clean clone sees it (tracked files only) in a new git repo, after one
-    `dvc repro` whose results are committed on `main`. Built once; copy it before changing it."""
+def first_repro(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """The project as a clean clone sees it (tracked files only) in a new git repo, after its
+    first `dvc repro`, and `git status --porcelain` at that moment (before anything commits)."""
     repo = git_repo_of_tracked_files(ROOT, tmp_path_factory.mktemp("clone") / "repo")
     sh([sys.executable, "-m", "dvc", "repro", "--quiet"], repo)
+    return repo, sh(["git", "status", "--porcelain"], repo).stdout
+
+
+@pytest.fixture(scope="session")
+def main_repo(first_repro: tuple[Path, str]) -> Path:
+    """`first_repro`'s repo with whatever its `dvc repro` changed committed on `main`. Built
+    once; copy it before changing it."""
+    repo, _ = first_repro
     sh(["git", "add", "-A"], repo)
     sh(["git", "commit", "-qm", "pipeline results", "--allow-empty"], repo)
     return repo

@@ -21,7 +21,7 @@ def export_model(df: Any, target: str, out: Path, *, drop: tuple[str, ...] = (),
     bundle = train(frame, spec, config.ModelConfig(estimator, params or {}), seed=0)
     onnx = to_onnx(bundle)
     meta = metadata_for(bundle, name="model", metrics={}, params={}, data_sha256="0" * 64,
-                        train_rows=len(frame), commit=None, parity_report={},
+                        train_rows=len(frame), parity_report={},
                         inputs=onnx_input_names(onnx))
     write_bytes(onnx, out / "model.onnx")
     write_json(meta, out / "model.json")

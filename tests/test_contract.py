@@ -256,3 +256,21 @@ def test_contract_infer_cli_drops_data_exclude_and_lists_it(tmp_path, new_projec
     assert c.feature_names == ["size", "weight", "colour"]
     assert c.excluded == (("shape", "data.exclude"),)
     assert project.validate() == 0
+
+
+def test_infer_reports_a_missing_token_in_a_text_column_as_a_possible_level():
+    df = pd.DataFrame({"country": ["DE", "FR", None, None, "DE"], "dose": [1.0, None, 2, 3, 4],
+                       "y": ["a", "b", None, "a", "b"]})
+    tokens = {"country": {"NA": 2}, "dose": {"NA": 1}, "y": {"None": 1, "#N/A": 0}}
+    found = contract_mod.infer(df, "y", missing_tokens=tokens).missing_levels
+    # the target first: its rows are dropped; a number column's NA is plainly missing
+    assert [(m.column, m.token, m.rows, m.target) for m in found] == [
+        ("y", "None", 1, True), ("country", "NA", 2, False)]
+    assert found[0].note.startswith("'y': 1 cell(s) hold 'None', read as missing "
+                                    "(data.na_values), so those rows become unlabelled")
+    assert "remove it from data.na_values in params.yaml" in found[1].note
+
+
+def test_infer_never_takes_a_spreadsheet_error_code_for_a_level():
+    df = pd.DataFrame({"c": ["x", None, "z"], "y": [0, 1, 0]})
+    assert contract_mod.infer(df, "y", missing_tokens={"c": {"#N/A": 1}}).missing_levels == ()

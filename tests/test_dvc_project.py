@@ -35,7 +35,14 @@ def test_dvc_repro_produces_every_declared_output(repo):
                 "reports/metrics.json", "reports/data_validation.json",
                 "reports/onnx_parity.json", plot, "dvc.lock"):
         assert (repo / out).is_file(), out
-    assert len(meta["git_commit"]) == 40
+
+
+def test_dvc_repro_on_a_fresh_clone_leaves_git_status_clean(first_repro):
+    # main is what it reproduces: no commit, clock or run-specific value in any output, so the
+    # README's first command changes nothing git tracks (dvc.lock, reports/) and leaves nothing
+    # untracked outside .gitignore (issue 21, "main is what it reproduces")
+    _, status = first_repro
+    assert status == ""
 
 
 def test_dvc_large_files_are_not_tracked_by_git(repo):

@@ -106,3 +106,47 @@ def test_ingest_batch_with_other_columns_is_named(tmp_path):
     pd.DataFrame({"x": [1.0]}).to_csv(tmp_path / "b.csv", index=False)
     with pytest.raises(UserError, match=r"batch .*b\.csv: columns differ from data\.source"):
         ingest(DataConfig("sklearn:iris", "species"), 0, tmp_path, batches=[tmp_path / "b.csv"])
+
+
+def grades_csv(path: Path) -> Path:
+    """A symptom graded None/Some/Marked (None the commonest), a country code column where
+    Namibia is `NA`, blanks, and a number column with `NA` for missing."""
+    rows = ["severity,country,dose"] + [f"None,DE,{i}" for i in range(6)] + [
+        "Some,NA,NA", "Some,FR,1", "Marked,NA,2", "Marked,,3", ",DE,4"]
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+def test_ingest_keeps_a_level_named_none_and_reads_na_as_missing_by_default(tmp_path):
+    grades_csv(tmp_path / "grades.csv")
+    df = ingest(DataConfig("grades.csv", "severity"), 0, tmp_path)
+    assert df["severity"].tolist()[:6] == ["None"] * 6
+    assert df["severity"].isna().sum() == 1                      # the blank cell
+    assert df["country"].isna().sum() == 3                       # NA twice, one blank
+    assert pd.api.types.is_numeric_dtype(df["dose"]) and df["dose"].isna().sum() == 1
+
+
+def test_ingest_reads_exactly_the_na_values_setting(tmp_path):
+    grades_csv(tmp_path / "grades.csv")
+    df = ingest(DataConfig("grades.csv", "severity", na_values=("", "None")), 0, tmp_path)
+    assert df["severity"].isna().sum() == 7
+    assert df["country"].tolist().count("NA") == 2               # NA is a country now
+    assert df["dose"].tolist().count("NA") == 1
+
+
+def test_na_values_default_is_pandas_list_without_none():
+    from gitops_ml.io import NA_VALUES
+
+    assert set(pd._libs.parsers.STR_NA_VALUES) - set(NA_VALUES) == {"None"}
+    assert DataConfig("x.csv", "y").na_values == NA_VALUES
+
+
+def test_missing_tokens_counts_what_reading_turned_into_missing(tmp_path):
+    from gitops_ml.sources import missing_tokens
+
+    grades_csv(tmp_path / "grades.csv")
+    assert missing_tokens(DataConfig("grades.csv", "severity"), tmp_path) == {
+        "country": {"NA": 2}, "dose": {"NA": 1}}
+    cfg = DataConfig("grades.csv", "severity", na_values=("", "NA", "None"))
+    assert missing_tokens(cfg, tmp_path)["severity"] == {"None": 6}
+    assert missing_tokens(DataConfig("sklearn:iris", "y"), tmp_path) == {}

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 import yaml
 
@@ -156,3 +158,30 @@ def test_pipeline_outputs_get_the_usual_file_permissions(project):
     os.umask(mask)
     mode = stat.S_IMODE(project.path("raw.parquet").stat().st_mode)
     assert mode == 0o666 & ~mask
+
+
+def test_pipeline_multiclass_target_with_a_level_named_none_keeps_it_as_a_class(project):
+    # issue 21: a symptom graded None/Some/Marked lost its commonest class to "missing"
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=300)
+    grade = np.where(x < -0.3, "None", np.where(x < 0.6, "Some", "Marked"))
+    pd.DataFrame({"x": x + rng.normal(0, 0.3, 300), "grade": grade}).to_csv(
+        project.path("grades.csv"), index=False)
+    project.params["data"] = {"source": "grades.csv", "target": "grade"}
+    project.params["model"] = {**CLASSIFIER, "task": "multiclass"}
+    project.params["evaluate"]["slices"] = ["x"]
+    project.run_all()
+    meta = read(project, "model.json")
+    assert meta["task"] == "multiclass" and meta["classes"] == ["Marked", "None", "Some"]
+    assert read(project, "reports/metrics.json")["f1_macro"] > 0.5
+
+
+def test_pipeline_multiclass_with_two_classes_left_after_unlabelled_rows_is_an_error(project,
+                                                                                     capsys):
+    (project.path("two.csv")).write_text("a,y\n1,x\n2,x\n3,z\n4,z\n5,\n")
+    project.params["data"] = {"source": "two.csv", "target": "y"}
+    project.params["model"]["task"] = "multiclass"
+    assert project.ingest() == 0
+    assert project.infer_contract() == 2
+    assert ("model.task: multiclass, but target 'y' has 2 classes ['x', 'z'] in 4 labelled rows "
+            "(1 unlabelled rows dropped") in capsys.readouterr().err

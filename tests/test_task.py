@@ -36,3 +36,18 @@ def test_detect_task_rejects_binary_with_three_classes():
 def test_detect_task_rejects_regression_on_strings():
     with pytest.raises(UserError, match=r"model\.task: regression, but target 'y' is not numeric"):
         detect_task(pd.Series(["a", "b"], name="y"), "regression")
+
+
+def test_detect_task_rejects_multiclass_with_two_classes_naming_classes_and_unlabelled_rows():
+    y = pd.Series(["Some", "Marked", None, "Some", None], name="severity")
+    with pytest.raises(UserError, match=(
+            r"^model\.task: multiclass, but target 'severity' has 2 classes \['Marked', 'Some'\] "
+            r"in 3 labelled rows \(2 unlabelled rows dropped: if a class was read as missing, "
+            r"see data\.na_values\); multiclass needs at least three")):
+        detect_task(y, "multiclass")
+
+
+def test_detect_task_counts_classes_on_labelled_rows_only():
+    y = pd.Series(["a", None, None], name="y")
+    with pytest.raises(UserError, match=r"has a single class \['a'\] in 1 labelled rows \(2 unl"):
+        detect_task(y)

@@ -21,6 +21,7 @@ def _contract_infer(args: argparse.Namespace) -> None:
     from gitops_ml import config
     from gitops_ml import contract as contract_mod
     from gitops_ml.io import read_table
+    from gitops_ml.sources import missing_tokens
 
     params = config.read_params(args.params)
     data_cfg = config.DataConfig.from_params(params)
@@ -29,13 +30,17 @@ def _contract_infer(args: argparse.Namespace) -> None:
     out = Path(args.out)
     if out.exists() and not args.force:
         raise UserError(f"{out} exists; pass --force to overwrite the committed contract")
+    # what reading data.source turned into missing values, so a level such as `NA` is reported
+    tokens = missing_tokens(data_cfg, Path(args.params).resolve().parent)
     contract = contract_mod.infer(df, data_cfg.target, margin=args.margin, task=task,
-                                  exclude=data_cfg.exclude)
+                                  exclude=data_cfg.exclude, missing_tokens=tokens)
     contract_mod.dump(contract, out)
     print(f"contract: {len(contract.features)} features, target {contract.target.name!r} "
           f"-> {out} (review it, then commit)")
     for name, reason in contract.excluded:
         print(f"contract: excluded {name!r}: {reason}")
+    for level in contract.missing_levels:
+        print(f"contract: check {level.note}")
 
 
 def _stale_pipeline_warning(root: Path = Path()) -> str | None:

@@ -28,6 +28,7 @@ from pydantic import (
 )
 
 from gitops_ml.errors import UserError
+from gitops_ml.io import NA_VALUES
 
 TASKS = ("auto", "binary", "multiclass", "regression")
 RESULT_MODES = ("fail", "warn")
@@ -113,6 +114,8 @@ class DataConfig(_Section):
     synthetic: SyntheticConfig = SyntheticConfig()
     # Columns dropped before contract inference and training (IDs, names, leaky columns).
     exclude: Names = ()
+    # The strings a CSV cell is read as missing (exactly these; see gitops_ml.io.NA_VALUES).
+    na_values: Names = NA_VALUES
 
     @model_validator(mode="after")
     def _exclude_is_not_target(self) -> DataConfig:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,17 +53,40 @@ class ColumnSpec:
 
 
 @dataclass(frozen=True)
+class MissingLevel:
+    """A string read as missing (`data.na_values`) in a text column, where it may be a level.
+
+    Found by inference, reported (by `gitops-ml init` and `contract infer`), never written to the
+    contract: the team decides whether `NA` in a column of country codes is Namibia.
+    """
+
+    column: str
+    token: str
+    rows: int
+    target: bool = False
+
+    @property
+    def note(self) -> str:
+        what = "rows become unlabelled and are dropped" if self.target else "cells are missing"
+        return (f"{self.column!r}: {self.rows} cell(s) hold {self.token!r}, read as missing "
+                f"(data.na_values), so those {what}; if {self.token!r} is a level of this text "
+                "column, remove it from data.na_values in params.yaml")
+
+
+@dataclass(frozen=True)
 class Contract:
     """Feature columns plus the target; `target.categories` set means classification labels.
 
     `excluded` maps columns the data may carry but the model never sees (IDs, free text,
-    `data.exclude`) to the reason; they are neither checked nor used.
+    `data.exclude`) to the reason; they are neither checked nor used. `missing_levels` are
+    inference's findings for the reader (see MissingLevel); they are not part of the file.
     """
 
     target: ColumnSpec
     features: tuple[ColumnSpec, ...]
     min_rows: int = 1
     excluded: tuple[tuple[str, str], ...] = ()
+    missing_levels: tuple[MissingLevel, ...] = ()
 
     @property
     def feature_names(self) -> list[str]:
@@ -230,13 +254,31 @@ def exclusion_reason(series: Any) -> str | None:
     return None
 
 
+def _missing_levels(df: Any, target: str,
+                    missing_tokens: Mapping[str, Mapping[str, int]]) -> tuple[MissingLevel, ...]:
+    """The tokens read as missing in columns whose other values are text, where a word such as
+    `NA` or `null` may be a level; spreadsheet error codes (`#N/A`, `-1.#IND`) never are."""
+    found = []
+    for column, counts in missing_tokens.items():
+        if column not in df.columns or df[column].notna().sum() == 0 \
+                or _dtype_of(df[column].dropna()) != "string":
+            continue
+        found.extend(MissingLevel(str(column), token, int(rows), target=column == target)
+                     for token, rows in counts.items()
+                     if token.strip() and "#" not in token and rows > 0)
+    return tuple(sorted(found, key=lambda m: (not m.target, m.column, -m.rows)))
+
+
 def infer(df: Any, target: str, *, margin: float = 0.1, task: str = "auto",
-          exclude: tuple[str, ...] | list[str] = ()) -> Contract:
+          exclude: tuple[str, ...] | list[str] = (),
+          missing_tokens: Mapping[str, Mapping[str, int]] | None = None) -> Contract:
     """Draft a contract from data: observed dtypes and categories, ranges widened by `margin`.
 
     Columns named in `exclude` (`data.exclude`) and those `exclusion_reason` rejects are listed
     as excluded, not features. Rows without a target are unlabelled data, so the target's
-    categories and range come from the labelled rows.
+    categories and range come from the labelled rows. `missing_tokens` (per column, how many
+    cells held each string read as missing: `sources.missing_tokens`) become `missing_levels`
+    where the column is text.
     """
     if target not in df.columns:
         raise UserError(f"data.target: column {target!r} not in the data "
@@ -279,7 +321,7 @@ def infer(df: Any, target: str, *, margin: float = 0.1, task: str = "auto",
     ydtype = _dtype_of(y)
     from gitops_ml.task import detect_task
 
-    resolved = detect_task(y, task)
+    resolved = detect_task(df[target], task)   # counts the unlabelled rows it names
     if resolved == "regression":
         # the next labelled batch may reach past today's extremes, as any feature may
         lo, hi = _widen(float(y.min()), float(y.max()), margin, ydtype == "integer")
@@ -290,7 +332,8 @@ def infer(df: Any, target: str, *, margin: float = 0.1, task: str = "auto",
         values = sorted(y.unique().tolist(), key=str)
         spec = ColumnSpec(target, ydtype, False, categories=tuple(
             v if ydtype != "string" else str(v) for v in values))
-    return Contract(target=spec, features=tuple(features), min_rows=1, excluded=tuple(excluded))
+    return Contract(target=spec, features=tuple(features), min_rows=1, excluded=tuple(excluded),
+                    missing_levels=_missing_levels(df, target, missing_tokens or {}))
 
 
 def _pandera_schema(contract: Contract) -> Any:

@@ -12,6 +12,13 @@ from typing import Any
 
 from gitops_ml.errors import UserError
 
+# The CSV cells read as missing unless `data.na_values` says otherwise: pandas' default list
+# (https://pandas.pydata.org/docs/reference/api/pandas.read_csv.html, `na_values`) without
+# "None", which is as often a level (a symptom graded None/Some/Marked) as Python's null. Parquet
+# has typed nulls and is read as written.
+NA_VALUES = ("", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND",
+             "1.#QNAN", "<NA>", "N/A", "NA", "NULL", "NaN", "n/a", "nan", "null")
+
 
 @contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
@@ -59,8 +66,12 @@ def write_parquet(df: Any, path: str | os.PathLike[str]) -> None:
         df.to_parquet(tmp, index=False)
 
 
-def read_table(path: str | os.PathLike[str], key: str = "path") -> Any:
-    """Read a CSV or Parquet file into a DataFrame; `key` names the setting that gave the path."""
+def read_table(path: str | os.PathLike[str], key: str = "path",
+               na_values: tuple[str, ...] = NA_VALUES) -> Any:
+    """Read a CSV or Parquet file into a DataFrame; `key` names the setting that gave the path.
+
+    In a CSV, exactly the strings in `na_values` are missing (no other list is added to them).
+    """
     import pandas as pd
 
     p = Path(path)
@@ -71,7 +82,7 @@ def read_table(path: str | os.PathLike[str], key: str = "path") -> Any:
         if suffix == ".parquet":
             return pd.read_parquet(p)
         if suffix in {".csv", ".txt"}:
-            return pd.read_csv(p)
+            return pd.read_csv(p, keep_default_na=False, na_values=list(na_values))
     except (ValueError, OSError) as exc:
         raise UserError(f"{key}: cannot read {p}: {exc}") from exc
     raise UserError(f"{key}: unsupported file type {suffix!r} for {p} (use .csv or .parquet)")

@@ -77,7 +77,6 @@ def context(inputs: CardInputs) -> dict[str, Any]:
         "model": model,
         "version": inputs.version,
         "image": inputs.image,
-        "commit": meta.get("git_commit"),
         "intended_use": _HTML_COMMENT.sub("", inputs.intended_use).strip(),
         "training": {"sha256": training.get("sha256"), "rows": training.get("rows"),
                      "source": cell(params.get("data.source", "—"))},

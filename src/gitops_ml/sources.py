@@ -81,7 +81,7 @@ def batch_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.suffix.lower() in (".csv", ".parquet"))
 
 
-def append_batches(df: Any, batches: list[Path]) -> Any:
+def append_batches(df: Any, batches: list[Path], na_values: tuple[str, ...]) -> Any:
     """Labelled batches added after the source (how a retraining pull request adds new data)."""
     import pandas as pd
 
@@ -89,7 +89,7 @@ def append_batches(df: Any, batches: list[Path]) -> Any:
 
     frames = [df]
     for path in batches:
-        extra = read_table(path, key="batch")
+        extra = read_table(path, key="batch", na_values=na_values)
         if set(extra.columns) != set(df.columns):
             diff = sorted(set(df.columns) ^ set(extra.columns))
             raise UserError(f"batch {path}: columns differ from data.source "
@@ -145,14 +145,37 @@ def ingest(cfg: DataConfig, seed: int, root: Path, batches: list[Path] | None = 
     elif source.rstrip(":") == "synthetic":
         df = make_synthetic(cfg.synthetic, cfg.target, seed)
     else:
-        df = read_table(root / source, key="data.source")
+        df = read_table(root / source, key="data.source", na_values=cfg.na_values)
     if df.empty or len(df.columns) == 0:
         raise UserError(f"data.source: {cfg.source!r} has no rows")
     if batches:
-        df = append_batches(df, batches)
+        df = append_batches(df, batches, cfg.na_values)
     if cfg.target not in df.columns:
         raise UserError(f"data.target: column {cfg.target!r} not found in {cfg.source!r} "
                         f"(columns: {', '.join(map(str, df.columns[:20]))})")
     if df[cfg.target].isna().all():
         raise UserError(f"data.target: column {cfg.target!r} is empty in {cfg.source!r}")
     return df
+
+
+def missing_tokens(cfg: DataConfig, root: Path) -> dict[str, dict[str, int]]:
+    """Per column of a CSV `data.source`: how many cells hold each string of `data.na_values`,
+    that is, what reading it turned into missing values (blank cells left out). Empty for the
+    embedded sources and Parquet, whose nulls are typed."""
+    import pandas as pd
+
+    source = cfg.source.strip()
+    path = root / source
+    if is_embedded(source) or path.suffix.lower() not in (".csv", ".txt"):
+        return {}
+    try:
+        raw = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[])
+    except (ValueError, OSError) as exc:
+        raise UserError(f"data.source: cannot read {path}: {exc}") from exc
+    tokens = [t for t in cfg.na_values if t.strip()]
+    found = {}
+    for name in raw.columns:
+        counts = raw[name][raw[name].isin(tokens)].value_counts()
+        if len(counts):
+            found[str(name)] = {str(token): int(n) for token, n in counts.items()}
+    return found

@@ -11,7 +11,12 @@ MAX_INTEGER_CLASSES = 20
 
 
 def detect_task(y: Any, configured: str = "auto") -> str:
-    """Return the task: `configured` unless it is `auto`, else read off the target's values."""
+    """Return the task: `configured` unless it is `auto`, else read off the target's values.
+
+    `y` may hold missing values (unlabelled rows); classes are counted on the labelled rows, and
+    a classification task needs two classes there (multiclass: three), else the error names the
+    classes seen and how many rows were unlabelled.
+    """
     import pandas as pd
 
     n_unique = int(y.nunique(dropna=True))
@@ -23,14 +28,28 @@ def detect_task(y: Any, configured: str = "auto") -> str:
         else:
             configured = "binary" if n_unique <= 2 else "multiclass"
     if configured != "regression" and n_unique < 2:
-        only = y.dropna().unique()[:1].tolist()
-        raise UserError(f"data.target: {y.name!r} has a single class {only}; "
+        raise UserError(f"data.target: {y.name!r} has {_classes_seen(y)}; "
                         "classification needs at least two")
+    if configured == "multiclass" and n_unique < 3:
+        raise UserError(f"model.task: multiclass, but target {y.name!r} has {_classes_seen(y)}; "
+                        "multiclass needs at least three (set model.task: binary)")
     if configured == "binary" and n_unique > 2:
         raise UserError(f"model.task: binary, but target {y.name!r} has {n_unique} classes")
     if configured == "regression" and not pd.api.types.is_numeric_dtype(y):
         raise UserError(f"model.task: regression, but target {y.name!r} is not numeric")
     return configured
+
+
+def _classes_seen(y: Any) -> str:
+    """`2 classes ['a', 'b'] in 10 labelled rows (3 unlabelled rows dropped: ...)`."""
+    labelled = y.dropna()
+    classes = sorted(labelled.unique().tolist(), key=str)
+    seen = (f"a single class {classes}" if len(classes) == 1
+            else f"{len(classes)} classes {classes}")
+    unlabelled = len(y) - len(labelled)
+    dropped = (f" ({unlabelled} unlabelled rows dropped: if a class was read as missing, "
+               "see data.na_values)") if unlabelled else ""
+    return f"{seen} in {len(labelled)} labelled rows{dropped}"
 
 
 def _integral(y: Any) -> bool:

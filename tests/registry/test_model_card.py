@@ -46,7 +46,14 @@ def test_render_shows_data_hash_size_metrics_and_slices():
     assert f"`{'c' * 64}`" in text and "| Training rows | 800 |" in text
     assert "| roc_auc | 0.9500 |" in text
     assert "| 0–12 | 40 | 0.8000 | 0.7000 |" in text
-    assert f"`{'d' * 40}`" in text
+
+
+def test_render_names_no_commit_so_the_stage_reproduces_on_any_checkout():
+    # the card is a DVC output: a commit in it would change with every checkout (issue 21)
+    text = model_card.render(TEMPLATE, inputs())
+    assert f"{'d' * 40}" not in text
+    assert "| Code, data and params | pinned by `dvc.lock` in the commit that holds this card" \
+        in text
 
 
 def test_render_quotes_intended_use_without_editor_comments():

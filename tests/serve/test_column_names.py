@@ -38,7 +38,7 @@ def test_export_column_names_with_dot_and_space_map_to_onnx_inputs(tmp_path):
     assert inputs == ["Min_Price", "engine_size", "Drive_Train"]
     assert parity(bundle, onnx, df, ExportConfig())["passed"]
     meta = metadata_for(bundle, name="model", metrics={}, params={}, data_sha256="0" * 64,
-                        train_rows=len(df), commit=None, parity_report={}, inputs=inputs)
+                        train_rows=len(df), parity_report={}, inputs=inputs)
     assert [(f["name"], f.get("input")) for f in meta["features"]] == [
         ("Min.Price", "Min_Price"), ("engine size", "engine_size"), ("Drive Train", "Drive_Train")]
     assert meta["onnx"]["inputs"] == inputs

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import subprocess
 from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
@@ -149,9 +148,14 @@ def parity(bundle: dict[str, Any], onnx_bytes: bytes, df: Any,
 
 def metadata_for(bundle: dict[str, Any], *, name: str, metrics: dict[str, Any],
                  params: dict[str, Any], data_sha256: str, train_rows: int,
-                 commit: str | None, parity_report: dict[str, Any],
+                 parity_report: dict[str, Any],
                  inputs: Sequence[str] | None = None) -> dict[str, Any]:
     """model.json: everything a server or a reviewer needs to know about model.onnx.
+
+    Nothing in it depends on the checkout or the clock, so `dvc repro` on a fresh clone
+    reproduces it byte for byte and leaves dvc.lock unchanged. The commit a model was built from
+    is recorded where it is known for sure: the registration tag points at it and its record
+    holds the build's `sha` (pipelines/register.py).
 
     `inputs` are the graph's input names in feature order; a feature whose input is named
     otherwise (a column `Min.Price` is the input `Min_Price`) gets `input`: clients keep
@@ -184,7 +188,6 @@ def metadata_for(bundle: dict[str, Any], *, name: str, metrics: dict[str, Any],
         "metrics": metrics,
         "params": params,
         "training_data": {"sha256": data_sha256, "rows": train_rows},
-        "git_commit": commit,
         "parity": parity_report,
         "libraries": {lib: _version(lib) for lib in LIBRARIES},
     }
@@ -211,15 +214,6 @@ def _parquet_rows(path: str | Path) -> int:
     return int(pq.ParquetFile(path).metadata.num_rows)
 
 
-def _git_commit() -> str | None:
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
-                             check=True, timeout=10)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() or None
-
-
 def main(args: argparse.Namespace) -> None:
     import joblib
 
@@ -240,7 +234,7 @@ def main(args: argparse.Namespace) -> None:
         bundle, name=args.name, metrics=read_json(args.metrics),
         params={key: params.get(key) for key in ("seed", "data", "model")},
         data_sha256=_sha256(args.train), train_rows=_parquet_rows(args.train),
-        commit=_git_commit(), parity_report=report, inputs=onnx_input_names(onnx_bytes),
+        parity_report=report, inputs=onnx_input_names(onnx_bytes),
     )
     write_bytes(onnx_bytes, args.onnx)
     write_json(meta, args.meta)

@@ -109,9 +109,9 @@ def main(args: argparse.Namespace) -> None:
     df = read_table(args.data, key="--data")
     if target not in df.columns:
         raise UserError(f"data.target: no column {target!r} in {args.data}")
-    df, dropped = labelled(df, target)
-    task = detect_task(df[target], params.model.task)
-    train, test = split(df, target, task, params.split.test_size, params.seed)
+    rows, dropped = labelled(df, target)
+    task = detect_task(df[target], params.model.task)   # names the unlabelled rows it dropped
+    train, test = split(rows, target, task, params.split.test_size, params.seed)
     write_parquet(train, args.train)
     write_parquet(test, args.test)
     note = f"; dropped {dropped} rows with no {target}" if dropped else ""
