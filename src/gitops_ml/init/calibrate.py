@@ -58,7 +58,7 @@ def measure(df: Any, contract: Any, params: dict[str, Any], task: str) -> FirstM
     report = parity(bundle, onnx_bytes, test_df, config.ExportConfig.from_params(params))
     with tempfile.TemporaryDirectory(prefix="gitops-ml-init-") as folder:
         meta = metadata_for(bundle, name="first", metrics=metrics, params={}, data_sha256="",
-                            train_rows=len(train_df), commit=None, parity_report=report,
+                            train_rows=len(train_df), parity_report=report,
                             inputs=onnx_input_names(onnx_bytes))
         write_bytes(onnx_bytes, Path(folder) / "model.onnx")
         write_json(meta, Path(folder) / "model.json")

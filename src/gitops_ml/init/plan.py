@@ -86,8 +86,11 @@ def gates_for(task: str, slice_column: str, target_std: float) -> dict[str, Any]
         regression = {"rmse": {"rel": 0.05}, "r2": {"abs": 0.02}}
         gap = {"metric": "mae", "column": slice_column, "max": float(f"{0.5 * target_std:.3g}")}
     else:
+        # log loss in nats, not relative: near-separable data has a log loss of a few
+        # hundredths, where any refit moves it by tens of percent (a 69-row penguins test set:
+        # 0.033 -> 0.047 for C 1.0 -> 0.5, accuracy unchanged)
         regression = {"accuracy": {"abs": 0.02}, "f1_macro": {"abs": 0.02},
-                      "log_loss": {"rel": 0.10}}
+                      "log_loss": {"abs": 0.03}}
         if task == "binary":
             regression = {"roc_auc": {"abs": 0.01}, **regression}
         gap = {"metric": "accuracy", "column": slice_column, "max": 0.15}
