@@ -354,3 +354,14 @@ def test_calibrated_gates_leave_standard_errors_of_room():
     floors, flip, _ = gates(small, "multiclass")
     assert floors == {"accuracy": 0.37, "f1_macro": 0.24}   # 3 SE on 17 rows: 0.33, 0.36
     assert flip == 0.02
+
+
+def test_calibrated_regression_limits_widen_to_a_standard_error_on_few_rows():
+    from gitops_ml.init.calibrate import FirstModel, regression_limits
+
+    limits = {"accuracy": {"abs": 0.02}, "log_loss": {"abs": 0.03}}
+    small = FirstModel("e", 17, {"accuracy": 0.7059, "log_loss": 0.7}, None, 0)
+    assert regression_limits(small, limits) == {"accuracy": {"abs": 0.12},   # se 0.1105
+                                                "log_loss": {"abs": 0.03}}
+    large = FirstModel("e", 2000, {"accuracy": 0.97, "log_loss": 0.1}, None, 0)
+    assert regression_limits(large, limits) == limits

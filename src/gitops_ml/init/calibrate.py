@@ -19,6 +19,7 @@ from gitops_ml import config
 # The metrics floored per task: the one a reviewer reads first, and a second view of it.
 FLOORED = {"binary": ("roc_auc", "accuracy"), "multiclass": ("accuracy", "f1_macro"),
            "regression": ("r2",)}
+SHARES = ("accuracy", "f1_macro", "roc_auc")   # metrics in [0, 1] whose noise is a proportion's
 MIN_MARGIN = 0.02      # never closer than this to the first model's number
 SE_MARGIN = 3.0        # standard errors of room: a retrained model's noise, not a regression
 
@@ -76,6 +77,21 @@ def margin(value: float, n: int) -> float:
     proportion, at least MIN_MARGIN."""
     p = min(max(value, 0.0), 1.0)
     return max(MIN_MARGIN, SE_MARGIN * math.sqrt(p * (1 - p) / max(n, 1)))
+
+
+def regression_limits(first: FirstModel, limits: dict[str, Any]) -> dict[str, Any]:
+    """`gates.max_regression` with each absolute limit on a share (accuracy, F1, ROC AUC) at
+    least one standard error of it on this test set: on 17 test rows one row is 0.06 of
+    accuracy, so a 0.02 limit would fail any refit that changes one answer."""
+    out = {}
+    for metric, limit in limits.items():
+        value = first.metrics.get(metric)
+        if metric in SHARES and value is not None and "abs" in limit:
+            se = math.sqrt(min(max(value, 0.0), 1.0) * (1 - min(max(value, 0.0), 1.0))
+                           / max(first.test_rows, 1))
+            limit = {**limit, "abs": max(limit["abs"], math.ceil(se * 100) / 100)}
+        out[metric] = limit
+    return out
 
 
 def gates(first: FirstModel, task: str) -> tuple[dict[str, float], float | None, str]:

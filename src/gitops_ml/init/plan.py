@@ -365,6 +365,10 @@ def _calibrated_gates(text: str, df: Any, contract: Any, task: str,
     first = calibrate.measure(df, contract, params, task)
     floors, flip, comment = calibrate.gates(first, task)
     text = set_value(text, ("gates", "floors"), floors, where=where)
+    limits = calibrate.regression_limits(first, params["gates"]["max_regression"])
+    if limits != params["gates"]["max_regression"]:
+        text = set_value(text, ("gates", "max_regression"), limits, where=where, block=True)
+        comment += "; max_regression widened to one standard error on this test set"
     if flip is not None:
         text = set_value(text, ("gates", "max_flip_rate"), flip, where=where)
     lines = [line for line in text.split("\n") if not line.lstrip().startswith(
