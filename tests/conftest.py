@@ -143,6 +143,14 @@ def example_params(default_params: dict[str, Any]) -> dict[str, Any]:
 
 
 @pytest.fixture
+def scratch_project(tmp_path: Path, example_params: dict[str, Any]) -> Project:
+    """A scratch project with the example's params (a classifier, no positive class) and no
+    contract yet, for tests that bring their own data: the project's own params (a fork's
+    regressor, its positive class `Yes`) do not fit other data."""
+    return Project(tmp_path, example_params)
+
+
+@pytest.fixture
 def example_params_file(tmp_path: Path, example_params: dict[str, Any]) -> Path:
     """`example_params` as a file, for commands run on data simulated after the example."""
     path = tmp_path / "example-params.yaml"
@@ -172,9 +180,11 @@ def example_project(tmp_path: Path, default_params: dict[str, Any]) -> Project:
 
 
 @pytest.fixture
-def project(tmp_path: Path, new_project: Callable[[Path], Project]) -> Project:
-    """A scratch project with the default params and the committed contract."""
-    return new_project(tmp_path)
+def project(example_project: Project) -> Project:
+    """A scratch project for tests that bring their own data (or quote the example's): the
+    example's params, whatever this project's own are (a fork's regressor or its positive
+    class `Yes` do not fit other data). `new_project` runs on the project's own."""
+    return example_project
 
 
 @pytest.fixture

@@ -59,6 +59,9 @@ def git_repo_of_tracked_files(src: Path, dest: Path) -> Path:
     sh(["git", "init", "-q", "-b", "main"], dest)
     sh(["git", "add", "-A"], dest)
     sh(["git", "commit", "-qm", "template"], dest)
+    if data:    # in the DVC cache too, as after `dvc pull`, so `dvc push` can carry it on
+        sh([sys.executable, "-m", "dvc", "commit", "--force", "--quiet",
+            *[rel for rel in listed if rel.endswith(".dvc")]], dest)
     return dest
 
 
