@@ -97,7 +97,7 @@ def run_in(repo: Path, args: list[str], *, check: bool = True) -> subprocess.Com
 
 def commit(repo: Path, message: str) -> None:
     sh(["git", "add", "-A"], repo)
-    sh(["git", "commit", "-qm", message], repo)
+    sh(["git", "commit", "-qm", message, "--allow-empty"], repo)   # results may be committed
 
 
 def set_model(repo: Path, estimator: str | None, params: dict) -> None:
