@@ -131,7 +131,10 @@ EXAMPLE = {"seed": 42, "data": {"source": "sklearn:breast_cancer", "target": "di
            "model": {"task": "auto", "estimator": "sklearn.linear_model.LogisticRegression",
                      "params": {"C": 1.0, "max_iter": 2000}},
            "evaluate": {"slices": ["mean_radius"], "slice_bins": 4, "importance_repeats": 5,
-                        "importance_max_rows": 5000, "curve_points": 101}}
+                        "importance_max_rows": 5000, "curve_points": 101},
+           "gates": {"floors": {"roc_auc": 0.95, "accuracy": 0.90}},
+           "experiment": {"metric": "accuracy", "min_samples": 500, "min_lift": 0.02,
+                          "alpha": 0.05, "power": 0.8}}
 
 
 def _anchored(params: dict[str, Any]) -> dict[str, Any]:
@@ -142,6 +145,29 @@ def _anchored(params: dict[str, Any]) -> dict[str, Any]:
         params = copy.deepcopy(params)
         params["data"]["source"] = str(ROOT / source)
     return params
+
+
+@pytest.fixture
+def example_params(default_params: dict[str, Any]) -> dict[str, Any]:
+    """The params of the template's example (binary `diagnosis`, its slices, floors and
+    experiment metric), whatever this project's own data and params are."""
+    return {**copy.deepcopy(default_params), **copy.deepcopy(EXAMPLE)}
+
+
+@pytest.fixture
+def scratch_project(tmp_path: Path, example_params: dict[str, Any]) -> Project:
+    """A scratch project with the example's params (a classifier, no positive class) and no
+    contract yet, for tests that bring their own data: the project's own params (a fork's
+    regressor, its positive class `Yes`) do not fit other data."""
+    return Project(tmp_path, example_params)
+
+
+@pytest.fixture
+def example_params_file(tmp_path: Path, example_params: dict[str, Any]) -> Path:
+    """`example_params` as a file, for commands run on data simulated after the example."""
+    path = tmp_path / "example-params.yaml"
+    path.write_text(yaml.safe_dump(example_params, sort_keys=False))
+    return path
 
 
 @pytest.fixture
@@ -166,9 +192,11 @@ def example_project(tmp_path: Path, default_params: dict[str, Any]) -> Project:
 
 
 @pytest.fixture
-def project(tmp_path: Path, new_project: Callable[[Path], Project]) -> Project:
-    """A scratch project with the default params and the committed contract."""
-    return new_project(tmp_path)
+def project(example_project: Project) -> Project:
+    """A scratch project for tests that bring their own data (or quote the example's): the
+    example's params, whatever this project's own are (a fork's regressor or its positive
+    class `Yes` do not fit other data). `new_project` runs on the project's own."""
+    return example_project
 
 
 @pytest.fixture

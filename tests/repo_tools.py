@@ -29,18 +29,39 @@ def sh(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
     return out
 
 
+def dvc_tracked(src: Path, dvc_files: list[str]) -> list[str]:
+    """Paths (relative to `src`) that `dvc add` files track: data a clone gets by `dvc pull`.
+    https://dvc.org/doc/user-guide/project-structure/dvc-files (`outs:` entries, each a `path`
+    relative to the .dvc file)."""
+    import yaml
+
+    out = []
+    for rel in dvc_files:
+        for entry in (yaml.safe_load((src / rel).read_text()) or {}).get("outs") or []:
+            out.append(str(Path(rel).parent / entry["path"]))
+    return out
+
+
 def git_repo_of_tracked_files(src: Path, dest: Path) -> Path:
-    """A new git repo at `dest` holding the files git tracks in `src`, committed on `main`:
-    what a clean clone of `src` sees, with a fresh history."""
+    """A new git repo at `dest` holding the files git tracks in `src`, committed on `main`,
+    and the data its `.dvc` files track (as `dvc pull` would bring it): what a clean clone of
+    `src` sees, with a fresh history."""
     listed = subprocess.run(["git", "ls-files", "-z"], cwd=src, capture_output=True,
                             check=True).stdout.decode().split("\0")
-    for rel in filter(None, listed):
+    listed = list(filter(None, listed))
+    data = dvc_tracked(src, [rel for rel in listed if rel.endswith(".dvc")])
+    for rel in listed + data:
         if (src / rel).is_file():
             (dest / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src / rel, dest / rel)
+        elif (src / rel).is_dir():      # `dvc add` of a folder
+            shutil.copytree(src / rel, dest / rel)
     sh(["git", "init", "-q", "-b", "main"], dest)
     sh(["git", "add", "-A"], dest)
     sh(["git", "commit", "-qm", "template"], dest)
+    if data:    # in the DVC cache too, as after `dvc pull`, so `dvc push` can carry it on
+        sh([sys.executable, "-m", "dvc", "commit", "--force", "--quiet",
+            *[rel for rel in listed if rel.endswith(".dvc")]], dest)
     return dest
 
 

@@ -115,7 +115,8 @@ def test_load_missing_file_says_how_to_create_one(tmp_path):
         contract_mod.load(tmp_path / "none.yaml")
 
 
-def test_committed_contract_matches_the_default_dataset(project_root, project):
+def test_committed_contract_matches_the_default_dataset(project_root, new_project, tmp_path):
+    project = new_project(tmp_path)                    # this project's own params and data
     assert project.ingest() == 0
     raw = pd.read_parquet(project.path("raw.parquet"))
     c = contract_mod.load(project_root / "contract.yaml")

@@ -98,6 +98,30 @@ def test_max_failure_rate_allows_a_share_of_rows(models):
     assert run(loose, models["colour"])["passed"] is True
 
 
+def test_max_failure_rate_of_zero_fails_on_one_row():
+    test = parse({"tests": [dict(INVARIANCE, max_failure_rate=0.0)]}).tests[0]
+    assert mt._result(test, 114, 1, [], 0.0)["passed"] is False
+    assert mt._result(test, 114, 0, [], 0.0)["passed"] is True
+
+
+@pytest.mark.parametrize(("failing", "rows", "passed"), [
+    (4, 114, True),        # 3.5% on 114 rows: lower bound 1.6%, within 2% (the template's case)
+    (10, 114, False),      # 8.8%: lower bound 5.4%, shown to exceed 2%
+    (60, 2000, False),     # 3.0% on 2000 rows: lower bound 2.4%, a real excess
+    (45, 2000, True),      # 2.25%: lower bound 1.8%
+])
+def test_max_failure_rate_is_judged_with_a_small_sample_allowance(failing, rows, passed):
+    test = parse({"tests": [INVARIANCE]}).tests[0]
+    result = mt._result(test, rows, failing, [], test.max_failure_rate)
+    assert result["passed"] is passed, result
+
+
+def test_lower_bound_is_wilsons():
+    assert mt.lower_bound(0, 50) == 0.0
+    assert mt.lower_bound(4, 114) == pytest.approx(0.01576, abs=1e-4)
+    assert mt.lower_bound(114, 114) == pytest.approx(0.9768, abs=1e-3)
+
+
 def test_a_column_the_model_does_not_have_is_named(models):
     with pytest.raises(Exception, match=r"tests\[0\] \(colour does not matter\)\.column: "
                                         r"'shade' is not a model feature"):
@@ -241,9 +265,10 @@ def test_stage_assesses_a_regression_by_sex_on_diabetes(project):
     assert 0.0 <= robust["flip_rate"] <= 1.0 and robust["rows"] == 89
 
 
-def test_stage_on_a_csv_with_categories_judges_each_colour(project, mixed_csv):
+def test_stage_on_a_csv_with_categories_judges_each_colour(project, mixed_csv, example_params):
     mixed_csv(project.path("mixed.csv"))
     project.params["data"] = {"source": "mixed.csv", "target": "grade"}
+    project.params["model"] = example_params["model"]   # a classifier, whatever the project's
     project.params["evaluate"]["slices"] = ["colour"]
     project.params["evaluate"]["protected"] = ["colour"]
     project.params["evaluate"]["min_group_size"] = 5

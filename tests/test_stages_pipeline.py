@@ -123,8 +123,9 @@ def test_pipeline_two_runs_give_identical_metrics(tmp_path, new_project):
     # every stage checks all of params.yaml, so the first stage already names the bad key
     ({"split": {"test_size": "a fifth"}}, "ingest", "split.test_size: expected a number"),
 ])
-def test_pipeline_bad_params_fail_in_one_line_and_leave_no_output(project, capsys, change, stage,
-                                                                  message):
+def test_pipeline_bad_params_fail_in_one_line_and_leave_no_output(new_project, tmp_path, capsys,
+                                                                  change, stage, message):
+    project = new_project(tmp_path)       # this project's own params (a fork's too)
     stages = ["ingest", "validate", "split", "train"]
     project.params.update(change)
     for name in stages:

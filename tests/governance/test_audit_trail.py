@@ -4,7 +4,6 @@ audit` and the model card read them back from the tags."""
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +12,7 @@ import pytest
 from fake_pulls_api import FakePulls
 
 from gitops_ml.cli import main as cli
+from gitops_ml.init.plan import model_name_in, rename_model
 from gitops_ml.registry import audit, tags
 from gitops_ml.registry.state import Registry
 
@@ -58,7 +58,10 @@ def tiny_onnx() -> bytes:
 def repo(tmp_path, monkeypatch):
     root = tmp_path / "repo"
     (root / "models").mkdir(parents=True)
-    shutil.copy(PROJECT / "dvc.yaml", root / "dvc.yaml")
+    # the tiny model here is named `model`, whatever this project calls its own
+    dvc_text = (PROJECT / "dvc.yaml").read_text()
+    (root / "dvc.yaml").write_text(rename_model(
+        dvc_text, model_name_in(dvc_text, "dvc.yaml"), "model", "dvc.yaml"))
     (root / "models" / "model.json").write_text(json.dumps(META))
     (root / "models" / "model.onnx").write_bytes(tiny_onnx())
     (root / "pr_report.json").write_text(json.dumps(REPORT))

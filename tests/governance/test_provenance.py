@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from provenance_tools import REGISTRY_BIN, LocalRegistry, install_gh, new_key, sign, statement
 
+from gitops_ml.init.plan import model_name_in, rename_model
 from gitops_ml.registry import provenance, record
 
 PROJECT_ROOT = str(Path(__file__).resolve().parents[2])
@@ -45,7 +46,10 @@ class Harness:
         self.root, self.registry = root, registry
         self.namespace = f"{registry.host}/{REPOSITORY}"
         self.key, self.trusted = new_key(root.parent)
-        shutil.copy(PROJECT / "dvc.yaml", root / "dvc.yaml")
+        # the tiny model here is named `model`, whatever this project calls its own
+        dvc_text = (PROJECT / "dvc.yaml").read_text()
+        (root / "dvc.yaml").write_text(rename_model(
+            dvc_text, model_name_in(dvc_text, "dvc.yaml"), "model", "dvc.yaml"))
         shutil.copytree(PROJECT / "deploy", root / "deploy")
         (root / "project.yaml").write_text(
             f"name: churn\nmodel: model\ndescription: churn model\nimage: {self.namespace}\n")

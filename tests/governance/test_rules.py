@@ -10,7 +10,9 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
+from gitops_ml.init.yaml_edit import set_value
 from gitops_ml.report import rules
 
 PROJECT_ROOT = str(Path(__file__).resolve().parents[2])
@@ -54,20 +56,32 @@ def repo(main_repo: Path, tmp_path: Path) -> Path:
     return copy
 
 
+def floor_metric(repo: Path) -> str:
+    """A metric this project floors (the template's roc_auc; a fork's own after init)."""
+    floors = yaml.safe_load((repo / "params.yaml").read_text())["gates"]["floors"]
+    return next(iter(floors))
+
+
+def set_floors(repo: Path, floors: dict) -> None:
+    path = repo / "params.yaml"
+    path.write_text(set_value(path.read_text(), ("gates", "floors"), floors, where="params.yaml"))
+
+
 def test_pr_lowering_a_gate_is_judged_by_the_base_branchs_gate(repo, monkeypatch):
-    edit(repo, "params.yaml", r"^  floors: \{roc_auc: [0-9.]+", "  floors: {roc_auc: 0.9999")
+    metric = floor_metric(repo)
+    set_floors(repo, {metric: 0.9999})
     commit(repo, "main: a floor the model does not reach")
     git(repo, "checkout", "-qb", "pr")
-    edit(repo, "params.yaml", r"^  floors: \{roc_auc: 0.9999", "  floors: {roc_auc: 0.5")
+    set_floors(repo, {metric: 0.5})
     commit(repo, "pr: lower the floor")
     code, md, data = run_pr(repo, monkeypatch)
     assert code == 1
-    floor = next(g for g in data["gates"] if g["key"] == "gates.floors.roc_auc")
+    floor = next(g for g in data["gates"] if g["key"] == f"gates.floors.{metric}")
     assert floor["status"] == "fail" and floor["rule"] == "≥ 0.9999"
     assert data["rules"] == {"changed": True, "files": ["params.yaml (gates:)"],
                              "truncated": False}
     assert md.startswith("## 🔒 Rules changed: judged by main's rules; a code owner must approve")
-    assert "   floors:\n-    roc_auc: 0.9999\n+    roc_auc: 0.5\n" in md
+    assert f"   floors:\n-    {metric}: 0.9999\n+    {metric}: 0.5\n" in md
 
 
 def test_pr_without_rule_changes_has_no_rules_section(repo, monkeypatch):
@@ -90,17 +104,20 @@ def test_pr_changing_the_pipeline_shows_its_diff(repo, monkeypatch):
 
 
 def test_pr_relaxing_the_contract_is_judged_by_the_base_contract(repo, monkeypatch):
-    edit(repo, "contract.yaml", r"^  mean_radius: \{(.*) max: [0-9.]+\}",
-         r"  mean_radius: {\1 max: 10.0}")
+    # the first bounded number feature of this project's contract, capped below its data
+    bounded = re.compile(r"^  (\S+): \{(.*) min: ([-0-9.e+]+), max: ([-0-9.e+]+)\}", re.M)
+    column, _, low, high = bounded.search((repo / "contract.yaml").read_text()).groups()
+    tight = round(float(low) + (float(high) - float(low)) / 4, 1)
+    pattern = rf"^  {re.escape(column)}: \{{(.*) max: [-0-9.e+]+\}}"
+    edit(repo, "contract.yaml", pattern, rf"  {column}: {{\1 max: {tight}}}")
     commit(repo, "main: a tighter contract the data breaks")
     git(repo, "checkout", "-qb", "pr")
-    edit(repo, "contract.yaml", r"^  mean_radius: \{(.*) max: 10.0\}",
-         r"  mean_radius: {\1 max: 100.0}")
+    edit(repo, "contract.yaml", pattern, rf"  {column}: {{\1 max: {float(high) * 10 + 1}}}")
     commit(repo, "pr: relax it again")
     code, md, data = run_pr(repo, monkeypatch)
     gate = next(g for g in data["gates"] if g["key"] == "gates.data_contract")
     assert gate["status"] == "fail"
-    assert gate["detail"].startswith("mean_radius: less_than_or_equal_to(10.0)")
+    assert gate["detail"].startswith(f"{column}: less_than_or_equal_to({tight})")
     assert code == 1
     assert data["rules"]["files"] == ["contract.yaml"]
 

@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from fake_rulesets_api import FakeGitHub
 
+from gitops_ml.init.plan import model_name_in
+
 PROJECT_ROOT = str(Path(__file__).resolve().parents[2])
 if PROJECT_ROOT not in sys.path:   # `pipelines/` is run as `python -m`, not installed
     sys.path.insert(0, PROJECT_ROOT)
@@ -53,7 +55,9 @@ def test_rulesets_apply_creates_main_and_tag_rulesets(github, capsys):
         "CodeQL (python)", "CodeQL (actions)"}
     tags = by_name["model tags: release workflow and admins only"]
     assert tags["target"] == "tag"
-    assert tags["conditions"]["ref_name"]["include"] == ["refs/tags/model@*", "refs/tags/model#*"]
+    model = model_name_in((PROJECT / "dvc.yaml").read_text(), "dvc.yaml")   # a fork's own name
+    assert tags["conditions"]["ref_name"]["include"] == [f"refs/tags/{model}@*",
+                                                         f"refs/tags/{model}#*"]
     assert {(a["actor_type"], a["actor_id"]) for a in tags["bypass_actors"]} == {
         ("Integration", 15368), ("RepositoryRole", 5)}
     assert capsys.readouterr().out.count("created ruleset") == 2

@@ -99,13 +99,13 @@ def test_experiment_config_unknown_key_names_the_nearest():
         config.ExperimentConfig.from_params({"experiment": {"min_lfit": 0.1}})
 
 
-def test_experiment_cli_writes_json_and_markdown_from_log_files(tmp_path, project_root):
+def test_experiment_cli_writes_json_and_markdown_from_log_files(tmp_path, example_params_file):
     records, labels = simulate(7, requests=40, champion=0.8, challenger=0.9)
     log = write(records[:20], tmp_path / "logs" / "predictions-a.jsonl")
     write(records[20:], log.parent / "predictions-b.jsonl")
     labels.to_csv(tmp_path / "labels.csv", index=False)
     out_json, out_md = tmp_path / "experiment.json", tmp_path / "experiment.md"
-    base = ["experiment", "--params", str(project_root / "params.yaml"), "--log",
+    base = ["experiment", "--params", str(example_params_file), "--log",
             str(log.parent), "--out-json", str(out_json), "--out-md", str(out_md)]
     assert cli.main(base) == 0
     unlabelled = json.loads(out_json.read_text())

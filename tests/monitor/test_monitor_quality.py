@@ -24,6 +24,7 @@ def serve_and_log(repo: Path, logs: Path) -> pd.DataFrame:
     from gitops_ml.serve.settings import Settings
 
     test = pd.read_parquet(repo / "data/test.parquet")
+    test = test.sample(n=min(len(test), 500), random_state=0)   # a request per row: keep it short
     meta = json.loads((repo / "models/model.json").read_text())
     schema = FeatureSchema([Feature.from_dict(f) for f in meta["features"]],
                            reject_unknown_categories=True)
@@ -35,7 +36,7 @@ def serve_and_log(repo: Path, logs: Path) -> pd.DataFrame:
             response = client.post("/predict", json=[record], headers={"X-Request-ID": f"r{i}"})
             assert response.status_code == 200
     return pd.DataFrame({"request_id": [f"r{i}" for i in range(len(records))],
-                         "diagnosis": test[meta["target"]].to_numpy()})
+                         meta["target"]: test[meta["target"]].to_numpy()})
 
 
 def monitor(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -55,15 +56,21 @@ def test_monitor_with_labels_holds_on_true_labels_and_alarms_on_wrong_ones(repo_
     report = json.loads((repo_copy / "reports/quality.json").read_text())
     assert report["alarm"] is False and report["rows"] == len(labels)
 
-    classes = sorted(labels["diagnosis"].unique())
-    labels["diagnosis"] = labels["diagnosis"].map({classes[0]: classes[1],
-                                                   classes[1]: classes[0]})
+    target = labels.columns[1]                          # this project's own target
+    if pd.api.types.is_numeric_dtype(labels[target]) and \
+            json.loads((repo_copy / "models/model.json").read_text())["classes"] is None:
+        truth = labels[target].astype(float)            # mirrored: every error grows
+        labels[target] = truth.max() + truth.min() - truth + 10 * (truth.std() or 1.0)
+    else:                                               # every class swapped for the next
+        classes = sorted(labels[target].unique())
+        labels[target] = labels[target].map(dict(zip(classes, classes[1:] + classes[:1],
+                                                     strict=True)))
     labels.to_csv(repo_copy / "labels.csv", index=False)
     alarm = monitor(repo_copy, "--source", "logs", "--labels", "labels.csv")
     assert alarm.returncode == 3, alarm.stdout + alarm.stderr
     assert "quality: alarm" in alarm.stdout
     batch = pd.read_parquet(next((repo_copy / "data/incoming").glob("labelled-*.parquet")))
-    assert len(batch) == len(labels) and "diagnosis" in batch.columns
+    assert len(batch) == len(labels) and target in batch.columns
 
 
 def test_monitor_labels_with_a_batch_source_is_a_clear_error(repo_copy):

@@ -96,7 +96,7 @@ def test_quality_config_window_must_be_a_width():
         config.QualityConfig.from_params({"quality": {"window": "daily"}})
 
 
-def test_quality_cli_exits_3_on_alarm_and_writes_the_labelled_batch(tmp_path, project_root):
+def test_quality_cli_exits_3_on_alarm_and_writes_the_labelled_batch(tmp_path, example_params_file):
     records = []
     for i, acc in enumerate((0.99, 0.5, 0.5)):
         part, labels_i = simulate(i, requests=4, rows=25, champion=acc, start=START + i * DAY)
@@ -104,7 +104,7 @@ def test_quality_cli_exits_3_on_alarm_and_writes_the_labelled_batch(tmp_path, pr
         labels_i.to_csv(tmp_path / "labels.csv", mode="a", header=i == 0, index=False)
     log = write(records, tmp_path / "logs" / "predictions-x.jsonl")
     out = tmp_path / "quality.json"
-    code = cli.main(["quality", "--params", str(project_root / "params.yaml"), "--log",
+    code = cli.main(["quality", "--params", str(example_params_file), "--log",
                      str(log.parent), "--labels", str(tmp_path / "labels.csv"), "--out-json",
                      str(out), "--out-md", str(tmp_path / "quality.md"), "--out-batch",
                      str(tmp_path / "batch.parquet")])
@@ -115,10 +115,10 @@ def test_quality_cli_exits_3_on_alarm_and_writes_the_labelled_batch(tmp_path, pr
     assert list(batch.columns) == ["x", "diagnosis"] and len(batch) == 300
 
 
-def test_quality_labels_without_request_id_name_the_column(tmp_path, project_root):
+def test_quality_labels_without_request_id_name_the_column(tmp_path, example_params_file):
     pd.DataFrame({"diagnosis": ["benign"]}).to_csv(tmp_path / "labels.csv", index=False)
     write(simulate(0, requests=1)[0], tmp_path / "log.jsonl")
-    code = cli.main(["quality", "--params", str(project_root / "params.yaml"), "--log",
+    code = cli.main(["quality", "--params", str(example_params_file), "--log",
                      str(tmp_path / "log.jsonl"), "--labels", str(tmp_path / "labels.csv"),
                      "--out-json", str(tmp_path / "q.json"), "--out-md", str(tmp_path / "q.md")])
     assert code == 2

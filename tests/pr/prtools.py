@@ -64,9 +64,19 @@ def set_param(repo: Path, pattern: str, replacement: str) -> None:
 
 
 def remove_dvc_outputs(repo: Path) -> None:
-    """Make the repo look like a fresh CI checkout: no DVC cache, no git-ignored outputs."""
+    """Make the repo look like a fresh CI checkout: no DVC cache, no git-ignored outputs, but
+    the data `dvc add` tracks (CI pulls it before anything runs)."""
+    from repo_tools import dvc_tracked
+
+    tracked = [rel for rel in subprocess.run(["git", "ls-files"], cwd=repo, capture_output=True,
+                                             text=True, check=True).stdout.split()
+               if rel.endswith(".dvc")]
+    kept = {rel: (repo / rel).read_bytes() for rel in dvc_tracked(repo, tracked)
+            if (repo / rel).is_file()}
     shutil.rmtree(repo / ".dvc" / "cache", ignore_errors=True)
     sh(["git", "clean", "-q", "-f", "-d", "-X", "--", "data", "models"], repo)
+    for rel, content in kept.items():
+        (repo / rel).write_bytes(content)
 
 
 def branch(repo: Path, name: str = "pr") -> None:

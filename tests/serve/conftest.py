@@ -66,7 +66,9 @@ def _build(root: Path, params: dict[str, Any]) -> BuiltModel:
 def _params(default: dict[str, Any], **data: Any) -> dict[str, Any]:
     params = copy.deepcopy(default)
     params["data"].update(data)
-    params["evaluate"].update({"slices": [], "importance_repeats": 0})
+    # the project's positive class and protected columns name its own data, not these
+    params["evaluate"].update({"slices": [], "importance_repeats": 0, "positive_class": None,
+                               "protected": []})
     return params
 
 

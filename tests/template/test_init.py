@@ -13,6 +13,7 @@ from repo_tools import sh
 from gitops_ml import cli, identity
 from gitops_ml.errors import UserError
 from gitops_ml.init import command
+from gitops_ml.init.plan import CI_TEMPLATE_START, TEMPLATE_ONLY
 from gitops_ml.init.yaml_edit import set_value
 from gitops_ml.report.gates import GatesConfig
 
@@ -97,6 +98,19 @@ def test_init_writes_identity_data_contract_and_model_name(with_csv):
     assert "`grade-model` predicts `grade` (multiclass)" in Path("docs/intended_use.md").read_text()
 
 
+def test_init_leaves_out_the_templates_own_machinery(with_csv, project_root, capsys):
+    # every path listed is in the template (a renamed one would silently stay in forks)
+    assert all((project_root / p).exists() for p in TEMPLATE_ONLY)
+    assert CI_TEMPLATE_START in (project_root / ".ci/run").read_text()
+    assert init(*GOOD) == 0
+    assert not [p for p in TEMPLATE_ONLY if (with_csv / p).exists()]
+    ci_run = with_csv / ".ci/run"
+    assert "template-only" not in ci_run.read_text() and "tests/template" not in ci_run.read_text()
+    assert ci_run.read_text().rstrip().endswith("uv run --frozen --group ray pytest -n0 -m ray")
+    assert ci_run.stat().st_mode & 0o111            # still executable
+    assert "template: removed its own machinery (tests/template, " in capsys.readouterr().out
+
+
 def _uncommented(text: str) -> str:
     """The starter with its commented examples switched on (what a team does first)."""
     lines = [line[1:] if line.startswith("#  ") else ("" if line.startswith("#") else line)
@@ -143,7 +157,7 @@ def test_init_keeps_every_comment_of_params_yaml(with_csv):
               if "#" in line]
     assert init(*GOOD) == 0
     after = [line.split("#", 1)[1] for line in Path("params.yaml").read_text().splitlines()
-             if "#" in line]
+             if "#" in line and "# init: the first model" not in line]   # init's own, added
     assert after == before
 
 
@@ -172,9 +186,14 @@ def test_init_from_github_names_the_project_after_the_repository(fork, monkeypat
     assert (ident.name, ident.model, ident.owner) == ("churn-model-v2", "churn-model-v2", "Acme")
     assert ident.description == "Predicts churn for Acme's subscribers."
     # the data is unchanged, so its contract, gates and committed results stay
-    changed = {line[3:] for line in status(fork).splitlines()}
+    changed = {next((p for p in TEMPLATE_ONLY if line[3:].startswith(p)), line[3:])
+               for line in status(fork).splitlines()}
     assert changed == {"README.md", "docs/intended_use.md", "dvc.yaml", "project.yaml",
-                       ".github/CODEOWNERS"}      # the owner reviews changes to the rules
+                       ".github/CODEOWNERS",      # the owner reviews changes to the rules
+                       ".ci/run"} | {             # the template's machinery goes, but for the
+                          p for p in TEMPLATE_ONLY if not p.startswith(".github/workflows/")}
+    # workflow files the workflow token may not delete
+    assert all((fork / p).is_file() for p in TEMPLATE_ONLY if p.startswith(".github/workflows/"))
     assert "/uv.lock          @Acme\n" in (fork / ".github" / "CODEOWNERS").read_text()
 
 
@@ -287,8 +306,10 @@ def test_init_excludes_ids_slices_by_a_real_category_and_names_the_positive_clas
     params = yaml.safe_load(Path("params.yaml").read_text())
     assert params["evaluate"]["slices"] == ["purpose"]
     assert params["gates"]["max_slice_gap"]["column"] == "purpose"
-    assert params["gates"]["floors"] == {}
-    assert "gates.floors left empty" in out
+    # floors and the flip-rate ceiling come from the first model, with the numbers in a comment
+    assert set(params["gates"]["floors"]) == {"roc_auc", "accuracy"}
+    assert "gates: init: the first model (LogisticRegression, " in out
+    assert "# init: the first model (LogisticRegression, " in Path("params.yaml").read_text()
     # the rarer class, whether params.yaml has the key yet or not
     assert "init: evaluate.positive_class: bad (the rarer class" in out
     if "positive_class" in params["evaluate"]:
@@ -316,3 +337,31 @@ def test_init_keeps_an_estimator_that_fits_the_task(with_csv):
     model = yaml.safe_load(Path("params.yaml").read_text())["model"]
     assert model["estimator"] == "sklearn.linear_model.LogisticRegression"
     assert model["params"] == {"C": 1.0, "max_iter": 2000}
+
+
+def test_calibrated_gates_leave_standard_errors_of_room():
+    from gitops_ml.init.calibrate import FirstModel, gates
+
+    first = FirstModel("sklearn.linear_model.Ridge", 10788, {"r2": 0.9189, "rmse": 1135.2},
+                       0.2778, 6000)
+    floors, flip, comment = gates(first, "regression")
+    assert floors == {"r2": 0.89}              # 0.9189 - 0.02 (3 SE is 0.008), rounded down
+    assert flip == 0.30                        # 0.2778 + 3 * sqrt(.2778 * .7222 / 6000) = 0.2951
+    assert comment.startswith("init: the first model (Ridge, 10788 test rows) scored r2 0.919, "
+                              "flip rate 0.278;")
+    small = FirstModel("sklearn.linear_model.LogisticRegression", 17,
+                       {"accuracy": 0.7059, "f1_macro": 0.6}, 0.0, 51)
+    floors, flip, _ = gates(small, "multiclass")
+    assert floors == {"accuracy": 0.37, "f1_macro": 0.24}   # 3 SE on 17 rows: 0.33, 0.36
+    assert flip == 0.02
+
+
+def test_calibrated_regression_limits_widen_to_a_standard_error_on_few_rows():
+    from gitops_ml.init.calibrate import FirstModel, regression_limits
+
+    limits = {"accuracy": {"abs": 0.02}, "log_loss": {"abs": 0.03}}
+    small = FirstModel("e", 17, {"accuracy": 0.7059, "log_loss": 0.7}, None, 0)
+    assert regression_limits(small, limits) == {"accuracy": {"abs": 0.12},   # se 0.1105
+                                                "log_loss": {"abs": 0.03}}
+    large = FirstModel("e", 2000, {"accuracy": 0.97, "log_loss": 0.1}, None, 0)
+    assert regression_limits(large, limits) == limits

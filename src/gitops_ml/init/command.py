@@ -166,7 +166,7 @@ def main(args: argparse.Namespace) -> None:
             values[field_] = given
         elif not args.non_interactive:
             values[field_] = ask(prompt, values[field_], _check_for(field_), piped=piped)
-    plan = make_plan(Answers(**values), paths, root=root)
+    plan = make_plan(Answers(**values), paths, root=root, keep_workflows=args.from_github)
     add_starter(plan, paths)   # model_tests.yaml, when the data changed
     if plan.empty:
         print(f"init: {values['name']} is already set up this way; nothing to change")
