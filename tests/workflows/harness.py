@@ -6,13 +6,15 @@ runner image `act-runner:local` (../shared/tools/act-runner-image), with:
   (`--local-repository OWNER/REPO@SHA=DIR`); a pin without a stand-in stops the run;
 - GITHUB_SERVER_URL/GITHUB_API_URL/GH_HOST pointing at tests/workflows/fakegithub.py under the
   names `github.localhost` / `api.github.localhost` (mapped to its loopback address);
-- a GITHUB_TOKEN minted for the run with the permissions the workflow asks for, read-only for a
-  fork's pull request (as GitHub does), and no secrets, variables or OIDC for forks;
-- the runner's OIDC endpoint (ACTIONS_ID_TOKEN_REQUEST_URL) only where GitHub offers one;
+- a GITHUB_TOKEN that holds, while each job runs, exactly that job's permissions
+  (tests/workflows/permissions.py; read-only for a fork's pull request, as GitHub does), and no
+  secrets, variables or OIDC for forks;
+- the runner's OIDC endpoint (ACTIONS_ID_TOKEN_REQUEST_URL) answering only the job running now,
+  and only if it has `id-token: write` (GitHub sets the variable in no other job);
 - the locked environment prebuilt once per uv.lock (`locked_env_image`), in the role of
   setup-uv's cache: every job's `uv sync --frozen` finds it installed and only adds the project.
-GitHub's own trigger rules stay with the caller (tests/workflows/test_scenarios.py), which
-starts the next workflow the way GitHub would, and never for a push made with GITHUB_TOKEN.
+GitHub's own trigger rules stay with the caller (tests/workflows/flows.py and the scenarios),
+which starts the next workflow the way GitHub would, and never for a push made with GITHUB_TOKEN.
 """
 
 from __future__ import annotations
@@ -27,25 +29,21 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
-from fakegithub import API_HOST, GIT_HOST, FakeGitHub
+from fakegithub import API_HOST, GIT_HOST, FakeGitHub, repo_id
+from permissions import job_permissions
 
 PROJECT = Path(__file__).resolve().parents[2]
 ACTIONS = Path(__file__).resolve().parent / "actions"
 RUNNER_IMAGE = os.environ.get("ACT_RUNNER_IMAGE", "act-runner:local")
 PIN = re.compile(r"^([^/@\s]+/[^/@\s]+)(?:/[^@\s]*)?@([0-9a-f]{40})$")
 _run_ids = itertools.count(int(time.time()) % 100000 * 10)
-
-
-def repo_id(full_name: str) -> int:
-    """A repository's numeric id (stable, as GitHub's)."""
-    return zlib.crc32(full_name.encode()) % 10**8
 
 
 def act_binary() -> str | None:
@@ -138,28 +136,6 @@ def stand_in(action: str, sha: str) -> Path:
     if not any(sha in text for text in texts):
         raise AssertionError(f"{action}@{sha}: no stand-in under {ACTIONS} for that commit")
     return folder
-
-
-def token_permissions(workflow_text: str, fork: bool) -> dict[str, str]:
-    """The union of the jobs' permissions (act has one token per run); a fork's pull request
-    gets read at most (docs: "Permissions for the GITHUB_TOKEN", pull requests from forks)."""
-    doc = yaml.safe_load(workflow_text)
-    perms: dict[str, str] = {}
-    blocks = [doc.get("permissions") or {}] + [
-        (job.get("permissions") if "permissions" in job else doc.get("permissions")) or {}
-        for job in (doc.get("jobs") or {}).values()]
-    for block in blocks:
-        if isinstance(block, str):   # read-all / write-all
-            block = {k: block.split("-")[0] for k in ("contents", "issues", "pull-requests",
-                                                      "actions", "packages", "id-token")}
-        for scope, level in block.items():
-            key = scope.replace("-", "_")
-            if level == "write" or perms.get(key) != "write":
-                perms[key] = level
-    if fork:
-        perms = {k: "read" for k, v in perms.items() if v != "none" and k != "id_token"}
-    perms.setdefault("metadata", "read")
-    return perms
 
 
 @dataclass
@@ -304,8 +280,10 @@ class Harness:
                                              "name": repo.split("/")[1]},
                    "sender": {"login": actor}}
         (work / "event.json").write_text(json.dumps(payload))
-        perms = token_permissions(text, fork)
-        token = self.github.add_token(f"ghs_{secrets.token_hex(8)}", "workflow", perms)
+        doc = yaml.safe_load(text)
+        perms = {job: job_permissions(doc, job, fork=fork, default=info.workflow_permissions)
+                 for job in doc.get("jobs") or {}}
+        token = self.github.add_token(f"ghs_{secrets.token_hex(8)}", "workflow", {})
         runtime = self.github.add_token(f"rt_{secrets.token_hex(8)}", "runtime",
                                         {"actions": "read"})
         host = self.github.address
@@ -332,6 +310,7 @@ class Harness:
             env["GITHUB_BASE_REF"] = payload["pull_request"]["base"]["ref"]
         if not fork:   # GitHub offers no OIDC token to a fork's pull request
             oidc = self.github.add_token(f"oidc_{secrets.token_hex(8)}", "oidc", {})
+            self.github.tokens[oidc].run = token
             env["ACTIONS_ID_TOKEN_REQUEST_URL"] = f"http://{API_HOST}/_runner/oidc?run={run_id}"
             env["ACTIONS_ID_TOKEN_REQUEST_TOKEN"] = oidc
             for name, value in (secrets_ or {}).items():
@@ -343,12 +322,8 @@ class Harness:
         for action, pin in sorted(set(pins(text))):
             cmd += ["--local-repository", f"{action}@{pin}={stand_in(action, pin)}"]
         start = time.monotonic()
-        proc = subprocess.run(cmd, cwd=work / "workspace", capture_output=True, text=True,
-                              timeout=1800, check=False,
-                              env={**os.environ, "PATH": f"{Path(sys.executable).parent}"
-                                                         f"{os.pathsep}{os.environ['PATH']}"})
+        returncode, log = self._act(cmd, work / "workspace", token, perms)
         seconds = time.monotonic() - start
-        log = proc.stdout + proc.stderr
         (work / "act.log").write_text(log)
         jobs = {}
         for match in re.finditer(r"^\[([^\]]+)\]\s+🏁\s+Job (succeeded|failed)", log, re.M):
@@ -356,4 +331,46 @@ class Harness:
                 else "failure"
         for match in re.finditer(r"^\[([^\]]+)\]\s+❌\s+Failure - Main", log, re.M):
             jobs[match.group(1).strip()] = "failure"
-        return Run(workflow, event_name, run_id, proc.returncode, log, seconds, jobs)
+        return Run(workflow, event_name, run_id, returncode, log, seconds, jobs)
+
+    def _act(self, cmd: list[str], cwd: Path, token: str,
+             perms: dict[str, dict[str, str]]) -> tuple[int, str]:
+        """Run act, reading its log as it goes, and give the run's token the permissions of the
+        job act is running now.
+
+        GitHub mints a GITHUB_TOKEN per job; act hands one token to every job of a run. With
+        `--concurrent-jobs 1` act runs one job at a time and logs `[JOB] 🚀  Start image=` before
+        the job's container starts and `[JOB] 🏁  Job succeeded|failed` after its last step, so
+        the fake switches the token to that job's permissions between those two lines
+        (FakeGitHub.start_job). Chosen over one Docker network per run, which would tell the jobs
+        apart by their containers' addresses: act's job containers use the host's network (the
+        smoke test reaches the served container on 127.0.0.1, pipelines/smoke.py), so they share
+        one address.
+        """
+        start = re.compile(r"^\[([^\]]+)\]\s+🚀\s+Start image=")
+        done = re.compile(r"^\[([^\]]+)\]\s+🏁\s+Job (succeeded|failed)")
+        lines: list[str] = []
+        path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+        proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                text=True, env={**os.environ, "PATH": path})
+        killer = threading.Timer(1800, proc.kill)
+        killer.start()
+        try:
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                lines.append(line)
+                if match := start.match(line):
+                    job = match.group(1).strip()
+                    if job not in perms:
+                        raise AssertionError(f"act started job {job!r}, not in the workflow")
+                    self.github.start_job(token, job, perms[job])
+                elif done.match(line):
+                    self.github.start_job(token, None, {})
+            returncode = proc.wait()
+        finally:
+            killer.cancel()
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            self.github.start_job(token, None, {})
+        return returncode, "".join(lines)
