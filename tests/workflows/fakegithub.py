@@ -34,6 +34,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+from localtrust import SigningKey, registry_token
+
 GIT_HOST, API_HOST = "github.localhost", "api.github.localhost"
 FORBIDDEN = "Resource not accessible by integration"
 # https://docs.github.com/en/repositories/managing-your-repositorys-settings-and-features/
@@ -96,6 +98,12 @@ class Token:
     login: str = "github-actions[bot]"
     job: str | None = None
     run: str | None = None
+    # a run's GITHUB_TOKEN: the repository and workflow it belongs to (what GitHub's OIDC token
+    # claims: repository, job_workflow_ref path, ref), so the Sigstore stand-in certifies only
+    # statements naming them
+    repository: str | None = None
+    workflow: str | None = None
+    ref: str | None = None
 
     def may(self, scope: str, level: str = "read") -> bool:
         have = self.permissions.get(scope, "none")
@@ -143,6 +151,11 @@ class FakeGitHub:
         self.events_file = root / "push-events.jsonl"
         self.lock = threading.Lock()
         self._ids = 1000
+        # ghcr.io's token service and Sigstore's signing, with local keys (localtrust.py)
+        self.registry_key = SigningKey.create(root / "trust", "registry-token")
+        self.sigstore_key = SigningKey.create(root / "trust", "sigstore")
+        self.registry_service = "registry.localhost"
+        self.oidc_issued: dict[str, dict[str, Any]] = {}
         self._server: ThreadingHTTPServer | None = None
 
     # ---- set-up used by the harness ---------------------------------------------------------
@@ -358,7 +371,9 @@ class _Handler(BaseHTTPRequestHandler):
     def _any(self) -> None:
         host = (self.headers.get("Host") or "").split(":")[0]
         try:
-            if host == API_HOST:
+            if urlsplit(self.path).path == "/_registry/token":
+                self._registry_token()
+            elif host == API_HOST:
                 self._api()
             else:
                 self._git()
@@ -404,6 +419,48 @@ class _Handler(BaseHTTPRequestHandler):
         if token is None:   # https://docs.github.com/en/rest/authentication (401 Bad credentials)
             raise ApiError(401, "Bad credentials")
         return token
+
+    # ---- the registry's token service, as ghcr.io's -------------------------------------------
+    def _registry_token(self) -> None:
+        """GET /_registry/token?service=&scope=repository:NAME:push,pull (Distribution's token
+        authentication, https://distribution.github.io/distribution/spec/auth/token/), with
+        Basic USER:GITHUB_TOKEN as `docker login` stores it. As ghcr.io documents for
+        GITHUB_TOKEN (https://docs.github.com/en/packages/managing-github-packages-using-github-
+        actions-workflows/publishing-and-installing-a-package-with-github-actions
+        #authenticating-to-package-registries-on-github): push needs `packages: write` and a
+        package of the token's own repository, pull `packages: read`; a public package is pulled
+        anonymously. Anything not granted is left out of `access`, so the registry answers
+        "denied"; a bad credential is a 401, as `docker login` reports it."""
+        query = {k: v[-1] for k, v in parse_qs(urlsplit(self.path).query).items()}
+        auth = self.headers.get("Authorization", "")
+        token: Token | None = None
+        if auth:
+            scheme, _, value = auth.partition(" ")
+            secret = base64.b64decode(value).decode().partition(":")[2] \
+                if scheme.lower() == "basic" else value
+            token = self.github.tokens.get(secret)
+            if token is None:
+                self._json(401, {"errors": [{"code": "UNAUTHORIZED",
+                                             "message": "authentication required"}]})
+                return
+        access = []
+        for scope in query.get("scope", "").split():
+            kind, _, rest = scope.partition(":")
+            name, _, actions = rest.rpartition(":")
+            granted = []
+            for action in actions.split(","):
+                if action == "pull" and (token is None or token.may("packages", "read")
+                                         or token.kind == "user"):
+                    granted.append("pull")
+                elif action == "push" and token is not None and (
+                        token.kind == "user" or (token.may("packages", "write") and
+                                                 name.startswith(f"{token.repository}".lower()))):
+                    granted.append("push")
+            if kind == "repository" and granted:
+                access.append({"type": "repository", "name": name, "actions": granted})
+        jwt = registry_token(self.github.registry_key, "fakegithub", self.github.registry_service,
+                             token.login if token else "anonymous", access)
+        self._json(200, {"token": jwt, "access_token": jwt, "expires_in": 600})
 
     # ---- git smart HTTP (git http-backend, as GitHub serves https://github.com/OWNER/REPO.git) -
     def _git(self) -> None:
@@ -480,8 +537,44 @@ class _Handler(BaseHTTPRequestHandler):
                 job = run.job if run else None
                 raise ApiError(403, f"Unable to get ACTIONS_ID_TOKEN_REQUEST_URL env variable: "
                                     f"job {job!r} has no `id-token: write` permission")
-            self._json(200, {"value": f"oidc.{query.get('run', '')}.{run.job}."
-                                      f"{query.get('audience', '')}"})
+            # the claims GitHub's OIDC token carries (https://docs.github.com/en/actions/
+            # security-for-github-actions/security-hardening-your-deployments/
+            # about-security-hardening-with-openid-connect#understanding-the-oidc-token)
+            claims = {"iss": "https://token.actions.githubusercontent.com",
+                      "aud": query.get("audience", ""), "repository": run.repository,
+                      "repository_owner": (run.repository or "").split("/")[0],
+                      "job_workflow_ref": f"{run.repository}/{run.workflow}@{run.ref}",
+                      "workflow_ref": f"{run.repository}/{run.workflow}@{run.ref}",
+                      "ref": run.ref, "job": run.job, "run_id": query.get("run", "")}
+            jwt = self.github.sigstore_key.jwt(claims)
+            self.github.oidc_issued[jwt] = claims
+            self._json(200, {"value": jwt})
+            return
+        if path == "/_runner/sigstore/sign" and self.command == "POST":
+            # Not public REST: Sigstore's Fulcio + signing, reduced to "sign this DSSE payload"
+            # for the bearer of an OIDC token this server issued (so for a job with
+            # `id-token: write`). Fulcio certifies the identity in that token, so the statement
+            # must name its repository, workflow and ref (the certificate's SAN and source
+            # repository extensions), or it is refused.
+            bearer = (self.headers.get("Authorization") or "").partition(" ")[2]
+            claims = self.github.oidc_issued.get(bearer)
+            if claims is None:
+                raise ApiError(401, "signing needs an OIDC token from ACTIONS_ID_TOKEN_REQUEST_URL")
+            body = json.loads(self._body() or b"{}")
+            payload = base64.b64decode(body.get("payload", ""))
+            try:
+                workflow = json.loads(payload)["predicate"]["buildDefinition"][
+                    "externalParameters"]["workflow"]
+                named = (f"{'/'.join(workflow['repository'].split('/')[-2:])}/"
+                         f"{workflow['path']}@{workflow['ref']}")
+            except (KeyError, TypeError, ValueError):
+                raise ApiError(400, "the payload is not a SLSA v1 workflow statement") from None
+            if named != claims["job_workflow_ref"]:
+                raise ApiError(400, f"the statement names {named}, the OIDC token "
+                                    f"{claims['job_workflow_ref']}")
+            t = body["payloadType"].encode()
+            pae = b"DSSEv1 %d %s %d %s" % (len(t), t, len(payload), payload)
+            self._json(200, {"sig": base64.b64encode(self.github.sigstore_key.sign(pae)).decode()})
             return
         if path == "/_runner/artifacts" and self.command == "POST":
             # Not public REST: what actions/upload-artifact sends to the runner's results

@@ -31,6 +31,8 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,8 +43,9 @@ from permissions import job_permissions
 
 PROJECT = Path(__file__).resolve().parents[2]
 ACTIONS = Path(__file__).resolve().parent / "actions"
+TESTS = Path(__file__).resolve().parents[1]
 RUNNER_IMAGE = os.environ.get("ACT_RUNNER_IMAGE", "act-runner:local")
-PIN = re.compile(r"^([^/@\s]+/[^/@\s]+)(?:/[^@\s]*)?@([0-9a-f]{40})$")
+PIN = re.compile(r"^([^/@\s]+/[^/@\s]+(?:/[^@\s]*)?)@([0-9a-f]{40})$")
 _run_ids = itertools.count(int(time.time()) % 100000 * 10)
 
 
@@ -115,27 +118,47 @@ def locked_env_image(project: Path = PROJECT) -> str:
     return tag
 
 
-def pins(workflow_text: str) -> list[tuple[str, str]]:
-    """(owner/repo, sha) of every `uses:` in a workflow, skipped steps included."""
+@dataclass(frozen=True)
+class Pin:
+    """One `uses: OWNER/REPO[/PATH]@SHA # vX.Y.Z` of a workflow."""
+
+    uses: str        # OWNER/REPO[/PATH]
+    sha: str
+    major: str       # "v7" from the "# v7.0.1" comment Dependabot keeps up to date
+
+    @property
+    def repo(self) -> str:
+        return "/".join(self.uses.split("/")[:2])
+
+
+def pins(workflow_text: str) -> list[Pin]:
+    """Every `uses:` of a workflow, skipped steps included: pinned to a full commit SHA with the
+    release's version in a comment (the form Dependabot bumps: SHA and comment together)."""
     found = []
-    for job in (yaml.safe_load(workflow_text).get("jobs") or {}).values():
-        for step in job.get("steps") or []:
-            if "uses" in step:
-                match = PIN.match(step["uses"])
-                if not match:
-                    raise AssertionError(f"not pinned to a commit: {step['uses']}")
-                found.append((match.group(1), match.group(2)))
+    for line in workflow_text.splitlines():
+        match = re.match(r"^\s*(?:-\s*)?uses:\s*(\S+)(.*)$", line)
+        if not match or match.group(1).startswith("./"):
+            continue
+        pin = PIN.match(match.group(1))
+        version = re.match(r"^\s*#\s*(v\d+)(?:\.\d+)*\s*$", match.group(2))
+        if not pin or not version:
+            raise AssertionError(f"not pinned to a commit with a `# vX.Y.Z` comment: "
+                                 f"{line.strip()}")
+        found.append(Pin(pin.group(1), pin.group(2), version.group(1)))
     return found
 
 
-def stand_in(action: str, sha: str) -> Path:
-    """Our stand-in for `action`; its action.yml names the release commit it stands in for."""
-    folder = ACTIONS / action
-    # an action in a subfolder (github/codeql-action/init) has its action.yml there
-    texts = [f.read_text() for f in sorted(folder.rglob("action.yml"))] if folder.is_dir() else []
-    if not any(sha in text for text in texts):
-        raise AssertionError(f"{action}@{sha}: no stand-in under {ACTIONS} for that commit")
-    return folder
+def stand_in(pin: Pin) -> Path:
+    """Our stand-in for the action's major release, keyed by action and major version (not by
+    commit, so a Dependabot bump within a major needs no change here): the repository folder
+    under tests/workflows/actions, whose action.yml (the one at the `uses:` path) opens with
+    `# Stand-in for OWNER/REPO[/PATH] vMAJOR`."""
+    action_yml = ACTIONS / pin.uses / "action.yml"
+    first = action_yml.read_text().splitlines()[0] if action_yml.is_file() else ""
+    if not re.match(rf"^# Stand-in for {re.escape(pin.uses)} {pin.major}\b", first):
+        raise AssertionError(f"{pin.uses}@{pin.sha} # {pin.major}: no stand-in for that major "
+                             f"release under {ACTIONS} (`{first}`)")
+    return ACTIONS / pin.repo
 
 
 @dataclass
@@ -179,6 +202,20 @@ class Harness:
                                     check=True).stdout.strip())
         return cls(root, github, cache, image=locked_env_image())
 
+    def gh_wrapper(self) -> Path:
+        """`gh` for the job containers, first on PATH (/usr/local/bin): `gh attestation verify`
+        goes to tests/gh_attestation_double.py (the runner image's gh has no `attestation`
+        command, and Sigstore is out of reach), every other command to the real /usr/bin/gh."""
+        wrapper = self.root / "gh-wrapper"
+        wrapper.write_text('#!/bin/sh\n'
+                           'if [ "$1" = attestation ] && [ "$2" = verify ]; then\n'
+                           f'  exec {LOCKED_VENV}/bin/python /opt/gh-double/'
+                           'gh_attestation_double.py "$@"\n'
+                           'fi\n'
+                           'exec /usr/bin/gh "$@"\n')
+        wrapper.chmod(0o755)
+        return wrapper
+
     def stop(self) -> None:
         self.github.stop()
         if self.registry_proc is not None:
@@ -198,14 +235,22 @@ class Harness:
             "version": 0.1, "log": {"level": "warn"},
             "storage": {"filesystem": {"rootdirectory": str(self.root / "registry")},
                         "delete": {"enabled": True}},
-            "http": {"addr": f"127.0.0.1:{port}"}}))
+            "http": {"addr": f"127.0.0.1:{port}"},
+            # a login is needed to push, as on ghcr.io: the local GitHub is the token service
+            # (FakeGitHub._registry_token), reached by the Docker daemon on the loopback
+            "auth": {"token": {"realm": f"http://{self.github.address}:{self.github.port}"
+                                        f"/_registry/token",
+                               "service": self.github.registry_service, "issuer": "fakegithub",
+                               "rootcertbundle": str(self.github.registry_key.cert)}}}))
         self.registry_proc = subprocess.Popen(["docker-registry", "serve", str(config)],
                                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         for _ in range(50):
             try:
-                import urllib.request
                 urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/", timeout=1)
-                return f"127.0.0.1:{port}"
+            except urllib.error.HTTPError as exc:   # 401 with the Bearer challenge: up
+                if exc.code == 401:
+                    return f"127.0.0.1:{port}"
+                raise
             except OSError:
                 time.sleep(0.2)
         raise AssertionError("docker-registry did not start")
@@ -245,7 +290,6 @@ class Harness:
 
     def github_get(self, path: str, token: str | None = None) -> Any:
         """GET on the local GitHub's REST API from the host, as a client would."""
-        import urllib.request
         headers = {"Host": API_HOST, **({"Authorization": f"token {token}"} if token else {})}
         req = urllib.request.Request(f"http://{self.github.address}{path}", headers=headers)
         return json.loads(urllib.request.urlopen(req).read())
@@ -284,6 +328,9 @@ class Harness:
         perms = {job: job_permissions(doc, job, fork=fork, default=info.workflow_permissions)
                  for job in doc.get("jobs") or {}}
         token = self.github.add_token(f"ghs_{secrets.token_hex(8)}", "workflow", {})
+        self.github.tokens[token].repository = repo
+        self.github.tokens[token].workflow = f".github/workflows/{workflow}"
+        self.github.tokens[token].ref = ref
         runtime = self.github.add_token(f"rt_{secrets.token_hex(8)}", "runtime",
                                         {"actions": "read"})
         host = self.github.address
@@ -295,7 +342,9 @@ class Harness:
                "--actor", actor, "--concurrent-jobs", "1",
                "--container-options",
                f"--add-host={GIT_HOST}:{host} --add-host={API_HOST}:{host} "
-               f"-v {uv_bin}:/opt/host-uv:ro -v {self.uv_cache}:/opt/uv-cache",
+               f"-v {uv_bin}:/opt/host-uv:ro -v {self.uv_cache}:/opt/uv-cache "
+               f"-v {self.gh_wrapper()}:/usr/local/bin/gh:ro -v {TESTS}:/opt/gh-double:ro "
+               f"-v {self.github.sigstore_key.public.parent}:/opt/trust:ro",
                "-s", f"GITHUB_TOKEN={token}"]
         env = {"GITHUB_SERVER_URL": f"http://{GIT_HOST}", "GITHUB_API_URL": f"http://{API_HOST}",
                "GITHUB_GRAPHQL_URL": f"http://{API_HOST}/graphql", "GH_HOST": GIT_HOST,
@@ -304,7 +353,8 @@ class Harness:
                "GITHUB_REF_NAME": ref.rsplit("/", 1)[-1] if not ref.startswith("refs/pull/")
                else ref.removeprefix("refs/"),
                "GITHUB_REF_TYPE": "tag" if ref.startswith("refs/tags/") else "branch",
-               "ACTIONS_RUNTIME_TOKEN": runtime}
+               "ACTIONS_RUNTIME_TOKEN": runtime,
+               "GH_DOUBLE_TRUSTED_KEY": f"/opt/trust/{self.github.sigstore_key.public.name}"}
         if event_name == "pull_request":
             env["GITHUB_HEAD_REF"] = payload["pull_request"]["head"]["ref"]
             env["GITHUB_BASE_REF"] = payload["pull_request"]["base"]["ref"]
@@ -319,8 +369,8 @@ class Harness:
                 cmd += ["--var", f"{name}={value}"]
         for name, value in env.items():
             cmd += ["--env", f"{name}={value}"]
-        for action, pin in sorted(set(pins(text))):
-            cmd += ["--local-repository", f"{action}@{pin}={stand_in(action, pin)}"]
+        for pin in sorted({(p.repo, p.sha, stand_in(p)) for p in pins(text)}):
+            cmd += ["--local-repository", f"{pin[0]}@{pin[1]}={pin[2]}"]
         start = time.monotonic()
         returncode, log = self._act(cmd, work / "workspace", token, perms)
         seconds = time.monotonic() - start

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import base64
+import re
 from pathlib import Path
 
 import pytest
-from harness import ACTIONS, pins, stand_in
+from harness import ACTIONS, Pin, pins, stand_in
 
 from pipelines import gitpush
 
@@ -15,8 +16,30 @@ WORKFLOWS = Path(__file__).resolve().parents[2] / ".github" / "workflows"
 
 @pytest.mark.parametrize("path", sorted(WORKFLOWS.glob("*.yml")), ids=lambda p: p.name)
 def test_harness_has_a_stand_in_for_every_pinned_action(path: Path) -> None:
-    for action, sha in pins(path.read_text()):
-        assert stand_in(action, sha) == ACTIONS / action
+    for pin in pins(path.read_text()):
+        assert re.fullmatch(r"[0-9a-f]{40}", pin.sha)
+        assert stand_in(pin) == ACTIONS / pin.repo
+
+
+def test_harness_stand_in_survives_a_dependabot_bump_within_a_major() -> None:
+    # Dependabot rewrites the SHA and the version comment together
+    text = (WORKFLOWS / "pr.yml").read_text()
+    [first] = pins(text)[:1]
+    bumped = re.sub(rf"{first.sha} # {first.major}\.\d+\.\d+",
+                    f"{'f' * 40} # {first.major}.99.0", text, count=1)
+    [moved] = pins(bumped)[:1]
+    assert (moved.sha, moved.major) == ("f" * 40, first.major)
+    assert stand_in(moved) == stand_in(first)
+
+
+def test_harness_refuses_a_major_without_a_stand_in_and_an_unpinned_action() -> None:
+    [first] = pins((WORKFLOWS / "pr.yml").read_text())[:1]
+    with pytest.raises(AssertionError, match="no stand-in for that major"):
+        stand_in(Pin(first.uses, first.sha, "v999"))
+    with pytest.raises(AssertionError, match="not pinned to a commit"):
+        pins(f"    - uses: {first.uses}@{first.major}\n")
+    with pytest.raises(AssertionError, match="not pinned to a commit"):
+        pins(f"    - uses: {first.uses}@{first.sha}\n")
 
 
 def test_gitpush_puts_the_token_in_a_header_not_the_url() -> None:
