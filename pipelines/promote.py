@@ -26,10 +26,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from gitops_ml import identity
 from gitops_ml.errors import UserError
 from gitops_ml.registry import artifact, provenance, tags
 from gitops_ml.registry.state import Registry
+from pipelines import image
 from pipelines.register import github_output
 
 
@@ -50,32 +50,35 @@ def add_provenance_args(parser: argparse.ArgumentParser) -> None:
                             "image (default: $GITHUB_REPOSITORY)")
     group.add_argument("--project", type=Path, default=Path("project.yaml"),
                        help="its `image` names the registry namespace (default: "
-                            "ghcr.io/<owner>/<repo>)")
+                            "$IMAGE_REGISTRY or ghcr.io, then /<owner>/<repo>; "
+                            "pipelines.image decides it for publishing too)")
     group.add_argument("--branch", default=default_branch(),
                        help="the default branch the main workflow must have run on (default: "
                             "the repository's, from the Actions event; else main)")
     group.add_argument("--allow-unattested", action="store_true",
+                       default=os.environ.get("ALLOW_UNATTESTED") == "true",
                        help="deploy versions registered without an attestation (a private "
-                            "repository without them), with a warning")
+                            "repository without them), with a warning (default: "
+                            "$ALLOW_UNATTESTED == true; promote.yml sets it from the "
+                            "repository variable ALLOW_UNATTESTED)")
     group.add_argument("--no-verify", action="store_true",
                        help="skip the provenance checks: a local trial only; no workflow "
                             "passes it")
 
 
-def verify_provenance(args: argparse.Namespace, registry: Registry, image: str) -> None:
-    """Refuse (UserError, one line) unless `image` may deploy; print warnings."""
+def verify_provenance(args: argparse.Namespace, registry: Registry, ref: str) -> None:
+    """Refuse (UserError, one line) unless image `ref` may deploy; print warnings."""
     if args.no_verify:
-        print(f"{Path(sys.argv[0]).stem}: warning: --no-verify: provenance of {image} not checked",
+        print(f"{Path(sys.argv[0]).stem}: warning: --no-verify: provenance of {ref} not checked",
               file=sys.stderr)
         return
     if not args.repository or args.repository.count("/") != 1:
         raise UserError(f"--repository: expected OWNER/REPO (or $GITHUB_REPOSITORY), "
                         f"got {args.repository!r}")
-    image_repo = (identity.load(args.project).image if args.project.is_file() else "") \
-        or f"ghcr.io/{args.repository.lower()}"
+    image_repo = image.decide(args.project, {**os.environ, "GITHUB_REPOSITORY": args.repository})
     policy = provenance.Policy(args.repository, image_repo, branch=args.branch,
                                allow_unattested=args.allow_unattested)
-    for warning in provenance.verify(registry, image, policy):
+    for warning in provenance.verify(registry, ref, policy):
         print(f"::warning::{warning}", file=sys.stderr)
 
 

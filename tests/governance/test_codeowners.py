@@ -23,7 +23,7 @@ def owned_paths(text: str) -> list[str]:
 
 def test_codeowners_covers_every_rule_path_and_deploy():
     owned = owned_paths(CODEOWNERS.read_text())
-    for path in (*rules.RULE_PATHS, "params.yaml", "deploy/"):
+    for path in (*rules.RULE_PATHS, "params.yaml", "model_tests.yaml", "deploy/"):
         assert f"/{path}" in owned, path
     assert owned == list(codeowners.PATHS)
 

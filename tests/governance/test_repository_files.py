@@ -14,6 +14,11 @@ import pytest
 import yaml
 
 PROJECT = Path(__file__).resolve().parents[2]
+if str(PROJECT) not in sys.path:   # `pipelines/` is run as `python -m`, not installed
+    sys.path.insert(0, str(PROJECT))
+
+from pipelines import verdict  # noqa: E402
+
 WORKFLOWS = PROJECT / ".github" / "workflows"
 SECURITY_FLOW = WORKFLOWS / "security.yml"
 PINNED = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$")
@@ -71,6 +76,15 @@ def test_security_workflow_has_least_privilege_and_pinned_actions():
     assert steps[-1]["run"] == "uv audit --frozen --preview-features audit-command"
 
 
+def test_codeql_uploads_each_language_under_its_own_category():
+    job = yaml.safe_load(SECURITY_FLOW.read_text())["jobs"]["codeql"]
+    assert job["strategy"]["matrix"]["language"] == ["python", "actions"]
+    assert job["strategy"]["fail-fast"] is False
+    steps = {s["uses"].split("@")[0]: s.get("with") or {} for s in job["steps"] if "uses" in s}
+    assert steps["github/codeql-action/init"]["languages"] == "${{ matrix.language }}"
+    assert steps["github/codeql-action/analyze"]["category"] == "/language:${{ matrix.language }}"
+
+
 @pytest.mark.parametrize("command", [
     ["zizmor", "--offline", str(SECURITY_FLOW)],
     ["check-jsonschema", "--builtin-schema", "vendor.github-workflows", str(SECURITY_FLOW)],
@@ -86,7 +100,13 @@ def _job_contexts() -> set[str]:
     names = set()
     for path in WORKFLOWS.glob("*.yml"):
         for job_id, job in (yaml.safe_load(path.read_text()).get("jobs") or {}).items():
-            names.add(job.get("name", job_id))
+            name = job.get("name", job_id)
+            matrix = (job.get("strategy") or {}).get("matrix") or {}
+            # a one-axis matrix: one check per value, `${{ matrix.<axis> }}` filled in
+            for axis, values in matrix.items():
+                names.update(name.replace(f"${{{{ matrix.{axis} }}}}", str(v)) for v in values)
+            if not matrix:
+                names.add(name)
     return names
 
 
@@ -94,7 +114,7 @@ def test_main_ruleset_requires_checks_that_workflows_report():
     ruleset = json.loads((PROJECT / ".github" / "rulesets" / "main.json").read_text())
     rules = {r["type"]: r.get("parameters") for r in ruleset["rules"]}
     required = {c["context"] for c in rules["required_status_checks"]["required_status_checks"]}
-    assert required <= _job_contexts()
+    assert required <= _job_contexts() | {verdict.CONTEXT}
     assert rules["pull_request"]["require_code_owner_review"] is True
 
 
@@ -113,3 +133,23 @@ def test_installer_is_hash_pinned_in_the_dockerfile():
     pins = (PROJECT / ".ci" / "uv-requirements.txt").read_text()
     assert re.search(r"^uv==\d+\.\d+\.\d+ \\$", pins, flags=re.M)
     assert len(re.findall(r"--hash=sha256:[0-9a-f]{64}", pins)) >= 2
+
+
+def test_main_ruleset_requires_the_verdict_judged_by_the_default_branch():
+    # the PR job runs the pull request's own pr.yml and pipelines/: its success is not required;
+    # the status pr-comment.yml posts from the default branch's code is, and only GitHub Actions
+    # (app 15368) may set it
+    ruleset = json.loads((PROJECT / ".github" / "rulesets" / "main.json").read_text())
+    rules = {r["type"]: r.get("parameters") for r in ruleset["rules"]}
+    checks = rules["required_status_checks"]["required_status_checks"]
+    assert {"context": verdict.CONTEXT, "integration_id": 15368} in checks
+    assert "Reproduce, compare with the base branch, gate" not in {c["context"] for c in checks}
+    flow = yaml.safe_load((WORKFLOWS / "pr-comment.yml").read_text())
+    job = flow["jobs"]["verdict"]
+    assert job["permissions"] == {"actions": "read", "contents": "read", "statuses": "write"}
+    checkout = job["steps"][0]
+    assert checkout["with"]["ref"] == "${{ github.event.repository.default_branch }}"
+    post = job["steps"][-1]
+    assert post["env"]["CONTEXT"] == verdict.CONTEXT and "statuses/$HEAD_SHA" in post["run"]
+    assert post["if"] == "${{ !cancelled() }}"
+    assert post["env"]["STATE"] == "${{ steps.verdict.outputs.state || 'error' }}"

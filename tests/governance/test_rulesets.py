@@ -47,9 +47,10 @@ def test_rulesets_apply_creates_main_and_tag_rulesets(github, capsys):
     assert rules["pull_request"]["require_code_owner_review"] is True
     assert rules["pull_request"]["required_approving_review_count"] == 1
     assert {c["context"] for c in rules["required_status_checks"]["required_status_checks"]} == {
-        "Reproduce, compare with the base branch, gate",
+        "gitops-ml / model gates",
         "Lock file, ruff, hadolint, zizmor, workflow schema",
-        "Tests (README's command, Ray, fork test)", "Dependency audit", "CodeQL"}
+        "Tests (README's command, Ray, fork test)", "Dependency audit", "CodeQL (python)",
+        "CodeQL (actions)"}
     tags = by_name["model tags: release workflow and admins only"]
     assert tags["target"] == "tag"
     assert tags["conditions"]["ref_name"]["include"] == ["refs/tags/model@*", "refs/tags/model#*"]

@@ -88,3 +88,25 @@ def test_cache_actions_are_pinned_to_the_same_release():
                           (WORKFLOWS / "pr.yml").read_text() + (WORKFLOWS / "main.yml")
                           .read_text()))
     assert pins == {("27d5ce7f107fe9357f9df03efb73ab90386fccae", "v5.0.5")}
+
+
+def test_jobs_holding_runner_credentials_run_the_default_branch_code():
+    # launch holds REPO_TOKEN, teardown the cloud role, runner decides the machine: none of them
+    # may run the pull request's pipelines/runner.py
+    jobs = workflow("pr.yml")["jobs"]
+    for name in ("runner", "launch", "teardown"):
+        [checkout] = steps_using(jobs[name], "actions/checkout")
+        assert checkout["with"]["ref"] == "${{ github.event.repository.default_branch }}", name
+
+
+def test_every_setup_cml_pins_cml_without_vega():
+    versions = set()
+    for path in sorted(WORKFLOWS.glob("*.yml")):
+        for name, job in (yaml.safe_load(path.read_text()).get("jobs") or {}).items():
+            for step in steps_using(job, "iterative/setup-cml"):
+                options = step.get("with") or {}
+                assert options.get("vega") is False, (path.name, name)
+                assert re.fullmatch(r"v\d+\.\d+\.\d+", str(options.get("version"))), \
+                    (path.name, name)
+                versions.add(options["version"])
+    assert len(versions) == 1, versions   # one CML across the workflows

@@ -49,10 +49,43 @@ def test_promote_workflow_ignores_registrations_and_unassignments(tag):
 
 
 def test_promote_workflow_grants_permissions_per_job_only():
+    # gh attestation verify reads the attestations API and the image manifest in GHCR
+    # (https://cli.github.com/manual/gh_attestation_verify): both jobs verify
     assert FLOW["permissions"] == {}
     jobs = FLOW["jobs"]
-    assert jobs["resolve"]["permissions"] == {"contents": "read"}
-    assert jobs["deploy"]["permissions"] == {"contents": "write"}
+    assert jobs["resolve"]["permissions"] == {"contents": "read", "attestations": "read",
+                                              "packages": "read"}
+    assert jobs["deploy"]["permissions"] == {"contents": "write", "attestations": "read",
+                                             "packages": "read"}
+
+
+def _steps_index(job: str, predicate) -> list[int]:
+    return [i for i, step in enumerate(FLOW["jobs"][job]["steps"]) if predicate(step)]
+
+
+@pytest.mark.parametrize("job", ["resolve", "deploy"])
+def test_promote_workflow_verifying_steps_get_a_token_and_a_registry_login(job):
+    verifying = _steps_index(job, lambda s: "pipelines.promote" in s.get("run", "")
+                             or "deploy/deploy.sh" in s.get("run", ""))
+    logins = _steps_index(job, lambda s: "docker/login-action" in s.get("uses", ""))
+    naming = _steps_index(job, lambda s: "pipelines.image name --login" in s.get("run", ""))
+    assert len(verifying) == 1 and len(logins) == 1 and len(naming) == 1
+    steps = FLOW["jobs"][job]["steps"]
+    # gh refuses to run in Actions without GH_TOKEN
+    assert steps[verifying[0]]["env"]["GH_TOKEN"] == "${{ github.token }}"
+    assert naming[0] < logins[0] < verifying[0]
+    login = steps[logins[0]]["with"]
+    assert login["registry"] == f"${{{{ steps.{steps[naming[0]]['id']}.outputs.registry }}}}"
+    # the workflow token logs in to ghcr.io only; any other registry takes the secrets
+    assert "'ghcr.io' && secrets.GITHUB_TOKEN || secrets.REGISTRY_PASSWORD" in login["password"]
+
+
+@pytest.mark.parametrize("job", ["resolve", "deploy"])
+def test_promote_workflow_takes_the_namespace_and_unattested_rule_from_variables(job):
+    for step in FLOW["jobs"][job]["steps"]:
+        if "pipelines.promote" in step.get("run", "") or "deploy.sh" in step.get("run", ""):
+            assert step["env"]["IMAGE_REGISTRY"] == "${{ vars.IMAGE_REGISTRY }}"
+            assert step["env"]["ALLOW_UNATTESTED"] == "${{ vars.ALLOW_UNATTESTED }}"
 
 
 def test_promote_workflow_deploys_through_the_stages_environment():
@@ -162,11 +195,15 @@ def _rollback_flow(repo: ModelRepo, tmp_path: Path, monkeypatch: pytest.MonkeyPa
            "GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": f"url.{remote}.insteadOf",
            "GIT_CONFIG_VALUE_0": push_url}
     context = {"github.ref_name": "model#prod#3", "github.token": "tok",
-               "github.event.repository.default_branch": "main"}
+               "github.event.repository.default_branch": "main",
+               "vars.IMAGE_REGISTRY": "", "vars.ALLOW_UNATTESTED": "",
+               # the local registry is not ghcr.io: the workflow needs the registry secrets
+               "secrets.REGISTRY_USERNAME != '' && secrets.REGISTRY_PASSWORD != ''": "true"}
 
     resolved = run_job("resolve", repo.root, env, context, tmp_path)
-    assert resolved == {"artifact": "model", "stage": "prod", "version": "v1.0.0",
-                        "image": images[0], "deploy": "true"}
+    assert resolved.pop("name") == namespace
+    assert resolved == {"registry": local.host, "artifact": "model", "stage": "prod",
+                        "version": "v1.0.0", "image": images[0], "deploy": "true"}
     context.update({f"needs.resolve.outputs.{k}": v for k, v in resolved.items()})
     run_job("deploy", repo.root, env, context, tmp_path)
 
@@ -175,3 +212,12 @@ def _rollback_flow(repo: ModelRepo, tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert f"image: {images[0]}" in release
     assert git(remote, "log", "-1", "--format=%s", "deploy/prod") == "Deploy model@v1.0.0 to prod"
     assert git(remote, "log", "-1", "--format=%s", "main") != "Deploy model@v1.0.0 to prod"
+
+
+@pytest.mark.parametrize(("value", "allowed"), [("true", True), ("", False), ("yes", False)])
+def test_promote_allows_unattested_versions_only_when_the_variable_is_true(value, allowed,
+                                                                          monkeypatch):
+    from pipelines import promote
+
+    monkeypatch.setenv("ALLOW_UNATTESTED", value)
+    assert promote.build_parser().parse_args(["--tag", "model#prod#1"]).allow_unattested is allowed

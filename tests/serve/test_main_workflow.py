@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from gitops_ml.errors import UserError
 from pipelines import image
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -138,9 +139,110 @@ def test_register_runs_only_for_a_new_version_after_publish_with_its_digest():
     reproduce = " ".join(s.get("run", "") for s in jobs["reproduce"]["steps"])
     assert "python -m pipelines.register plan --stamp" in reproduce
     register = jobs["register"]
-    assert register["needs"] == ["reproduce", "publish"]
-    assert register["if"] == "${{ needs.reproduce.outputs.register == 'true' }}"
+    assert register["needs"] == ["reproduce", "publish", "attest"]
+    condition = " ".join(register["if"].split())
+    assert "needs.reproduce.outputs.register == 'true'" in condition
+    assert "needs.publish.result == 'success'" in condition
     step = register["steps"][-1]
     assert step["env"]["DIGEST"] == "${{ needs.publish.outputs.digest }}"
-    assert 'pipelines.register apply --version "$VERSION" --image "$IMAGE" --digest "$DIGEST"' \
-        in step["run"]
+    assert 'pipelines.register apply --version "$VERSION" --image "$IMAGE"' in step["run"]
+    assert '--digest "$DIGEST"' in step["run"]
+
+
+def test_register_records_the_audit_trail_of_the_merged_pull_request():
+    jobs = workflow()["jobs"]
+    register = jobs["register"]
+    assert register["permissions"] == {"contents": "write", "pull-requests": "read"}
+    step = register["steps"][-1]
+    assert "--approvals-from-github" in step["run"]
+    assert "--report reports/pr_report.json" in step["run"]
+    assert step["env"]["GH_TOKEN"] == "${{ github.token }}"
+    # the report the flag reads travels from the reproduce job, which wrote it
+    upload = next(s for s in jobs["reproduce"]["steps"]
+                  if "actions/upload-artifact" in s.get("uses", ""))
+    assert "reports/pr_report.json" in upload["with"]["path"].split()
+
+
+def test_register_records_no_attestation_exactly_when_attest_did_not_run():
+    register = workflow()["jobs"]["register"]
+    condition = " ".join(register["if"].split())
+    # a failed attest registers nothing: a record saying `attested` would refuse every deploy
+    assert "(needs.attest.result == 'success' || needs.attest.result == 'skipped')" in condition
+    step = register["steps"][-1]
+    assert step["env"]["ATTESTED"] == "${{ needs.attest.result == 'success' }}"
+    for attested, flagged in (("true", False), ("false", True)):
+        argv = subprocess.run(
+            ["bash", "-c", step["run"].replace("uv run --frozen python -m pipelines.register",
+                                               "printf '%s\\n'").split("python3 -m")[0]],
+            env={"ATTESTED": attested, "PATH": "/usr/bin:/bin"}, capture_output=True,
+            text=True, check=True).stdout.split()
+        assert ("--no-attestation" in argv) is flagged
+
+
+def test_image_namespace_defaults_to_ghcr_and_the_repository_in_lowercase():
+    assert image.namespace("", "Octo/Gitops-ML") == "ghcr.io/octo/gitops-ml"
+
+
+def test_image_namespace_takes_the_registry_variable_for_the_repository():
+    assert image.namespace("", "octo/x", "127.0.0.1:5000") == "127.0.0.1:5000/octo/x"
+
+
+def test_image_namespace_prefers_project_image_when_the_variable_agrees():
+    assert image.namespace("reg.example/team/x", "octo/x", "reg.example") == "reg.example/team/x"
+    assert image.namespace("reg.example/team/x", "octo/x") == "reg.example/team/x"
+
+
+def test_image_namespace_refuses_a_project_image_on_another_registry_than_the_variable():
+    with pytest.raises(UserError, match="project.yaml image 'ghcr.io/team/x' is not on "
+                                        "IMAGE_REGISTRY '127.0.0.1:5000'"):
+        image.namespace("ghcr.io/team/x", "octo/x", "127.0.0.1:5000")
+
+
+def test_image_name_refuses_a_foreign_registry_without_its_secrets(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("GITHUB_REPOSITORY", "octo/x")
+    monkeypatch.setenv("IMAGE_REGISTRY", "reg.example")
+    monkeypatch.delenv("GITHUB_OUTPUT", raising=False)
+    project = tmp_path / "project.yaml"
+    assert image.main(["name", "--login", "--project", str(project)]) == 2
+    assert "set repository secrets REGISTRY_USERNAME and REGISTRY_PASSWORD" in \
+        capsys.readouterr().err
+    monkeypatch.setenv("REGISTRY_CREDENTIALS", "true")
+    assert image.main(["name", "--login", "--project", str(project)]) == 0
+    assert capsys.readouterr().out == "name=reg.example/octo/x\nregistry=reg.example\n"
+
+
+def test_image_name_logs_in_to_ghcr_with_the_workflow_token(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("GITHUB_REPOSITORY", "Octo/X")
+    monkeypatch.delenv("IMAGE_REGISTRY", raising=False)
+    monkeypatch.delenv("REGISTRY_CREDENTIALS", raising=False)
+    monkeypatch.delenv("GITHUB_OUTPUT", raising=False)
+    assert image.main(["name", "--login", "--project", str(tmp_path / "none.yaml")]) == 0
+    assert capsys.readouterr().out == "name=ghcr.io/octo/x\nregistry=ghcr.io\n"
+
+
+def test_attest_logs_in_to_the_published_registry_before_pushing_the_attestation():
+    # https://github.com/actions/attest-build-provenance#container-image: the login is in the
+    # job that pushes the attestation
+    steps = workflow()["jobs"]["attest"]["steps"]
+    uses = [s.get("uses", "").split("@")[0] for s in steps]
+    login, attest = uses.index("docker/login-action"), uses.index("actions/attest-build-provenance")
+    assert login < attest and steps[attest]["with"]["push-to-registry"] is True
+    assert steps[login]["with"]["registry"] == "${{ needs.publish.outputs.registry }}"
+    assert workflow()["jobs"]["publish"]["outputs"]["registry"] == \
+        "${{ steps.image.outputs.registry }}"
+
+
+def test_publish_takes_the_namespace_from_the_one_decision_promote_verifies_against():
+    steps = workflow()["jobs"]["publish"]["steps"]
+    naming = next(s for s in steps if s.get("id") == "image")
+    assert "python -m pipelines.image name --login" in naming["run"]
+    assert naming["env"]["IMAGE_REGISTRY"] == "${{ vars.IMAGE_REGISTRY }}"
+    # nothing else in the workflow composes an image name or a registry
+    text = MAIN.read_text()
+    assert "github.repository }}/" not in text and "'ghcr.io' }}" not in text
+    assert "${REPOSITORY,,}" not in text
+    meta = next(s for s in steps if s.get("id") == "meta")["with"]
+    assert meta["images"] == "${{ steps.image.outputs.name }}"
+    login = next(s for s in steps if "docker/login-action" in s.get("uses", ""))["with"]
+    assert login["registry"] == "${{ steps.image.outputs.registry }}"
+    assert "'ghcr.io' && secrets.GITHUB_TOKEN || secrets.REGISTRY_PASSWORD" in login["password"]

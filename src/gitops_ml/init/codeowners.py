@@ -14,9 +14,9 @@ from gitops_ml.errors import UserError
 
 # The paths whose changes need the owner's review; the rules (src/gitops_ml/report/rules.py),
 # where deploys come from, and what builds the image.
-PATHS = ("/params.yaml", "/contract.yaml", "/pipelines/", "/.github/", "/src/gitops_ml/report/",
-         "/src/gitops_ml/contract.py", "/deploy/", "/dvc.yaml", "/Dockerfile", "/pyproject.toml",
-         "/uv.lock")
+PATHS = ("/params.yaml", "/contract.yaml", "/model_tests.yaml", "/pipelines/", "/.github/",
+         "/src/gitops_ml/report/", "/src/gitops_ml/contract.py", "/deploy/", "/dvc.yaml",
+         "/Dockerfile", "/pyproject.toml", "/uv.lock")
 OWNER = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})(?:/[A-Za-z0-9._-]+)?$")
 
 
