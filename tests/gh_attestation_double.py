@@ -211,8 +211,7 @@ def verify(argv: list[str], env: dict[str, str]) -> str:
     predicate = flags.get("--predicate-type", SLSA_V1)
     found = attestations(env, flags["--repo"], digest, predicate)
     if not found:
-        raise Failed(f"✗ Loading attestations from GitHub API failed: no attestations found "
-                     f"for subject {digest}")
+        raise Failed(f"✗ No attestations found for subject {digest}")
     with open(env["GH_DOUBLE_TRUSTED_KEY"], "rb") as fh:
         key = serialization.load_pem_public_key(fh.read())
     assert isinstance(key, ec.EllipticCurvePublicKey)
