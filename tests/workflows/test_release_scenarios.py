@@ -39,6 +39,15 @@ def repo(hub: Harness, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return clone
 
 
+def registry_settings(hub: Harness) -> dict[str, Any]:
+    """The local registry as a repository configures a registry other than ghcr.io (README):
+    variable IMAGE_REGISTRY, secrets REGISTRY_USERNAME/REGISTRY_PASSWORD (a person's token that
+    may push packages; the local registry's token service is the local GitHub)."""
+    return {"variables": {"IMAGE_REGISTRY": state["registry"]},
+            "secrets_": {"REGISTRY_USERNAME": "octocat",
+                         "REGISTRY_PASSWORD": hub.user_token("octocat")}}
+
+
 def push_event(hub: Harness, before: str, after: str, ref: str = "refs/heads/main") -> dict:
     # https://docs.github.com/en/webhooks/webhook-events-and-payloads#push
     return {"ref": ref, "before": before, "after": after, "created": before == ZERO,
@@ -81,8 +90,7 @@ def template_init_names_the_project_and_its_push_starts_nothing(hub: Harness, re
 def main_on_the_first_push_publishes_and_registers(hub: Harness, repo: Path) -> None:
     first = state["first"]
     run = hub.run("main.yml", "push", push_event(hub, ZERO, first), repo=REPO,
-                  ref="refs/heads/main", sha=first,
-                  variables={"IMAGE_REGISTRY": state["registry"]})
+                  ref="refs/heads/main", sha=first, **registry_settings(hub))
     assert run.jobs == {"reproduce": "success", "publish": "success", "register": "success",
                         "attest": "success"}, run.log[-6000:]
     tags = subprocess.run(["git", "-C", str(hub.github.git_dir(REPO)), "for-each-ref",
@@ -115,8 +123,10 @@ def promote_on_a_stage_tag_deploys_the_recorded_digest(hub: Harness, repo: Path)
     run = hub.run("promote.yml", "push",
                   push_event(hub, ZERO, hub.github.rev(REPO, f"refs/tags/{stage_tag}"),
                              ref=f"refs/tags/{stage_tag}"),
-                  repo=REPO, ref=f"refs/tags/{stage_tag}", sha=main, workflow_ref=main)
+                  repo=REPO, ref=f"refs/tags/{stage_tag}", sha=main, workflow_ref=main,
+                  **registry_settings(hub))
     assert run.jobs == {"resolve": "success", "deploy": "success"}, run.log[-5000:]
+    assert "✓ Verification succeeded!" in run.log      # provenance verified before deploying
     release = hub.file_at(REPO, "refs/heads/deploy/prod", "deploy/overlays/prod/release.yaml")
     assert f"{state['image']}@{state['digest']}" in release, release
     assert hub.github.rev(REPO, "refs/heads/main") == main   # the protected branch untouched
