@@ -21,7 +21,8 @@ def offline_base_images(dockerfile: str, given: list[str]) -> list[str]:
     A build arg the workflow sets itself is left alone."""
     out = []
     try:
-        text = open(dockerfile).read()
+        with open(dockerfile) as fh:
+            text = fh.read()
     except OSError:
         return out
     for name, image, _digest in re.findall(r"^ARG\s+(\w+)=(\S+?)@(sha256:[0-9a-f]{64})\s*$",
