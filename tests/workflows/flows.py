@@ -11,6 +11,7 @@ from harness import PROJECT, Harness, Run, repo_id
 from repo_tools import git_repo_of_tracked_files
 
 BOT = "github-actions[bot]"
+DEPENDABOT = "dependabot[bot]"
 WATERMARK = 'CML watermark gitops-ml PR report'
 
 
@@ -53,7 +54,10 @@ def pull_request_run(hub: Harness, pr: dict[str, Any], action: str = "opened",
     """pr.yml on `pull_request`: the workflow file and code as of the PR head (GitHub uses the
     merge commit; the PR branches here are based on the current main, so they agree)."""
     base = pr["base"]["repo"]["full_name"]
-    is_fork = pr["head"]["repo"]["full_name"] != base
+    # Dependabot's pull requests run like a fork's: a read-only GITHUB_TOKEN and no Actions
+    # secrets (https://docs.github.com/en/code-security/dependabot/troubleshooting-dependabot/
+    # troubleshooting-dependabot-on-github-actions#restrictions-when-dependabot-triggers-events)
+    is_fork = pr["head"]["repo"]["full_name"] != base or pr["user"]["login"] == DEPENDABOT
     payload = {"action": action, "number": pr["number"], "pull_request": pr}
     return hub.run("pr.yml", "pull_request", payload, repo=base,
                    ref=f"refs/pull/{pr['number']}/merge", sha=pr["merge_commit_sha"],

@@ -202,6 +202,12 @@ class Harness:
                                     check=True).stdout.strip())
         return cls(root, github, cache, image=locked_env_image())
 
+    def cache_service(self, repo: str) -> Path:
+        """The repository's Actions cache (the actions/cache stand-in scopes it by ref)."""
+        folder = self.root / "actions-cache" / repo
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+
     def gh_wrapper(self) -> Path:
         """`gh` for the job containers, first on PATH (/usr/local/bin): `gh attestation verify`
         goes to tests/gh_attestation_double.py (the runner image's gh has no `attestation`
@@ -344,7 +350,8 @@ class Harness:
                f"--add-host={GIT_HOST}:{host} --add-host={API_HOST}:{host} "
                f"-v {uv_bin}:/opt/host-uv:ro -v {self.uv_cache}:/opt/uv-cache "
                f"-v {self.gh_wrapper()}:/usr/local/bin/gh:ro -v {TESTS}:/opt/gh-double:ro "
-               f"-v {self.github.sigstore_key.public.parent}:/opt/trust:ro",
+               f"-v {self.github.sigstore_key.public.parent}:/opt/trust:ro "
+               f"-v {self.cache_service(repo)}:/opt/actions-cache",
                "-s", f"GITHUB_TOKEN={token}"]
         env = {"GITHUB_SERVER_URL": f"http://{GIT_HOST}", "GITHUB_API_URL": f"http://{API_HOST}",
                "GITHUB_GRAPHQL_URL": f"http://{API_HOST}/graphql", "GH_HOST": GIT_HOST,

@@ -7,6 +7,7 @@ comment on the pull request.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from pathlib import Path
@@ -15,6 +16,7 @@ import pytest
 import yaml
 from flows import (
     BOT,
+    DEPENDABOT,
     WATERMARK,
     comment_run,
     comments,
@@ -23,7 +25,7 @@ from flows import (
     push_branch,
     seed,
 )
-from harness import Harness
+from harness import Harness, pins
 
 pytestmark = [pytest.mark.workflows, pytest.mark.xdist_group("workflows")]
 REPO = "acme/ml"
@@ -94,6 +96,28 @@ def test_fork_pr_gets_no_secrets_or_oidc_and_still_its_comment(
     assert "should-not-reach-a-fork" not in run.log
     posted = comment_run(hub, run, pr)
     assert posted.jobs == {"comment": "success"}, posted.log[-3000:]
+    [comment] = comments(hub, REPO, pr["number"])
+    assert comment["body"].startswith("## ✅ Model check passed")
+
+
+def test_dependabot_pr_bumping_one_action_pin_goes_green(hub: Harness, base: Path) -> None:
+    # What Dependabot's github-actions updater pushes: one `uses:` with a new release commit and
+    # the version comment moved with it (stand-ins are keyed by major version, not commit).
+    hub.git(base, "switch", "-q", "main")
+    text = (base / ".github/workflows/pr.yml").read_text()
+    pin = pins(text)[0]
+    line = next(ln for ln in text.splitlines() if f"{pin.uses}@{pin.sha} #" in ln)
+    new_sha = hashlib.sha1(f"{pin.uses} next release".encode()).hexdigest()
+    bumped_line = re.sub(r"@[0-9a-f]{40} # (v\d+)\.\d+\.\d+", rf"@{new_sha} # \g<1>.99.0", line)
+    bumped = text.replace(line, bumped_line, 1)
+    assert bumped != text
+    push_branch(hub, base, "dependabot/github_actions/bump", {".github/workflows/pr.yml": bumped},
+                f"Bump {pin.uses} to {pin.major}.99.0", login="dependabot")
+    pr = hub.github.open_pull(REPO, REPO, "dependabot/github_actions/bump", user=DEPENDABOT)
+    run = pull_request_run(hub, pr)
+    assert run.jobs == {"runner": "success", "report": "success"}, run.log[-3000:]
+    assert f"{pin.repo}@{new_sha}" in run.log             # the bumped pin is what ran
+    assert comment_run(hub, run, pr).jobs == {"comment": "success"}
     [comment] = comments(hub, REPO, pr["number"])
     assert comment["body"].startswith("## ✅ Model check passed")
 
