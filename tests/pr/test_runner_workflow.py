@@ -110,3 +110,22 @@ def test_every_setup_cml_pins_cml_without_vega():
                     (path.name, name)
                 versions.add(options["version"])
     assert len(versions) == 1, versions   # one CML across the workflows
+
+
+def test_main_reproduces_on_the_runner_a_pull_request_would_get():
+    main, pr = workflow("main.yml")["jobs"], workflow("pr.yml")["jobs"]
+    reproduce = main["reproduce"]
+    assert reproduce["needs"] == ["runner", "launch"]
+    assert reproduce["runs-on"] == "${{ fromJSON(needs.runner.outputs.runs-on) }}"
+    assert reproduce["timeout-minutes"] == \
+        "${{ fromJSON(needs.runner.outputs.timeout-minutes) }}"
+    assert "needs.launch.result" in reproduce["if"] and "!cancelled()" in reproduce["if"]
+    # the same choice, launch and teardown as pr.yml's (no fork guard: main is never a fork)
+    assert main["runner"]["steps"][-1]["run"] == pr["runner"]["steps"][-1]["run"]
+    assert main["runner"]["steps"][-1]["env"] == {"TRAIN_RUNNER": "${{ vars.TRAIN_RUNNER }}"}
+    for name in ("launch", "teardown"):
+        assert main[name]["steps"] == pr[name]["steps"], name
+        assert main[name]["environment"] == pr[name]["environment"]
+        assert main[name]["permissions"] == pr[name]["permissions"]
+    assert main["teardown"]["needs"] == ["runner", "launch", "reproduce"]
+    assert main["teardown"]["if"] == pr["teardown"]["if"]
