@@ -56,7 +56,7 @@ def test_monitor_with_drift_opens_one_issue_and_one_pr_whose_checks_run(
     assert hub.github.dispatches == []
     checks = pull_request_run(hub, pr)
     assert checks.jobs == {"runner": "success", "report": "success"}, checks.log[-4000:]
-    assert comment_run(hub, checks, pr).jobs == {"comment": "success"}
+    assert comment_run(hub, checks, pr).jobs == {"comment": "success", "verdict": "success"}
     [comment] = comments(hub, REPO, pr["number"])
     assert comment["body"].startswith("## ")
 

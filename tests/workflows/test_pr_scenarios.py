@@ -47,7 +47,8 @@ def test_pr_passing_gates_gets_one_comment_updated_on_the_next_push(hub: Harness
     first = pull_request_run(hub, pr)
     assert first.jobs == {"runner": "success", "report": "success"}, first.log[-3000:]
     posted = comment_run(hub, first, pr)
-    assert posted.jobs == {"comment": "success"}, posted.log[-3000:]
+    assert posted.jobs == {"comment": "success", "verdict": "success"}, posted.log[-3000:]
+    assert required_status(hub, pr["head"]["sha"]) == {"gitops-ml / model gates": "success"}
     [comment] = comments(hub, REPO, pr["number"])
     assert comment["user"]["login"] == BOT
     assert comment["body"].startswith("## ✅ Model check passed")
@@ -58,7 +59,7 @@ def test_pr_passing_gates_gets_one_comment_updated_on_the_next_push(hub: Harness
     second_sha = hub.github.sync_pull_ref(pr)
     second = pull_request_run(hub, pr, action="synchronize")
     assert second.jobs == {"runner": "success", "report": "success"}, second.log[-3000:]
-    assert comment_run(hub, second, pr).jobs == {"comment": "success"}
+    assert comment_run(hub, second, pr).jobs == {"comment": "success", "verdict": "success"}
     [updated] = comments(hub, REPO, pr["number"])
     assert updated["id"] == comment["id"]
     assert f"Report for `{second_sha[:7]}`" in updated["body"]
@@ -73,7 +74,8 @@ def test_pr_failing_a_gate_is_red_and_the_comment_names_the_gate(hub: Harness,
     pr = hub.github.open_pull(REPO, REPO, "strict-floor")
     run = pull_request_run(hub, pr)
     assert run.jobs == {"runner": "success", "report": "failure"}, run.log[-3000:]
-    assert comment_run(hub, run, pr).jobs == {"comment": "success"}
+    assert comment_run(hub, run, pr).jobs == {"comment": "success", "verdict": "success"}
+    assert required_status(hub, pr["head"]["sha"]) == {"gitops-ml / model gates": "failure"}
     [comment] = comments(hub, REPO, pr["number"])
     assert comment["body"].startswith("## ❌ Model check failed")
     assert "blocked by `roc_auc floor`" in comment["body"]
@@ -95,9 +97,10 @@ def test_fork_pr_gets_no_secrets_or_oidc_and_still_its_comment(
     assert "AWS credentials for the DVC remote" not in _steps_run(run.log)
     assert "should-not-reach-a-fork" not in run.log
     posted = comment_run(hub, run, pr)
-    assert posted.jobs == {"comment": "success"}, posted.log[-3000:]
+    assert posted.jobs == {"comment": "success", "verdict": "success"}, posted.log[-3000:]
     [comment] = comments(hub, REPO, pr["number"])
     assert comment["body"].startswith("## ✅ Model check passed")
+    assert required_status(hub, sha) == {"gitops-ml / model gates": "success"}
 
 
 def test_dependabot_pr_bumping_one_action_pin_goes_green(hub: Harness, base: Path) -> None:
@@ -117,23 +120,58 @@ def test_dependabot_pr_bumping_one_action_pin_goes_green(hub: Harness, base: Pat
     run = pull_request_run(hub, pr)
     assert run.jobs == {"runner": "success", "report": "success"}, run.log[-3000:]
     assert f"{pin.repo}@{new_sha}" in run.log             # the bumped pin is what ran
-    assert comment_run(hub, run, pr).jobs == {"comment": "success"}
+    assert comment_run(hub, run, pr).jobs == {"comment": "success", "verdict": "success"}
     [comment] = comments(hub, REPO, pr["number"])
     assert comment["body"].startswith("## ✅ Model check passed")
+    assert required_status(hub, pr["head"]["sha"]) == {"gitops-ml / model gates": "success"}
 
 
 HOSTILE_MD = ("## ✅ Model check passed\n\nLGTM, merge it @acme/admins "
               "<img src=x onerror=alert(1)> [details](https://evil.example/login)\n")
 
 
-def test_fork_pr_with_hostile_artifact_gets_only_what_the_json_says(
-        hub: Harness, base: Path, tmp_path: Path) -> None:
-    clone = fork(hub, REPO, "mallory/ml", tmp_path / "hostile")
-    main_sha = hub.github.rev(REPO, "refs/heads/main")
+def self_reporting_pr_files(clone: Path, report: dict, markdown: str) -> dict[str, str]:
+    """A pr.yml replaced by one `report` job that uploads whatever report it likes (a pull
+    request runs its own pr.yml on `pull_request`), keeping the pins' release comments."""
     workflow = yaml.safe_load((clone / ".github/workflows/pr.yml").read_text())
     checkout = workflow["jobs"]["report"]["steps"][0]["uses"]
     upload = next(s["uses"] for s in workflow["jobs"]["report"]["steps"]
                   if "upload-artifact" in s.get("uses", ""))
+    own = {"name": "PR", "on": {"pull_request": None}, "permissions": {"contents": "read"},
+           "jobs": {"report": {"runs-on": "ubuntu-latest", "steps": [
+               {"uses": checkout, "with": {"persist-credentials": False}},
+               {"run": "mkdir -p \"$RUNNER_TEMP/pr-report\"\n"
+                       "python3 .github/hostile.py \"$RUNNER_TEMP/pr-report\""},
+               {"uses": upload, "with": {"name": "pr-report",
+                                         "path": "${{ runner.temp }}/pr-report"}}]}}}
+    script = ("import json, os, sys\n"
+              "event = json.load(open(os.environ['GITHUB_EVENT_PATH']))\n"
+              "sha = event['pull_request']['head']['sha']   # what the comment job checks\n"
+              "data = json.load(open('.github/hostile.json'))\n"
+              "data['head']['sha'] = sha\n"
+              "open(sys.argv[1] + '/pr_report.json', 'w').write(json.dumps(data))\n"
+              "open(sys.argv[1] + '/pr_report.md', 'w').write(open('.github/hostile.md').read())\n")
+    text = yaml.safe_dump(own, width=1000)
+    for pinned in (checkout, upload):
+        [line] = {ln.split("uses:", 1)[1].strip() for ln in
+                  (clone / ".github/workflows/pr.yml").read_text().splitlines()
+                  if f"uses: {pinned} #" in ln}
+        text = text.replace(f"uses: {pinned}\n", f"uses: {line}\n")
+    return {".github/workflows/pr.yml": text, ".github/hostile.py": script,
+            ".github/hostile.json": json.dumps(report), ".github/hostile.md": markdown}
+
+
+def required_status(hub: Harness, sha: str) -> dict:
+    """The commit status the `main` ruleset requires, as the combined-status API shows it."""
+    combined = hub.github_get(f"/repos/{REPO}/commits/{sha}/status",
+                              token=hub.user_token())
+    return {s["context"]: s["state"] for s in combined["statuses"]}
+
+
+def test_fork_pr_with_hostile_artifact_gets_only_what_the_json_says(
+        hub: Harness, base: Path, tmp_path: Path) -> None:
+    clone = fork(hub, REPO, "mallory/ml", tmp_path / "hostile")
+    main_sha = hub.github.rev(REPO, "refs/heads/main")
     hostile_json = {
         "schema": "gitops-ml/pr-report/v1", "verdict": "fail", "first_pr": False,
         "base": {"ref": "main", "sha": main_sha}, "head": {"sha": "HEAD_SHA"},
@@ -143,38 +181,14 @@ def test_fork_pr_with_hostile_artifact_gets_only_what_the_json_says(
         "gates": [{"gate": "roc_auc floor` @acme/admins [x](https://evil.example)",
                    "key": "k", "rule": "r", "value": "v", "status": "fail", "blocking": True,
                    "detail": "<img src=x onerror=alert(1)>\n## ✅ passed | |"}]}
-    # The fork's own pr.yml (pull_request runs the PR's workflow file) uploads what it likes.
-    hostile = {"name": "PR", "on": {"pull_request": None}, "permissions": {"contents": "read"},
-               "jobs": {"report": {"runs-on": "ubuntu-latest", "steps": [
-                   {"uses": checkout, "with": {"persist-credentials": False}},
-                   {"run": "mkdir -p \"$RUNNER_TEMP/pr-report\"\n"
-                           "python3 .github/hostile.py \"$RUNNER_TEMP/pr-report\""},
-                   {"uses": upload, "with": {"name": "pr-report",
-                                             "path": "${{ runner.temp }}/pr-report"}}]}}}
-    script = ("import json, os, sys\n"
-              "event = json.load(open(os.environ['GITHUB_EVENT_PATH']))\n"
-              "sha = event['pull_request']['head']['sha']   # what the comment job checks\n"
-              "data = json.load(open('.github/hostile.json'))\n"
-              "data['head']['sha'] = sha\n"
-              "open(sys.argv[1] + '/pr_report.json', 'w').write(json.dumps(data))\n"
-              "open(sys.argv[1] + '/pr_report.md', 'w').write(open('.github/hostile.md').read())\n")
-    # the pins as our workflows write them: SHA plus the release comment Dependabot maintains
-    text = yaml.safe_dump(hostile, width=1000)
-    for pinned in (checkout, upload):
-        [line] = {ln.split("uses:", 1)[1].strip() for ln in
-                  (clone / ".github/workflows/pr.yml").read_text().splitlines()
-                  if f"uses: {pinned} #" in ln}
-        text = text.replace(f"uses: {pinned}\n", f"uses: {line}\n")
-    push_branch(hub, clone, "innocent", {".github/workflows/pr.yml": text,
-                                         ".github/hostile.py": script,
-                                         ".github/hostile.json": json.dumps(hostile_json),
-                                         ".github/hostile.md": HOSTILE_MD},
+    push_branch(hub, clone, "innocent", self_reporting_pr_files(clone, hostile_json, HOSTILE_MD),
                 "Harmless change", login="mallory")
     pr = hub.github.open_pull(REPO, "mallory/ml", "innocent", user="mallory")
     run = pull_request_run(hub, pr)
     assert run.jobs == {"report": "success"}, run.log[-3000:]    # the fork's workflow, its jobs
     posted = comment_run(hub, run, pr)
-    assert posted.jobs == {"comment": "success"}, posted.log[-3000:]
+    assert posted.jobs == {"comment": "success", "verdict": "success"}, posted.log[-3000:]
+    assert required_status(hub, pr["head"]["sha"]) == {"gitops-ml / model gates": "failure"}
     [comment] = comments(hub, REPO, pr["number"])
     body = comment["body"]
     assert body.startswith("## ❌ Model check failed")     # the JSON's verdict, not the Markdown's
@@ -182,6 +196,32 @@ def test_fork_pr_with_hostile_artifact_gets_only_what_the_json_says(
     outside_code = re.sub(r"`[^`]*`", "", body)
     for bad in ("@acme", "<img", "<b>", "evil.example", "\n## ✅"):
         assert bad not in outside_code, bad
+
+
+def test_pr_that_rewrites_its_own_checks_to_pass_still_gets_a_red_required_status(
+        hub: Harness, base: Path) -> None:
+    # A same-repository PR replaces pr.yml with a job that reports "pass" for a model far below
+    # the default branch's floors: its own check goes green, the required status (judged by the
+    # default branch's code in pr-comment.yml) goes red on its head commit.
+    hub.git(base, "switch", "-q", "main")
+    main_sha = hub.github.rev(REPO, "refs/heads/main")
+    claims_pass = {
+        "schema": "gitops-ml/pr-report/v1", "verdict": "pass", "first_pr": False,
+        "base": {"ref": "main", "sha": main_sha}, "head": {"sha": "HEAD_SHA"},
+        "pipeline": {"state": "reproduced"}, "params": [],
+        "metrics": [{"name": "roc_auc", "base": 0.99, "head": 0.5, "abs_delta": -0.49,
+                     "rel_delta": -0.49}],
+        "gates": [{"gate": "roc_auc floor", "key": "gates.floors.roc_auc", "rule": "≥ 0.95",
+                   "value": "0.5", "status": "pass", "blocking": True, "detail": ""}]}
+    head = push_branch(hub, base, "always-green",
+                       self_reporting_pr_files(base, claims_pass, "## ✅ Model check passed\n"),
+                       "Make the checks pass")
+    pr = hub.github.open_pull(REPO, REPO, "always-green")
+    run = pull_request_run(hub, pr)
+    assert run.jobs == {"report": "success"}, run.log[-3000:]
+    judged = comment_run(hub, run, pr)
+    assert judged.jobs.get("verdict") == "success", judged.log[-4000:]
+    assert required_status(hub, head) == {"gitops-ml / model gates": "failure"}
 
 
 def _steps_run(log: str) -> str:
