@@ -4,9 +4,11 @@ workflows"; payloads from "Webhook events and payloads")."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
+import yaml
 from harness import PROJECT, Harness, Run, repo_id
 from repo_tools import git_repo_of_tracked_files
 
@@ -100,3 +102,24 @@ def comment_run(hub: Harness, run: Run, pr: dict[str, Any], head_sha: str | None
 
 def comments(hub: Harness, repo: str, number: int) -> list[dict[str, Any]]:
     return [c for c in hub.github.comments if c["repo"] == repo and c["issue"] == number]
+
+
+def tag_filter(pattern: str) -> re.Pattern[str]:
+    """GitHub's filter pattern for branches and tags: `*` matches any characters but `/`, `**`
+    any characters (https://docs.github.com/en/actions/writing-workflows/workflow-syntax-for-
+    github-actions#filter-pattern-cheat-sheet)."""
+    parts = ["[^/]*".join(map(re.escape, chunk.split("*"))) for chunk in pattern.split("**")]
+    return re.compile("^" + ".*".join(parts) + "$")
+
+
+def starts_on_tag_push(workflow_text: str, tag: str) -> bool:
+    """Whether pushing `tag` starts this workflow (its `on.push.tags`; `!` excludes)."""
+    on = yaml.safe_load(workflow_text).get(True) or {}     # PyYAML reads the key `on` as True
+    patterns = ((on.get("push") or {}) if isinstance(on, dict) else {}).get("tags") or []
+    started = False
+    for pattern in patterns:
+        if pattern.startswith("!"):
+            started = started and not tag_filter(pattern[1:]).match(tag)
+        elif tag_filter(pattern).match(tag):
+            started = True
+    return started

@@ -29,7 +29,7 @@ from typing import Any
 
 import pytest
 import yaml
-from flows import pull_request_run, push_branch, seed
+from flows import pull_request_run, push_branch, seed, starts_on_tag_push
 from harness import Harness, Run
 
 pytestmark = [pytest.mark.workflows, pytest.mark.xdist_group("workflows")]
@@ -84,6 +84,7 @@ def test_template_repository_from_first_push_to_a_deployed_digest(hub: Harness,
     promote_without_the_attestations_permission_is_refused(hub, repo)
     a_forged_registration_of_an_unattested_image_is_refused(hub, repo)
     a_merged_pull_request_is_registered_with_its_approvals_then_rolled_back(hub, repo)
+    a_canary_starts_once_promote_listens_to_canary_tags(hub, repo)
 
 
 def template_init_names_the_project_and_its_push_starts_nothing(hub: Harness, repo: Path) -> None:
@@ -126,7 +127,7 @@ def main_on_the_first_push_publishes_and_registers(hub: Harness, repo: Path) -> 
 
 
 def assign(hub: Harness, repo: Path, registration: str, stage: str,
-           workflow_ref: str | None = None) -> Run:
+           workflow_ref: str | None = None) -> Run | None:
     """A person assigns the version of `registration` to `stage` (GTO's stage tag, numbered as
     `gto assign` numbers them) and pushes it; GitHub starts promote.yml for the tag push, with
     the workflow file of the default branch's tip (or `workflow_ref`)."""
@@ -137,6 +138,9 @@ def assign(hub: Harness, repo: Path, registration: str, stage: str,
     hub.git(repo, "tag", "-a", stage_tag, "-m", f"Assign to {stage}", registration + "^{}")
     hub.git(repo, "push", "-q", "origin", f"refs/tags/{stage_tag}", token=hub.user_token())
     main = hub.github.rev(REPO, "refs/heads/main")
+    if not starts_on_tag_push(hub.file_at(REPO, workflow_ref or main,
+                                          ".github/workflows/promote.yml"), stage_tag):
+        return None                     # GitHub starts no run for this tag
     return hub.run("promote.yml", "push",
                    push_event(hub, ZERO, hub.github.rev(REPO, f"refs/tags/{stage_tag}"),
                               ref=f"refs/tags/{stage_tag}"),
@@ -269,10 +273,38 @@ def a_merged_pull_request_is_registered_with_its_approvals_then_rolled_back(
                             capture_output=True, text=True, check=True).stdout
     assert f'"pull_request":{pr["number"]}' in record, record
     assert '"approved_by":["alice"]' in record, record
+    state["newest"] = newest
     moved = assign(hub, repo, newest, "prod")
     assert moved.jobs == {"resolve": "success", "deploy": "success"}, moved.log[-5000:]
     assert f"{state['image']}@{state['digest']}" not in release(hub, "prod")
+    state["newest_image"] = re.search(rf"{re.escape(state['image'])}@sha256:[0-9a-f]{{64}}",
+                                      release(hub, "prod")).group(0)
     rollback = assign(hub, repo, state["tag"], "prod")
     assert rollback.jobs == {"resolve": "success", "deploy": "success"}, rollback.log[-5000:]
     assert "✓ Verification succeeded!" in rollback.log
     assert f"{state['image']}@{state['digest']}" in release(hub, "prod")
+
+
+def a_canary_starts_once_promote_listens_to_canary_tags(hub: Harness, repo: Path) -> None:
+    """README "Or a canary": a canary stage tag starts nothing until `**#canary#*` is added to
+    promote.yml's tags; then it deploys the newer version beside prod (deploy/overlays/canary),
+    verified, and prod keeps its digest."""
+    newest = state["newest"]
+    assert assign(hub, repo, newest, "canary") is None
+    hub.git(repo, "fetch", "-q", "origin", "main")
+    hub.git(repo, "switch", "-q", "-C", "canary", "FETCH_HEAD")
+    text = (repo / ".github/workflows/promote.yml").read_text()
+    prod = '      - "**#prod#*"\n'
+    listening = text.replace(prod, prod + '      - "**#canary#*"\n')
+    assert listening != text
+    push_branch(hub, repo, "canary", {".github/workflows/promote.yml": listening},
+                "promote.yml: deploy canaries")
+    hub.github.merge_pull(hub.github.open_pull(REPO, REPO, "canary"))
+    prod_before = release(hub, "prod")
+    run = assign(hub, repo, newest, "canary")
+    assert run is not None and run.jobs == {"resolve": "success", "deploy": "success"}, \
+        run.log[-5000:] if run else "no run"
+    assert "✓ Verification succeeded!" in run.log
+    canary = release(hub, "canary")
+    assert state["newest_image"] in canary, canary
+    assert release(hub, "prod") == prod_before
