@@ -66,3 +66,14 @@ def test_comment_job_pins_cml_and_installs_no_vega_tools() -> None:
     steps = yaml.safe_load((WORKFLOWS / "pr-comment.yml").read_text())["jobs"]["comment"]["steps"]
     [cml] = [s for s in steps if s.get("uses", "").startswith("iterative/setup-cml@")]
     assert cml["with"] == {"version": "v0.20.6", "vega": False}
+
+
+def test_harness_tag_push_starts_promote_only_for_its_stage_tags() -> None:
+    from flows import starts_on_tag_push
+
+    text = (WORKFLOWS / "promote.yml").read_text()
+    assert starts_on_tag_push(text, "model#prod#3")
+    assert starts_on_tag_push(text, "nested/dir=model#staging#1")
+    assert not starts_on_tag_push(text, "model@v1.0.0")
+    assert not starts_on_tag_push(text, "model#canary#1")     # README: add it to listen
+    assert not starts_on_tag_push("on: {push: {tags: ['v*', '!v0*']}}", "v0.1")
