@@ -318,6 +318,11 @@ class Harness:
         run_id = run_id or next(_run_ids)
         work = self.root / "runs" / str(run_id)
         (work / "workspace").mkdir(parents=True)
+        # act takes `github.sha` (and so GITHUB_SHA) from the git HEAD of its working directory
+        # or a parent, never from --env: a repository beside the (empty) workspace whose HEAD is
+        # the event's commit gives every job of the run GitHub's value.
+        subprocess.run(["git", "init", "-q", str(work)], check=True)
+        (work / ".git" / "HEAD").write_text(f"{sha}\n")
         text = self.file_at(repo, workflow_ref or sha, f".github/workflows/{workflow}")
         wf_file = work / workflow
         wf_file.write_text(text)
@@ -343,8 +348,10 @@ class Harness:
         uv_bin = Path(shutil.which("uv") or "/usr/local/bin/uv").resolve().parent
         cmd = [act_binary() or "act", event_name, "-W", str(wf_file), "-e",
                str(work / "event.json"), "-P", f"ubuntu-latest={self.image}", "--pull=false",
-               # --no-skip-checkout: act otherwise skips a checkout of "this" repository
-               "--bind", "--rm", "--no-skip-checkout", "--log-prefix-job-id",
+               # --no-skip-checkout: act otherwise skips a checkout of "this" repository;
+               # no --bind: act copies the empty workspace into each job's container, so every
+               # job starts with an empty workspace of its own, as on GitHub's runners
+               "--rm", "--no-skip-checkout", "--log-prefix-job-id",
                "--actor", actor, "--concurrent-jobs", "1",
                "--container-options",
                f"--add-host={GIT_HOST}:{host} --add-host={API_HOST}:{host} "
