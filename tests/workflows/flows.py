@@ -5,6 +5,7 @@ workflows"; payloads from "Webhook events and payloads")."""
 from __future__ import annotations
 
 import re
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -37,14 +38,21 @@ def fork(hub: Harness, base: str, fork_name: str, work: Path) -> Path:
 
 
 def push_branch(hub: Harness, clone: Path, branch: str, edit: dict[str, str], message: str,
-                login: str = "octocat") -> str:
-    """Commit `edit` (path -> new text) on `branch` and push it as a person would."""
+                login: str = "octocat", reproduce: bool = False) -> str:
+    """Commit `edit` (path -> new text) on `branch` and push it as a person would; with
+    `reproduce`, after `dvc repro` and with its results, as params.yaml says a change must be
+    committed (`results:`; the command the PR report prints)."""
     current = hub.git(clone, "branch", "--show-current")
     if current != branch:
         hub.git(clone, "switch", "-q", "-C", branch)
     for path, text in edit.items():
         (clone / path).parent.mkdir(parents=True, exist_ok=True)
         (clone / path).write_text(text)
+    if reproduce:
+        done = subprocess.run([str(PROJECT / ".venv" / "bin" / "dvc"), "repro"], cwd=clone,
+                              capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise AssertionError(f"dvc repro: {done.stdout}{done.stderr}")
     hub.git(clone, "add", "-A")
     hub.git(clone, "commit", "-qm", message)
     hub.git(clone, "push", "-q", "--force", "origin", branch, token=hub.user_token(login))

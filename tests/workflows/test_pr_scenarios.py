@@ -70,7 +70,8 @@ def test_pr_failing_a_gate_is_red_and_the_comment_names_the_gate(hub: Harness,
     hub.git(base, "switch", "-q", "main")
     params = (base / "params.yaml").read_text().replace(
         "floors: {roc_auc: 0.95, accuracy: 0.90}", "floors: {roc_auc: 0.999, accuracy: 0.90}")
-    push_branch(hub, base, "strict-floor", {"params.yaml": params}, "Raise the roc_auc floor")
+    push_branch(hub, base, "strict-floor", {"params.yaml": params}, "Raise the roc_auc floor",
+                reproduce=True)
     pr = hub.github.open_pull(REPO, REPO, "strict-floor")
     run = pull_request_run(hub, pr)
     assert run.jobs == {"runner": "success", "report": "failure"}, run.log[-3000:]

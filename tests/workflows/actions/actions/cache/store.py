@@ -69,7 +69,14 @@ def restore() -> int:
         output("cache-hit", "false")
         return 0
     with tarfile.open(folder / f"{found}.tar") as tar:
-        tar.extractall(os.environ["GITHUB_WORKSPACE"], filter="data")
+        workspace = os.path.realpath(os.environ["GITHUB_WORKSPACE"])
+        for member in tar.getmembers():   # the "data" filter's rule (Python < 3.11.4 lacks it)
+            target = os.path.realpath(os.path.join(workspace, member.name))
+            if not (target == workspace or target.startswith(workspace + os.sep)) or \
+                    member.issym() or member.islnk() or member.isdev():
+                print(f"Error: refusing cache entry {member.name}", file=sys.stderr)
+                return 1
+        tar.extractall(workspace)  # noqa: S202 - every member checked above
     output("cache-hit", str(found == key).lower())
     output("cache-matched-key", found)
     print(f"Cache restored from key: {found}")
