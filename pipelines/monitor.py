@@ -39,7 +39,7 @@ from gitops_ml import cli, contract
 from gitops_ml.config import DataConfig, read_params
 from gitops_ml.errors import UserError
 from gitops_ml.monitor.check import DRIFT_EXIT
-from pipelines import gitpush
+from pipelines import dvc_paths, gitpush
 
 LABEL = "model-drift"
 BRANCH = "retrain/drift"
@@ -167,10 +167,11 @@ def upsert_issue(report: Path) -> str:
 NOT_PERMITTED = "GitHub Actions is not permitted to create or approve pull requests"
 
 
-def open_retraining_pr(batch: Path, report: Path, base: str, dispatch: bool) -> str:
-    """Commit the batch under data/batches/ with a refreshed dvc.lock on BRANCH; open its PR."""
+def open_retraining_pr(batch: Path, report: Path, base: str, dispatch: bool,
+                       batches: Path) -> str:
+    """Commit the batch under `batches` with a refreshed dvc.lock on BRANCH; open its PR."""
     repo = _repo()
-    dest = Path("data/batches") / f"{dt.date.today().isoformat()}-{batch.stem}{batch.suffix}"
+    dest = batches / f"{dt.date.today().isoformat()}-{batch.stem}{batch.suffix}"
     start = run(["git", "rev-parse", "--abbrev-ref", "HEAD"]).strip()
     run(["git", "switch", "-C", BRANCH])
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -218,11 +219,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--source", required=True,
                         help="simulate | PATH (batch or prediction logs) | dvc:PATH | url:https://…")
     parser.add_argument("--params", default="params.yaml")
-    parser.add_argument("--reference", default="data/train.parquet")
-    parser.add_argument("--raw", default="data/raw.parquet", help="data to simulate a batch from")
-    parser.add_argument("--contract", default="contract.yaml",
-                        help="the features a simulated batch may shift")
-    parser.add_argument("--model", default="models")
+    parser.add_argument("--dvc-yaml", type=Path, default=dvc_paths.DVC_YAML,
+                        help="the data and model paths below default to what it declares")
+    parser.add_argument("--reference", help="default: dvc.yaml split's --train")
+    parser.add_argument("--raw", help="data to simulate a batch from (default: dvc.yaml "
+                                      "ingest's --out)")
+    parser.add_argument("--contract", help="the features a simulated batch may shift (default: "
+                                           "dvc.yaml validate's --contract)")
+    parser.add_argument("--batches", help="where a retraining PR adds the batch (default: "
+                                          "dvc.yaml ingest's --batches)")
+    parser.add_argument("--model", help="the model folder (default: that of dvc.yaml "
+                                        "export's --onnx)")
     parser.add_argument("--incoming", default="data/incoming", help="where fetched batches land")
     parser.add_argument("--out-json", default="reports/drift.json")
     parser.add_argument("--out-md", default="reports/drift.md")
@@ -264,9 +271,17 @@ def quality_check(args: argparse.Namespace, logs: Path, target: str) -> tuple[in
     return code, batch if batch.exists() else None
 
 
+FROM_DVC_YAML = {"reference": ("split", "--train"), "raw": ("ingest", "--out"),
+                 "contract": ("validate", "--contract"), "batches": ("ingest", "--batches")}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        dvc_paths.fill(args, FROM_DVC_YAML, args.dvc_yaml)
+        if args.model is None:
+            onnx = dvc_paths.path(dvc_paths.load(args.dvc_yaml), "export", "--onnx")
+            args.model = str(Path(onnx).parent)
         target = DataConfig.from_params(read_params(args.params)).target
         features = None
         if args.source == "simulate":
@@ -322,7 +337,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "main.\n\n" + report)
     try:
         print("monitor: " + open_retraining_pr(retrain_on, body, args.base,
-                                               args.dispatch_checks))
+                                               args.dispatch_checks, Path(args.batches)))
     except RuntimeError as exc:
         print(f"monitor: error: {exc}", file=sys.stderr)
         return 1

@@ -21,7 +21,22 @@ from gitops_ml.config import read_params
 from gitops_ml.errors import UserError
 from gitops_ml.io import atomic_path, write_json
 from gitops_ml.report import baseline, consistency, data_change, diff, gates, render, rules
-from pipelines import remote, repro
+from pipelines import dvc_paths, remote, repro
+
+# Each result path as dvc.yaml declares it: (stage, the flag its command passes the path as).
+FROM_DVC_YAML = {
+    "metrics": ("evaluate", "--metrics"),
+    "plots": ("evaluate", "--plots"),
+    "slices": ("evaluate", "--slices"),
+    "importance": ("evaluate", "--importance"),
+    "data_validation": ("validate", "--report"),
+    "onnx_parity": ("export", "--parity"),
+    "contract": ("validate", "--contract"),
+    "data": ("validate", "--data"),            # the table the contract validates
+    "data_summary": ("ingest", "--summary"),
+    "model_tests": ("model_tests", "--report"),
+    "fairness": ("model_tests", "--fairness"),
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -43,20 +58,14 @@ def build_parser() -> argparse.ArgumentParser:
                              "whose outputs are missing (what a fork's pull request does)")
     parser.add_argument("--artifact", default="pr-report",
                         help="name of the CI artifact the report points to")
-    results = parser.add_argument_group("results (as dvc.yaml declares them)")
-    results.add_argument("--metrics", default="reports/metrics.json")
-    results.add_argument("--plots", default="reports/plots")
-    results.add_argument("--slices", default="reports/slices.json")
-    results.add_argument("--importance", default="reports/importance.json")
-    results.add_argument("--data-validation", default="reports/data_validation.json")
-    results.add_argument("--onnx-parity", default="reports/onnx_parity.json")
+    results = parser.add_argument_group(
+        "results (default: the paths dvc.yaml's stages pass, e.g. evaluate's --metrics)")
+    results.add_argument("--dvc-yaml", type=Path, default=dvc_paths.DVC_YAML,
+                         help="where the defaults below are read")
+    for dest, (stage, flag) in FROM_DVC_YAML.items():
+        results.add_argument(f"--{dest.replace('_', '-')}",
+                             help=f"default: dvc.yaml stage {stage}'s {flag}")
     results.add_argument("--lock", default="dvc.lock")
-    results.add_argument("--contract", default="contract.yaml")
-    results.add_argument("--data", default="data/raw.parquet",
-                         help="the table the contract validates")
-    results.add_argument("--data-summary", default="reports/data.json")
-    results.add_argument("--model-tests", default="reports/model_tests.json")
-    results.add_argument("--fairness", default="reports/fairness.json")
     return parser
 
 
@@ -219,6 +228,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for stale in (out_md, out_json):
         stale.unlink(missing_ok=True)
     try:
+        dvc_paths.fill(args, FROM_DVC_YAML, root / args.dvc_yaml)
         inputs, template = run(args, root)
     except UserError as exc:
         print(f"pr: {exc}", file=sys.stderr)

@@ -25,6 +25,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gitops_ml.errors import UserError
+from pipelines import dvc_paths
+
 CONTAINER_PORT = 8080
 
 
@@ -184,17 +187,34 @@ def build_parser() -> argparse.ArgumentParser:
     target = ap.add_mutually_exclusive_group(required=True)
     target.add_argument("--image", help="image to run and test (needs docker)")
     target.add_argument("--url", help="base URL of a running server")
-    ap.add_argument("--model-dir", default="models", type=Path,
-                    help="model.json of the served model (default: %(default)s)")
-    ap.add_argument("--pipeline", default="models/pipeline.joblib", type=Path)
-    ap.add_argument("--test", default="data/test.parquet", type=Path)
+    ap.add_argument("--model-dir", type=Path,
+                    help="holds model.json of the served model (default: the folder of "
+                         "dvc.yaml export's --meta)")
+    ap.add_argument("--pipeline", type=Path, help="default: dvc.yaml train's --out")
+    ap.add_argument("--test", type=Path, help="default: dvc.yaml split's --test")
+    ap.add_argument("--dvc-yaml", type=Path, default=dvc_paths.DVC_YAML)
     ap.add_argument("--rows", type=int, default=50, help="test rows to send (default: 50)")
     ap.add_argument("--timeout", type=float, default=60, help="seconds to wait for ready")
     return ap
 
 
+def _paths_from_dvc_yaml(args: argparse.Namespace) -> None:
+    """Fill the paths left unset with what dvc.yaml declares (pipelines.dvc_paths)."""
+    if args.model_dir is None:
+        stages = dvc_paths.load(args.dvc_yaml)
+        args.model_dir = Path(dvc_paths.path(stages, "export", "--meta")).parent
+    dvc_paths.fill(args, {"pipeline": ("train", "--out"), "test": ("split", "--test")},
+                   args.dvc_yaml)
+    args.pipeline, args.test = Path(args.pipeline), Path(args.test)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    try:
+        _paths_from_dvc_yaml(args)
+    except UserError as exc:
+        print(f"smoke: error: {exc}", file=sys.stderr)
+        return 2
     meta = json.loads((args.model_dir / "model.json").read_text())
     expected = expected_from_pipeline(args.pipeline, args.test, meta, args.rows)
     try:

@@ -1,7 +1,7 @@
 """The required check's verdict, judged by the default branch's code and rules, not the PR's.
 
     uv run python -m pipelines.verdict --artifact DIR --head-sha SHA --run-conclusion success \\
-        [--params params.yaml] [--base-metrics reports/metrics.json]
+        [--params params.yaml] [--base-metrics PATH (default: dvc.yaml evaluate's --metrics)]
 
 A pull request runs its own pr.yml and pipelines/, so the PR job's success says only what the
 pull request's code says. .github/workflows/pr-comment.yml (workflow_run: the default branch's
@@ -40,6 +40,7 @@ import yaml
 
 from gitops_ml.errors import UserError
 from gitops_ml.report import gates
+from pipelines import dvc_paths
 from pipelines.comment import SHA, Rejected, load_artifact
 
 CONTEXT = "gitops-ml / model gates"
@@ -95,14 +96,16 @@ def judge(report: dict[str, Any], cfg: gates.GatesConfig, base_metrics: dict[str
                                  data_validation=None, slices=None):
         if result.blocking and result.status in BAD:
             reasons.append(f"{result.key} {result.status}s")
-    reported = {g["key"]: g for g in report["gates"]}
+    reported: dict[str, list[str]] = {}
+    for gate in report["gates"]:
+        reported.setdefault(gate["key"], []).append(gate["status"])
     for key, group in _configured_elsewhere(cfg):
         if group in cfg.warn_only:
             continue
-        gate = reported.get(key)
-        if gate is None:
+        statuses = reported.get(key)
+        if not statuses:
             reasons.append(f"{key} missing from the report")
-        elif gate["status"] in BAD:
+        elif any(status in BAD for status in statuses):   # a duplicate cannot mask a failure
             reasons.append(f"{key} fails")
     if report["verdict"] == "fail" and not reasons:
         reasons.append("the report's verdict is fail")
@@ -148,8 +151,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="the PR workflow run's conclusion (trusted: from the event)")
     parser.add_argument("--params", type=Path, default=Path("params.yaml"),
                         help="the default branch's params.yaml (its `gates:`)")
-    parser.add_argument("--base-metrics", type=Path, default=Path("reports/metrics.json"),
-                        help="the default branch's committed metrics (the regression baseline)")
+    parser.add_argument("--base-metrics", type=Path,
+                        help="the default branch's committed metrics, the regression baseline "
+                             "(default: dvc.yaml evaluate's --metrics)")
+    parser.add_argument("--dvc-yaml", type=Path, default=dvc_paths.DVC_YAML)
     return parser
 
 
@@ -168,7 +173,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not SHA.match(args.head_sha):
             raise Rejected("--head-sha: expected a 40-hex commit")
         cfg = load_gates(args.params)
-        base = load_base_metrics(args.base_metrics)
+        dvc_paths.fill(args, {"base_metrics": ("evaluate", "--metrics")}, args.dvc_yaml)
+        base = load_base_metrics(Path(args.base_metrics))
         report = load_artifact(args.artifact, args.head_sha)
     except UserError as exc:
         print(f"verdict: error: {exc}", file=sys.stderr)

@@ -73,6 +73,14 @@ def test_verdict_fails_a_reported_gate_failure_whatever_the_report_verdict():
     assert judged.state == "failure" and "gates.onnx_parity fails" in judged.description
 
 
+def test_verdict_fails_a_gate_whose_failure_a_duplicate_pass_tries_to_mask():
+    parity = {"gate": "ONNX parity", "key": "gates.onnx_parity", "rule": "r", "value": "v",
+              "detail": ""}
+    gates = [{**parity, "status": "fail", "blocking": True},
+             {**parity, "status": "pass", "blocking": True}]
+    assert verdict.judge(_report(gates=gates), GATES, BASE, "success").state == "failure"
+
+
 def test_verdict_honours_the_default_branch_warn_only_not_the_report():
     cfg = GatesConfig.from_params({"gates": {"onnx_parity": True, "warn_only": ["onnx_parity"]}})
     gates = [{"gate": "ONNX parity", "key": "gates.onnx_parity", "rule": "r", "value": "v",
@@ -141,3 +149,23 @@ def test_verdict_names_the_broken_rules_file(tmp_path, capsys, monkeypatch):
     assert verdict.main(["--artifact", str(tmp_path), "--head-sha", SHA, "--run-conclusion",
                          "success", "--params", str(bad)]) == 1
     assert "gates.floors.roc_auc" in capsys.readouterr().err
+
+
+def test_verdict_takes_the_baseline_path_from_dvc_yaml(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)   # the default branch's checkout: paths are relative to it
+    (tmp_path / "dvc.yaml").write_text(
+        "stages:\n  evaluate:\n    cmd: gitops-ml evaluate --metrics out/m.json\n"
+        "    metrics:\n      - out/m.json\n")
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "m.json").write_text('{"roc_auc": 0.999}')
+    output = tmp_path / "github_output"
+    monkeypatch.setenv("GITHUB_OUTPUT", str(output))
+    params = tmp_path / "p.yaml"
+    params.write_text("gates:\n  max_regression:\n    roc_auc: {abs: 0.01}\n")
+    folder = _artifact(tmp_path, _report(gates=[]))
+    assert verdict.main(["--artifact", str(folder), "--head-sha", SHA, "--run-conclusion",
+                         "success", "--params", str(params),
+                         "--dvc-yaml", str(tmp_path / "dvc.yaml")]) == 0
+    # 0.971 against the baseline read from out/m.json (0.999): a regression of 0.028
+    assert "state=failure" in output.read_text()
+    assert "gates.max_regression.roc_auc fails" in output.read_text()

@@ -33,3 +33,53 @@ def test_workflows_pin_every_action_to_a_commit() -> None:
         for line in path.read_text().splitlines():
             if line.strip().startswith(("- uses:", "uses:")):
                 assert re.search(r"@[0-9a-f]{40} # v\d+\.\d+\.\d+$", line), f"{path.name}: {line}"
+
+
+def test_ci_runs_the_workflow_scenarios() -> None:
+    # the scenarios are deselected from the plain `uv run pytest` (pyproject.toml addopts), so
+    # CI must select them itself, or they prove nothing
+    import yaml
+
+    test = yaml.safe_load((WORKFLOWS / "ci.yml").read_text())["jobs"]["test"]
+    runs = [s.get("run", "") for s in test["steps"]]
+    assert "uv run --frozen pytest -m workflows" in runs
+    assert "not workflows" in (PROJECT / "pyproject.toml").read_text()
+
+
+def _imports(module: str) -> set[str]:
+    """Top-level modules `pipelines/<module>.py` imports, following its pipelines imports."""
+    import ast
+
+    seen, todo, found = set(), [module], set()
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        tree = ast.parse((PROJECT / "pipelines" / f"{name}.py").read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module] + ([f"{node.module}.{a.name}" for a in node.names]
+                                         if node.module == "pipelines" else [])
+            else:
+                continue
+            for full in names:
+                if full.startswith("pipelines."):
+                    todo.append(full.split(".")[1])
+                elif full != "pipelines":
+                    found.add(full.split(".")[0])
+    return found
+
+
+def test_modules_the_workflows_run_with_bare_python3_import_only_the_standard_library() -> None:
+    # `python3 -m pipelines.X` runs on the runner's system Python, where neither the project
+    # nor PyYAML is installed: such a module (and what it imports from pipelines/) must be stdlib
+    modules = set()
+    for path in WORKFLOWS.glob("*.yml"):
+        modules.update(re.findall(r"(?<!uv run )python3 -m pipelines\.(\w+)", path.read_text()))
+    assert modules
+    for module in sorted(modules):
+        extra = _imports(module) - set(sys.stdlib_module_names)
+        assert not extra, f"pipelines/{module}.py imports {sorted(extra)}"

@@ -248,3 +248,16 @@ def test_publish_takes_the_namespace_from_the_one_decision_promote_verifies_agai
     login = next(s for s in steps if "docker/login-action" in s.get("uses", ""))["with"]
     assert login["registry"] == "${{ steps.image.outputs.registry }}"
     assert "'ghcr.io' && secrets.GITHUB_TOKEN || secrets.REGISTRY_PASSWORD" in login["password"]
+
+
+def test_model_artifact_carries_the_image_inputs_dvc_yaml_declares():
+    steps = workflow()["jobs"]["reproduce"]["steps"]
+    listing = next(s for s in steps if s.get("id") == "inputs")
+    assert listing["run"] == "uv run --frozen python -m pipelines.dvc_paths --output paths image"
+    upload = next(s for s in steps if "actions/upload-artifact" in s.get("uses", ""))
+    assert upload["with"]["path"].splitlines() == ["${{ steps.inputs.outputs.paths }}",
+                                                   "reports/pr_report.json"]
+    # no path literal of a pipeline output left in the workflow
+    text = MAIN.read_text()
+    for literal in ("models/model.onnx", "models/pipeline.joblib", "data/test.parquet"):
+        assert literal not in text, literal
