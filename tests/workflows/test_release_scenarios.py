@@ -129,23 +129,24 @@ def main_on_the_first_push_publishes_and_registers(hub: Harness, repo: Path) -> 
 def assign(hub: Harness, repo: Path, registration: str, stage: str,
            workflow_ref: str | None = None) -> Run | None:
     """A person assigns the version of `registration` to `stage` (GTO's stage tag, numbered as
-    `gto assign` numbers them) and pushes it; GitHub starts promote.yml for the tag push, with
-    the workflow file of the default branch's tip (or `workflow_ref`)."""
+    `gto assign` numbers them) and pushes it. GitHub starts promote.yml for the tag push when the
+    workflow file at the tagged commit (the version's commit; GITHUB_SHA of a tag push) listens
+    to that tag, and runs that file; `workflow_ref` runs another file instead (a mutant)."""
     artifact = registration.split("@")[0]
     hub.git(repo, "fetch", "-q", "origin", "+refs/tags/*:refs/tags/*")
     count = sum(1 for t in hub.git(repo, "tag", "--list", f"{artifact}#*").split() if t)
     stage_tag = f"{artifact}#{stage}#{count + 1}"
     hub.git(repo, "tag", "-a", stage_tag, "-m", f"Assign to {stage}", registration + "^{}")
     hub.git(repo, "push", "-q", "origin", f"refs/tags/{stage_tag}", token=hub.user_token())
-    main = hub.github.rev(REPO, "refs/heads/main")
-    if not starts_on_tag_push(hub.file_at(REPO, workflow_ref or main,
+    tagged = hub.github.rev(REPO, f"refs/tags/{stage_tag}^{{commit}}")
+    if not starts_on_tag_push(hub.file_at(REPO, workflow_ref or tagged,
                                           ".github/workflows/promote.yml"), stage_tag):
         return None                     # GitHub starts no run for this tag
     return hub.run("promote.yml", "push",
                    push_event(hub, ZERO, hub.github.rev(REPO, f"refs/tags/{stage_tag}"),
                               ref=f"refs/tags/{stage_tag}"),
-                   repo=REPO, ref=f"refs/tags/{stage_tag}", sha=main,
-                   workflow_ref=workflow_ref or main, **registry_settings(hub))
+                   repo=REPO, ref=f"refs/tags/{stage_tag}", sha=tagged,
+                   workflow_ref=workflow_ref or tagged, **registry_settings(hub))
 
 
 def release(hub: Harness, stage: str) -> str:
@@ -246,10 +247,20 @@ def a_merged_pull_request_is_registered_with_its_approvals_then_rolled_back(
     whose record names the pull request and its approver; prod moves to it, and a rollback
     (a new stage tag on the earlier version) deploys the earlier digest again."""
     hub.git(repo, "fetch", "-q", "origin", "main")
-    hub.git(repo, "switch", "-q", "-C", "docs", "FETCH_HEAD")
-    readme = (repo / "README.md").read_text() + "\nA clearer sentence.\n"
-    push_branch(hub, repo, "docs", {"README.md": readme}, "Docs: clarify")
-    pr = hub.github.open_pull(REPO, REPO, "docs")
+    hub.git(repo, "switch", "-q", "-C", "tune", "FETCH_HEAD")
+    params = (repo / "params.yaml").read_text()
+    tuned = params.replace("    C: 1.0\n", "    C: 0.9\n")
+    assert tuned != params
+    # the change also lets promote.yml deploy canaries (README "Or a canary"): a stage tag runs
+    # the promote.yml of the version's commit, so versions registered from here on can canary
+    promote = (repo / ".github/workflows/promote.yml").read_text()
+    prod = '      - "**#prod#*"\n'
+    listening = promote.replace(prod, prod + '      - "**#canary#*"\n')
+    assert listening != promote
+    push_branch(hub, repo, "tune", {"params.yaml": tuned,
+                                    ".github/workflows/promote.yml": listening},
+                "Regularise a little more; deploy canaries", reproduce=True)
+    pr = hub.github.open_pull(REPO, REPO, "tune")
     # its checks restore the DVC cache main.yml saved on the default branch (exact key or the
     # `dvc-Linux-` restore-key prefix): the Actions cache is scoped per repository and ref
     checks = pull_request_run(hub, pr)
@@ -286,25 +297,14 @@ def a_merged_pull_request_is_registered_with_its_approvals_then_rolled_back(
 
 
 def a_canary_starts_once_promote_listens_to_canary_tags(hub: Harness, repo: Path) -> None:
-    """README "Or a canary": a canary stage tag starts nothing until `**#canary#*` is added to
-    promote.yml's tags; then it deploys the newer version beside prod (deploy/overlays/canary),
-    verified, and prod keeps its digest."""
-    newest = state["newest"]
-    assert assign(hub, repo, newest, "canary") is None
-    hub.git(repo, "fetch", "-q", "origin", "main")
-    hub.git(repo, "switch", "-q", "-C", "canary", "FETCH_HEAD")
-    text = (repo / ".github/workflows/promote.yml").read_text()
-    prod = '      - "**#prod#*"\n'
-    listening = text.replace(prod, prod + '      - "**#canary#*"\n')
-    assert listening != text
-    push_branch(hub, repo, "canary", {".github/workflows/promote.yml": listening},
-                "promote.yml: deploy canaries")
-    hub.github.merge_pull(hub.github.open_pull(REPO, REPO, "canary"))
+    """README "Or a canary": the first version's commit has a promote.yml without canary tags,
+    so its canary tag starts nothing; the newer version's commit listens, and its canary tag
+    deploys it beside prod (deploy/overlays/canary), verified, prod keeping its digest."""
+    assert assign(hub, repo, state["tag"], "canary") is None
     prod_before = release(hub, "prod")
-    run = assign(hub, repo, newest, "canary")
-    assert run is not None and run.jobs == {"resolve": "success", "deploy": "success"}, \
-        run.log[-5000:] if run else "no run"
+    run = assign(hub, repo, state["newest"], "canary")
+    assert run is not None, "no promote.yml run for the canary tag"
+    assert run.jobs == {"resolve": "success", "deploy": "success"}, run.log[-5000:]
     assert "✓ Verification succeeded!" in run.log
-    canary = release(hub, "canary")
-    assert state["newest_image"] in canary, canary
+    assert state["newest_image"] in release(hub, "canary")
     assert release(hub, "prod") == prod_before
