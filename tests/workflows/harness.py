@@ -421,14 +421,19 @@ class Harness:
         killer.start()
         try:
             assert proc.stdout is not None
+            running: str | None = None
             for line in proc.stdout:
                 lines.append(line)
                 if match := start.match(line):
                     job = match.group(1).strip()
                     if job not in perms:
                         raise AssertionError(f"act started job {job!r}, not in the workflow")
+                    if running is not None:   # the token would serve two jobs at once
+                        raise AssertionError(f"act started {job!r} while {running!r} runs")
+                    running = job
                     self.github.start_job(token, job, perms[job])
                 elif done.match(line):
+                    running = None
                     self.github.start_job(token, None, {})
             returncode = proc.wait()
         finally:
