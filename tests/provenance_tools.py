@@ -1,10 +1,12 @@
-"""Local stand-ins for GHCR and Sigstore: Debian's docker-registry, an ECDSA key, a `gh` double.
+"""Local stand-ins for GHCR, GitHub's attestations API and Sigstore: Debian's docker-registry,
+a loopback attestations endpoint, an ECDSA key, a `gh` double.
 
 What main.yml does on GitHub, done here with local parts: push an image to a registry
 (LocalRegistry.push_image), attest its build provenance the way actions/attest-build-provenance
-does (an in-toto statement with a SLSA v1 predicate, signed as a DSSE envelope, pushed next to
-the image: `attest`), and verify it with `gh attestation verify` (install_gh puts
-gh_attestation_double.py on PATH, trusting the local key).
+does (an in-toto statement with a SLSA v1 predicate, signed as a DSSE envelope, stored as a
+Sigstore bundle through the attestations API: `push_attestation`), and verify it with
+`gh attestation verify` (install_gh puts gh_attestation_double.py on PATH; `gh_env` gives it
+the token, the API and the trusted key).
 """
 
 from __future__ import annotations
@@ -12,14 +14,17 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 import shutil
 import socket
 import stat
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from cryptography.hazmat.primitives import hashes, serialization
@@ -28,14 +33,53 @@ from cryptography.hazmat.primitives.asymmetric import ec
 HERE = Path(__file__).resolve().parent
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 IN_TOTO = "application/vnd.in-toto+json"
-DSSE = "application/vnd.dsse.envelope.v1+json"
 REGISTRY_BIN = shutil.which("docker-registry")
 
 
+class _AttestationsAPI(BaseHTTPRequestHandler):
+    """GET /repos/{owner}/{repo}/attestations/{subject_digest}, as GitHub documents it
+    (https://docs.github.com/en/rest/repos/attestations#list-attestations): a token is needed
+    (401 "Bad credentials" for another), {"attestations": [{"bundle", "repository_id"}]}."""
+
+    store: dict[tuple[str, str], list[dict]]
+    token: str
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib's name
+        pass
+
+    def do_GET(self) -> None:  # noqa: N802 - stdlib's name
+        match = re.fullmatch(r"/repos/([^/]+/[^/]+)/attestations/(sha256:[0-9a-f]{64})",
+                             self.path.split("?")[0])
+        auth = self.headers.get("Authorization", "").partition(" ")[2]
+        if auth != self.token:
+            status, body = 401, {"message": "Bad credentials"}
+        elif match is None:
+            status, body = 404, {"message": "Not Found"}
+        else:
+            status, body = 200, {"attestations": [
+                {"bundle": b, "repository_id": 1} for b in self.store.get(match.groups(), [])]}
+        raw = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(raw)))
+        self.end_headers()
+        self.wfile.write(raw)
+
+
 class LocalRegistry:
-    """Debian's docker-registry (the CNCF Distribution registry), on a free local port."""
+    """Debian's docker-registry (the CNCF Distribution registry), on a free local port, and the
+    attestations API of the repositories whose images it holds."""
+
+    api_token = "ghs_local_attestations_read"
 
     def __init__(self, root: Path) -> None:
+        self.attestations: dict[tuple[str, str], list[dict]] = {}
+        handler = type("Handler", (_AttestationsAPI,), {"store": self.attestations,
+                                                        "token": self.api_token})
+        self.api = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        threading.Thread(target=self.api.serve_forever, kwargs={"poll_interval": 0.05},
+                         daemon=True).start()
+        self.api_url = f"http://127.0.0.1:{self.api.server_address[1]}"
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
@@ -58,6 +102,8 @@ class LocalRegistry:
         raise RuntimeError("docker-registry did not start")
 
     def stop(self) -> None:
+        self.api.shutdown()
+        self.api.server_close()
         self.process.terminate()
         self.process.wait(timeout=10)
 
@@ -102,11 +148,22 @@ class LocalRegistry:
         return f"{self.host}/{name}@{digest}"
 
     def push_attestation(self, image: str, envelope: dict) -> None:
-        name = image.split("/", 1)[1].split("@")[0]
+        """Store the envelope as a Sigstore bundle in the attestations of the repository the
+        image belongs to (its namespace OWNER/REPO), as POST /repos/{owner}/{repo}/attestations
+        does from that repository's workflow."""
+        repository = "/".join(image.split("/", 1)[1].split("@")[0].split("/")[:2])
         digest = image.split("@")[1]
-        manifest = self._artifact(name, b"{}", "application/vnd.oci.empty.v1+json",
-                                  json.dumps(envelope).encode(), DSSE)
-        self.push_manifest(name, digest.replace(":", "-") + ".att", manifest)
+        bundle = {"mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
+                  "verificationMaterial": {"publicKey": {"hint": "local"}},
+                  "dsseEnvelope": envelope}
+        self.attestations.setdefault((repository, digest), []).append(bundle)
+
+
+def gh_env(registry: LocalRegistry, trusted: Path) -> dict[str, str]:
+    """What the `gh` double needs to verify against `registry`: a token with attestations
+    read, the API to read them from, the key standing in for Sigstore's trusted root."""
+    return {"GH_TOKEN": registry.api_token, "GH_DOUBLE_API_URL": registry.api_url,
+            "GH_DOUBLE_TRUSTED_KEY": str(trusted)}
 
 
 def new_key(directory: Path) -> tuple[ec.EllipticCurvePrivateKey, Path]:

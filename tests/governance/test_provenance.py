@@ -10,7 +10,15 @@ import sys
 from pathlib import Path
 
 import pytest
-from provenance_tools import REGISTRY_BIN, LocalRegistry, install_gh, new_key, sign, statement
+from provenance_tools import (
+    REGISTRY_BIN,
+    LocalRegistry,
+    gh_env,
+    install_gh,
+    new_key,
+    sign,
+    statement,
+)
 
 from gitops_ml.init.plan import model_name_in, rename_model
 from gitops_ml.registry import provenance, record
@@ -111,7 +119,8 @@ def harness(tmp_path, local_registry, monkeypatch):
     bin_dir = tmp_path / "bin"
     install_gh(bin_dir)
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
-    monkeypatch.setenv("GH_DOUBLE_TRUSTED_KEY", str(h.trusted))
+    for name, value in gh_env(local_registry, h.trusted).items():
+        monkeypatch.setenv(name, value)
     monkeypatch.delenv("GITHUB_OUTPUT", raising=False)
     return h
 

@@ -13,7 +13,15 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import META, PROJECT, ModelRepo, git, registry, tiny_onnx
-from provenance_tools import REGISTRY_BIN, LocalRegistry, install_gh, new_key, sign, statement
+from provenance_tools import (
+    REGISTRY_BIN,
+    LocalRegistry,
+    gh_env,
+    install_gh,
+    new_key,
+    sign,
+    statement,
+)
 
 from gitops_ml.registry.provenance import ACTIONS_BOT_EMAIL
 
@@ -189,12 +197,12 @@ def _rollback_flow(repo: ModelRepo, tmp_path: Path, monkeypatch: pytest.MonkeyPa
     env = {**os.environ,
            "PATH": f"{bin_dir}{os.pathsep}{Path(sys.executable).parent}{os.pathsep}"
                    f"{os.environ['PATH']}",
-           "GH_DOUBLE_TRUSTED_KEY": str(trusted),
+           **gh_env(local, trusted),
            "GITHUB_SERVER_URL": "https://github.com", "GITHUB_REPOSITORY": "octo/gitops-ml",
            # the push goes to the bare repo instead of GitHub
            "GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": f"url.{remote}.insteadOf",
            "GIT_CONFIG_VALUE_0": push_url}
-    context = {"github.ref_name": "model#prod#3", "github.token": "tok",
+    context = {"github.ref_name": "model#prod#3", "github.token": local.api_token,
                "github.event.repository.default_branch": "main",
                "vars.IMAGE_REGISTRY": "", "vars.ALLOW_UNATTESTED": "",
                # the local registry is not ghcr.io: the workflow needs the registry secrets

@@ -27,11 +27,14 @@ import subprocess
 import sys
 import threading
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+from localtrust import SigningKey, registry_token
 
 GIT_HOST, API_HOST = "github.localhost", "api.github.localhost"
 FORBIDDEN = "Resource not accessible by integration"
@@ -81,11 +84,26 @@ with open(os.environ["FAKEGH_EVENTS"], "a") as fh:
 
 @dataclass
 class Token:
-    """Who a token is: `workflow` (GITHUB_TOKEN of a run), `user` or `app`; what it may do."""
+    """Who a token is: `workflow` (GITHUB_TOKEN of a run), `user`, `app`, `oidc` (a run's
+    ACTIONS_ID_TOKEN_REQUEST_TOKEN, `run` naming that run's GITHUB_TOKEN); what it may do.
+
+    act hands every job of a run the same GITHUB_TOKEN, where GitHub mints one per job with that
+    job's `permissions`. The harness therefore tells the jobs apart here: it runs one job at a
+    time and calls `FakeGitHub.start_job` as act starts each job, which sets `job` and
+    `permissions` to that job's; between jobs the token may do nothing.
+    """
 
     kind: str
     permissions: dict[str, str]
     login: str = "github-actions[bot]"
+    job: str | None = None
+    run: str | None = None
+    # a run's GITHUB_TOKEN: the repository and workflow it belongs to (what GitHub's OIDC token
+    # claims: repository, job_workflow_ref path, ref), so the Sigstore stand-in certifies only
+    # statements naming them
+    repository: str | None = None
+    workflow: str | None = None
+    ref: str | None = None
 
     def may(self, scope: str, level: str = "read") -> bool:
         have = self.permissions.get(scope, "none")
@@ -103,6 +121,9 @@ class Repo:
     protected: list[str] = field(default_factory=list)
     fork_of: str | None = None
     description: str = ""
+    # Settings > Actions > Workflow permissions: "restricted" (read contents and packages; the
+    # default for new repositories) or "permissive" (read and write), for jobs that set none
+    workflow_permissions: str = "restricted"
 
 
 class FakeGitHub:
@@ -121,11 +142,20 @@ class FakeGitHub:
         self.pull_creators: dict[int, str] = {}       # PR number -> kind of token that opened it
         self.artifacts: list[dict[str, Any]] = []
         self.attestations: list[dict[str, Any]] = []
+        self.reviews: list[dict[str, Any]] = []
+        self.check_runs: list[dict[str, Any]] = []
+        self.statuses: list[dict[str, Any]] = []
+        self.pull_commits: dict[tuple[str, int], list[str]] = {}   # merged PR -> its commits
         self.requests: list[tuple[str, str, str]] = []  # (method, path, token kind)
         self.errors: list[str] = []
         self.events_file = root / "push-events.jsonl"
         self.lock = threading.Lock()
         self._ids = 1000
+        # ghcr.io's token service and Sigstore's signing, with local keys (localtrust.py)
+        self.registry_key = SigningKey.create(root / "trust", "registry-token")
+        self.sigstore_key = SigningKey.create(root / "trust", "sigstore")
+        self.registry_service = "registry.localhost"
+        self.oidc_issued: dict[str, dict[str, Any]] = {}
         self._server: ThreadingHTTPServer | None = None
 
     # ---- set-up used by the harness ---------------------------------------------------------
@@ -158,6 +188,12 @@ class FakeGitHub:
                   login: str = "github-actions[bot]") -> str:
         self.tokens[token] = Token(kind, permissions, login)
         return token
+
+    def start_job(self, run_token: str, job: str | None, permissions: dict[str, str]) -> None:
+        """The run holding `run_token` now runs `job` (None: between jobs) with `permissions`."""
+        token = self.tokens[run_token]
+        with self.lock:
+            token.job, token.permissions = job, dict(permissions)
 
     def push_events(self) -> list[dict[str, Any]]:
         if not self.events_file.exists():
@@ -201,6 +237,67 @@ class FakeGitHub:
             pr["merge_commit_sha"] = merge
         return pr["head"]["sha"]
 
+    def is_ancestor(self, full_name: str, ancestor: str, descendant: str) -> bool:
+        return subprocess.run(["git", "-C", str(self.git_dir(full_name)), "merge-base",
+                               "--is-ancestor", ancestor, descendant],
+                              capture_output=True, check=False).returncode == 0
+
+    def commit_of(self, full_name: str, ref: str) -> str:
+        """A sha, branch or tag name as the REST API resolves `{ref}`; 422 when there is none
+        (https://docs.github.com/en/rest/commits/statuses: "ref: The commit reference. Can be a
+        commit SHA, branch name (heads/BRANCH_NAME), or tag name (tags/TAG_NAME)")."""
+        name = ref.removeprefix("heads/").removeprefix("tags/")
+        for candidate in (name, f"refs/heads/{name}", f"refs/tags/{name}"):
+            out = subprocess.run(["git", "-C", str(self.git_dir(full_name)), "rev-parse",
+                                  "--verify", "-q", f"{candidate}^{{commit}}"],
+                                 capture_output=True, text=True, check=False)
+            if out.returncode == 0:
+                return out.stdout.strip()
+        raise ApiError(422, f"No commit found for SHA: {ref}")
+
+    def merge_pull(self, pr: dict[str, Any], login: str = "octocat") -> str:
+        """The merge button (merge commit method): the head merged into the base branch, the
+        pull request closed with `merged_at` and `merge_commit_sha`
+        (https://docs.github.com/en/rest/pulls/pulls#merge-a-pull-request). Returns the merge
+        commit; the push it makes is recorded as a person's (it starts main.yml)."""
+        repo = pr["base"]["repo"]["full_name"]
+        if pr["state"] != "open":
+            raise ApiError(405, "Pull Request is not mergeable")
+        self.sync_pull_ref(pr)
+        base_tip = self.rev(repo, f"refs/heads/{pr['base']['ref']}")
+        git = ["git", "-C", str(self.git_dir(repo))]
+        tree = subprocess.run([*git, "merge-tree", "--write-tree", base_tip, pr["head"]["sha"]],
+                              capture_output=True, text=True, check=False)
+        if tree.returncode != 0:
+            raise ApiError(405, "Pull Request is not mergeable")
+        who = {"NAME": login, "EMAIL": f"{login}@users.noreply.github.com"}
+        env = {**os.environ, **{f"GIT_{role}_{k}": v for role in ("AUTHOR", "COMMITTER")
+                                for k, v in who.items()}}
+        merge = subprocess.run(
+            [*git, "commit-tree", tree.stdout.split()[0], "-p", base_tip, "-p", pr["head"]["sha"],
+             "-m", f"Merge pull request #{pr['number']} from {pr['head']['label']}"],
+            capture_output=True, text=True, check=True, env=env).stdout.strip()
+        commits = subprocess.run([*git, "rev-list", f"{base_tip}..{pr['head']['sha']}"],
+                                 capture_output=True, text=True, check=True).stdout.split()
+        subprocess.run([*git, "update-ref", f"refs/heads/{pr['base']['ref']}", merge, base_tip],
+                       check=True)
+        self.pull_commits[(repo, pr["number"])] = commits
+        pr.update(state="closed", merged=True, merged_at="2026-12-01T12:00:00Z",
+                  merge_commit_sha=merge)
+        for issue in self.issues:
+            if issue["repo"] == repo and issue["number"] == pr["number"]:
+                issue["state"] = "closed"
+        with open(self.events_file, "a") as fh:
+            fh.write(json.dumps({"repo": repo, "ref": f"refs/heads/{pr['base']['ref']}",
+                                 "before": base_tip, "after": merge, "token": "user"}) + "\n")
+        return merge
+
+    def add_review(self, pr: dict[str, Any], login: str, state: str) -> None:
+        """A review as a person submits it (APPROVED, CHANGES_REQUESTED, COMMENTED)."""
+        self.reviews.append({"id": self.next_id(), "repo": pr["base"]["repo"]["full_name"],
+                             "pull": pr["number"], "user": {"login": login}, "state": state,
+                             "commit_id": pr["head"]["sha"]})
+
     def _create_pull(self, base_repo: str, head_repo: str, head_branch: str, base: str,
                      title: str, body: str, user: str) -> dict[str, Any]:
         number = len(self.issues) + 1
@@ -214,7 +311,8 @@ class FakeGitHub:
                                 "fork": self.repos[head_repo].fork_of is not None}},
               "base": {"ref": base, "sha": self.rev(base_repo, f"refs/heads/{base}"),
                        "repo": {"full_name": base_repo}},
-              "merged_at": None}
+              "merged_at": None, "merge_commit_sha": None,
+              "created_at": f"2026-01-01T00:{number // 60 % 60:02d}:{number % 60:02d}Z"}
         self.pulls.append(pr)
         self.issues.append({"number": number, "repo": base_repo, "pull_request": pr,
                             "title": title, "body": body, "state": "open", "labels": []})
@@ -245,7 +343,9 @@ class FakeGitHub:
             github = fake
 
         self._server = ThreadingHTTPServer((self.address, self.port), Handler)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self.port = self._server.server_address[1]
+        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                         daemon=True).start()
 
     def stop(self) -> None:
         if self._server:
@@ -271,7 +371,9 @@ class _Handler(BaseHTTPRequestHandler):
     def _any(self) -> None:
         host = (self.headers.get("Host") or "").split(":")[0]
         try:
-            if host == API_HOST:
+            if urlsplit(self.path).path == "/_registry/token":
+                self._registry_token()
+            elif host == API_HOST:
                 self._api()
             else:
                 self._git()
@@ -317,6 +419,48 @@ class _Handler(BaseHTTPRequestHandler):
         if token is None:   # https://docs.github.com/en/rest/authentication (401 Bad credentials)
             raise ApiError(401, "Bad credentials")
         return token
+
+    # ---- the registry's token service, as ghcr.io's -------------------------------------------
+    def _registry_token(self) -> None:
+        """GET /_registry/token?service=&scope=repository:NAME:push,pull (Distribution's token
+        authentication, https://distribution.github.io/distribution/spec/auth/token/), with
+        Basic USER:GITHUB_TOKEN as `docker login` stores it. As ghcr.io documents for
+        GITHUB_TOKEN (https://docs.github.com/en/packages/managing-github-packages-using-github-
+        actions-workflows/publishing-and-installing-a-package-with-github-actions
+        #authenticating-to-package-registries-on-github): push needs `packages: write` and a
+        package of the token's own repository, pull `packages: read`; a public package is pulled
+        anonymously. Anything not granted is left out of `access`, so the registry answers
+        "denied"; a bad credential is a 401, as `docker login` reports it."""
+        query = {k: v[-1] for k, v in parse_qs(urlsplit(self.path).query).items()}
+        auth = self.headers.get("Authorization", "")
+        token: Token | None = None
+        if auth:
+            scheme, _, value = auth.partition(" ")
+            secret = base64.b64decode(value).decode().partition(":")[2] \
+                if scheme.lower() == "basic" else value
+            token = self.github.tokens.get(secret)
+            if token is None:
+                self._json(401, {"errors": [{"code": "UNAUTHORIZED",
+                                             "message": "authentication required"}]})
+                return
+        access = []
+        for scope in query.get("scope", "").split():
+            kind, _, rest = scope.partition(":")
+            name, _, actions = rest.rpartition(":")
+            granted = []
+            for action in actions.split(","):
+                if action == "pull" and (token is None or token.may("packages", "read")
+                                         or token.kind == "user"):
+                    granted.append("pull")
+                elif action == "push" and token is not None and (
+                        token.kind == "user" or (token.may("packages", "write") and
+                                                 name.startswith(f"{token.repository}".lower()))):
+                    granted.append("push")
+            if kind == "repository" and granted:
+                access.append({"type": "repository", "name": name, "actions": granted})
+        jwt = registry_token(self.github.registry_key, "fakegithub", self.github.registry_service,
+                             token.login if token else "anonymous", access)
+        self._json(200, {"token": jwt, "access_token": jwt, "expires_in": 600})
 
     # ---- git smart HTTP (git http-backend, as GitHub serves https://github.com/OWNER/REPO.git) -
     def _git(self) -> None:
@@ -381,10 +525,56 @@ class _Handler(BaseHTTPRequestHandler):
         path = url.path.removeprefix("/api/v3")
         if path == "/_runner/oidc" and self.command == "GET":
             # Not public REST: the runner's OIDC endpoint (ACTIONS_ID_TOKEN_REQUEST_URL), which
-            # GitHub offers only to jobs with `id-token: write` outside forks' pull requests.
+            # GitHub offers only to jobs with `id-token: write` outside forks' pull requests
+            # (https://docs.github.com/en/actions/security-for-github-actions/
+            # security-hardening-your-deployments/about-security-hardening-with-openid-connect
+            # #adding-permissions-settings). act sets the variable in every job of a run, so the
+            # answer depends on the job running now: for any other job it is as if unset.
             if token is None or token.kind != "oidc":
                 raise ApiError(401, "Bad credentials")
-            self._json(200, {"value": f"oidc.{query.get('run', '')}.{query.get('audience', '')}"})
+            run = self.github.tokens.get(token.run or "")
+            if run is None or run.permissions.get("id_token") != "write":
+                job = run.job if run else None
+                raise ApiError(403, f"Unable to get ACTIONS_ID_TOKEN_REQUEST_URL env variable: "
+                                    f"job {job!r} has no `id-token: write` permission")
+            # the claims GitHub's OIDC token carries (https://docs.github.com/en/actions/
+            # security-for-github-actions/security-hardening-your-deployments/
+            # about-security-hardening-with-openid-connect#understanding-the-oidc-token)
+            claims = {"iss": "https://token.actions.githubusercontent.com",
+                      "aud": query.get("audience", ""), "repository": run.repository,
+                      "repository_owner": (run.repository or "").split("/")[0],
+                      "job_workflow_ref": f"{run.repository}/{run.workflow}@{run.ref}",
+                      "workflow_ref": f"{run.repository}/{run.workflow}@{run.ref}",
+                      "ref": run.ref, "job": run.job, "run_id": query.get("run", "")}
+            jwt = self.github.sigstore_key.jwt(claims)
+            self.github.oidc_issued[jwt] = claims
+            self._json(200, {"value": jwt})
+            return
+        if path == "/_runner/sigstore/sign" and self.command == "POST":
+            # Not public REST: Sigstore's Fulcio + signing, reduced to "sign this DSSE payload"
+            # for the bearer of an OIDC token this server issued (so for a job with
+            # `id-token: write`). Fulcio certifies the identity in that token, so the statement
+            # must name its repository, workflow and ref (the certificate's SAN and source
+            # repository extensions), or it is refused.
+            bearer = (self.headers.get("Authorization") or "").partition(" ")[2]
+            claims = self.github.oidc_issued.get(bearer)
+            if claims is None:
+                raise ApiError(401, "signing needs an OIDC token from ACTIONS_ID_TOKEN_REQUEST_URL")
+            body = json.loads(self._body() or b"{}")
+            payload = base64.b64decode(body.get("payload", ""))
+            try:
+                workflow = json.loads(payload)["predicate"]["buildDefinition"][
+                    "externalParameters"]["workflow"]
+                named = (f"{'/'.join(workflow['repository'].split('/')[-2:])}/"
+                         f"{workflow['path']}@{workflow['ref']}")
+            except (KeyError, TypeError, ValueError):
+                raise ApiError(400, "the payload is not a SLSA v1 workflow statement") from None
+            if named != claims["job_workflow_ref"]:
+                raise ApiError(400, f"the statement names {named}, the OIDC token "
+                                    f"{claims['job_workflow_ref']}")
+            t = body["payloadType"].encode()
+            pae = b"DSSEv1 %d %s %d %s" % (len(t), t, len(payload), payload)
+            self._json(200, {"sig": base64.b64encode(self.github.sigstore_key.sign(pae)).decode()})
             return
         if path == "/_runner/artifacts" and self.command == "POST":
             # Not public REST: what actions/upload-artifact sends to the runner's results
@@ -404,6 +594,9 @@ class _Handler(BaseHTTPRequestHandler):
                 data = json.loads(self._body() or b"null") if self.command != "GET" else None
                 status, answer, *extra = handler(self.github, repo, token, match.groups()[2:],
                                                  query, data)
+                if isinstance(answer, Paged):
+                    answer, links = answer.page(query, f"http://{API_HOST}{url.path}")
+                    extra = [{"Link": links}] if links else []
                 if isinstance(answer, bytes):
                     self.send_response(status)
                     self.send_header("Content-Type", "application/zip")
@@ -424,12 +617,32 @@ def _need(token: Token | None, scope: str, level: str) -> None:
         raise ApiError(403, FORBIDDEN)
 
 
-def _page(items: list[Any], query: dict[str, str]) -> list[Any]:
-    # https://docs.github.com/en/rest/using-the-rest-api/using-pagination-in-the-rest-api
-    # per_page defaults to 30 (max 100), page to 1
-    per_page = min(int(query.get("per_page", 30)), 100)
-    page = int(query.get("page", 1))
-    return items[(page - 1) * per_page: page * per_page]
+@dataclass
+class Paged:
+    """A list answer, paged by the dispatcher as GitHub pages every list endpoint
+    (https://docs.github.com/en/rest/using-the-rest-api/using-pagination-in-the-rest-api):
+    `per_page` defaults to 30, at most 100; `page` from 1; when there is more than one page, a
+    `Link` header with rel="first"/"prev"/"next"/"last" URLs that keep the other query
+    parameters. `key` wraps the page as {"total_count": n, key: [...]} (check runs, artifacts)."""
+
+    items: list[Any]
+    key: str | None = None
+
+    def page(self, query: dict[str, str], url: str) -> tuple[Any, str]:
+        def number(name: str, default: int) -> int:
+            try:
+                return max(1, int(query.get(name, default)))
+            except ValueError:
+                return default
+        per_page, page = min(number("per_page", 30), 100), number("page", 1)
+        last = max(1, -(-len(self.items) // per_page))
+        chunk = self.items[(page - 1) * per_page: page * per_page]
+        rels = {"first": 1, "prev": page - 1, "next": page + 1, "last": last}
+        links = ", ".join(
+            f'<{url}?{urlencode({**query, "per_page": per_page, "page": n})}>; rel="{rel}"'
+            for rel, n in rels.items() if 1 <= n <= last and n != page) if last > 1 else ""
+        answer = {"total_count": len(self.items), self.key: chunk} if self.key else chunk
+        return answer, links
 
 
 def get_repo(gh: FakeGitHub, repo: Repo, token: Token | None, groups: Any, query: Any,
@@ -443,22 +656,40 @@ def get_repo(gh: FakeGitHub, repo: Repo, token: Token | None, groups: Any, query
 def commit_pulls(gh: FakeGitHub, repo: Repo, token: Token | None, groups: Any,
                  query: dict[str, str], data: Any) -> tuple[int, Any]:
     # https://docs.github.com/en/rest/commits/commits#list-pull-requests-associated-with-a-commit
-    # Only pull requests whose head branch is in this repository: a commit that exists only in a
-    # fork is not associated with the base repository's pull requests, and the answer is [].
+    # "Lists the merged pull request that introduced the commit to the repository. If the commit
+    # is not present in the default branch, will only return open pull requests associated with
+    # the commit." Open ones: those whose head branch is in this repository and contains the
+    # commit; a commit that exists only in a fork is not associated with them, and the answer
+    # is []. Fine-grained tokens need "Pull requests" (read).
     (sha,) = groups
     _need(token, "pull_requests", "read") if token and token.kind == "workflow" else None
-    found = []
-    for pr in gh.pulls:
-        if pr["base"]["repo"]["full_name"] != repo.full_name or pr["state"] != "open":
-            continue
-        if pr["head"]["repo"]["full_name"] != repo.full_name:
-            continue
-        head = gh.rev(repo.full_name, f"refs/heads/{pr['head']['ref']}")
-        ancestor = subprocess.run(["git", "-C", str(gh.git_dir(repo.full_name)), "merge-base",
-                                   "--is-ancestor", sha, head], check=False).returncode == 0
-        if ancestor:
-            found.append(pr)
-    return 200, _page(found, query)
+    ours = [pr for pr in gh.pulls if pr["base"]["repo"]["full_name"] == repo.full_name]
+    default_tip = gh.rev(repo.full_name, f"refs/heads/{repo.default_branch}")
+    if gh.is_ancestor(repo.full_name, sha, default_tip):
+        found = [pr for pr in ours if pr.get("merged_at") and (
+            pr["merge_commit_sha"] == sha
+            or sha in gh.pull_commits.get((repo.full_name, pr["number"]), []))]
+        return 200, Paged(found)
+    found = [pr for pr in ours if pr["state"] == "open"
+             and pr["head"]["repo"]["full_name"] == repo.full_name
+             and gh.is_ancestor(repo.full_name, sha,
+                                gh.rev(repo.full_name, f"refs/heads/{pr['head']['ref']}"))]
+    return 200, Paged(found)
+
+
+def _sorted(items: list[dict[str, Any]], query: dict[str, str],
+            created: str) -> list[dict[str, Any]]:
+    # List pulls and list issues: sort=created by default, direction desc by default (newest
+    # first); direction asc when asked. Creation order is the number here.
+    if query.get("sort", "created") not in ("created", "updated", "popularity", "long-running",
+                                            "comments"):
+        raise ApiError(422, "Validation Failed",
+                       errors=[{"resource": "Search", "field": "sort", "code": "invalid"}])
+    direction = query.get("direction", "desc")
+    if direction not in ("asc", "desc"):
+        raise ApiError(422, "Validation Failed",
+                       errors=[{"resource": "Search", "field": "direction", "code": "invalid"}])
+    return sorted(items, key=lambda i: i[created], reverse=direction == "desc")
 
 
 def list_pulls(gh: FakeGitHub, repo: Repo, token: Token | None, groups: Any,
@@ -470,7 +701,8 @@ def list_pulls(gh: FakeGitHub, repo: Repo, token: Token | None, groups: Any,
              and (state == "all" or pr["state"] == state)
              and ("head" not in query or pr["head"]["label"] == query["head"])
              and ("base" not in query or pr["base"]["ref"] == query["base"])]
-    return 200, _page(found, query)
+    # sort: created (default), direction: desc by default (newest first)
+    return 200, Paged(_sorted(found, query, "number"))
 
 
 def get_pull(gh: FakeGitHub, repo: Repo, token: Token | None, groups: Any, query: Any,
@@ -546,7 +778,7 @@ def list_issues(gh: FakeGitHub, repo: Repo, token: Token | None, groups: Any,
     found = [_issue_json(i) for i in gh.issues if i["repo"] == repo.full_name
              and (state == "all" or i["state"] == state)
              and all(name in i["labels"] for name in labels)]
-    return 200, _page(list(reversed(found)), query)   # newest first (sort=created, desc)
+    return 200, Paged(_sorted(found, query, "number"))
 
 
 def create_issue(gh: FakeGitHub, repo: Repo, token: Token | None, groups: Any, query: Any,
@@ -609,7 +841,7 @@ def list_comments(gh: FakeGitHub, repo: Repo, token: Token | None, groups: Any,
     issue = _issue(gh, repo, int(groups[0]))
     found = [_comment_json(c) for c in gh.comments
              if c["repo"] == repo.full_name and c["issue"] == issue["number"]]
-    return 200, _page(found, query)
+    return 200, Paged(found)
 
 
 def create_comment(gh: FakeGitHub, repo: Repo, token: Token | None, groups: Any, query: Any,
@@ -671,7 +903,7 @@ def list_run_artifacts(gh: FakeGitHub, repo: Repo, token: Token | None, groups: 
              for a in gh.artifacts if a["repo"] == repo.full_name
              and a["workflow_run"]["id"] == int(groups[0])
              and query.get("name", a["name"]) == a["name"]]
-    return 200, {"total_count": len(found), "artifacts": found}
+    return 200, Paged(found, key="artifacts")
 
 
 def download_artifact(gh: FakeGitHub, repo: Repo, token: Token | None, groups: Any, query: Any,
@@ -685,21 +917,220 @@ def download_artifact(gh: FakeGitHub, repo: Repo, token: Token | None, groups: A
     raise ApiError(404, "Not Found")
 
 
+def _statement(bundle: Any) -> dict[str, Any]:
+    """The in-toto statement a Sigstore bundle's DSSE envelope carries; 422 when it is not one
+    (https://github.com/sigstore/protobuf-specs/blob/main/protos/sigstore_bundle.proto)."""
+    def invalid(why: str) -> ApiError:
+        return ApiError(422, f"Validation Failed: bundle: {why}",
+                        errors=[{"resource": "Attestation", "field": "bundle",
+                                 "code": "invalid"}])
+    if not isinstance(bundle, dict):
+        raise invalid("missing")
+    if not str(bundle.get("mediaType", "")).startswith("application/vnd.dev.sigstore.bundle"):
+        raise invalid("mediaType is not a Sigstore bundle")
+    envelope = bundle.get("dsseEnvelope") or {}
+    if envelope.get("payloadType") != "application/vnd.in-toto+json" or \
+            not envelope.get("signatures"):
+        raise invalid("dsseEnvelope needs an in-toto payloadType and a signature")
+    try:
+        statement = json.loads(base64.b64decode(envelope["payload"]))
+        digests = [s["digest"]["sha256"] for s in statement["subject"]]
+    except (KeyError, TypeError, ValueError):
+        raise invalid("payload is not an in-toto statement with sha256 subjects") from None
+    if not digests or not isinstance(statement.get("predicateType"), str):
+        raise invalid("payload is not an in-toto statement with sha256 subjects")
+    return statement
+
+
 def create_attestation(gh: FakeGitHub, repo: Repo, token: Token | None, groups: Any, query: Any,
                        data: dict[str, Any]) -> tuple[int, Any]:
-    # https://docs.github.com/en/rest/repos/attestations#create-an-attestation
+    # https://docs.github.com/en/rest/repos/attestations#create-an-attestation: "must have write
+    # permission to the repository and ... the attestations:write permission"; 201 {"id"}
     _need(token, "attestations", "write")
-    if not isinstance((data or {}).get("bundle"), dict):
-        raise ApiError(422, "Validation Failed",
-                       errors=[{"resource": "Attestation", "field": "bundle",
-                                "code": "missing_field"}])
+    bundle = (data or {}).get("bundle")
+    statement = _statement(bundle)
     aid = gh.next_id()
-    gh.attestations.append({"id": aid, "repo": repo.full_name, "bundle": data["bundle"]})
+    gh.attestations.append({"id": aid, "repo": repo.full_name, "bundle": bundle,
+                            "digests": [f"sha256:{s['digest']['sha256']}"
+                                        for s in statement["subject"]],
+                            "predicate_type": statement["predicateType"]})
     return 201, {"id": aid}
+
+
+def list_attestations(gh: FakeGitHub, repo: Repo, token: Token | None, groups: Any,
+                      query: dict[str, str], data: Any) -> tuple[int, Any]:
+    # https://docs.github.com/en/rest/repos/attestations#list-attestations: "must have read
+    # access to the repository ... when using a fine-grained access token the attestations:read
+    # permission is required"; {"attestations": [{"bundle", "repository_id", "bundle_url"}]},
+    # optional predicate_type filter, per_page (max 100; cursor paging not modelled).
+    _need(token, "attestations", "read") if token and token.kind == "workflow" else None
+    (digest,) = groups
+    if not re.fullmatch(r"sha256:[0-9a-f]{64}", digest):
+        raise ApiError(422, "Validation Failed: subject_digest must be sha256:<hex>")
+    kind = query.get("predicate_type")
+    found = [{"bundle": a["bundle"], "repository_id": repo_id(repo.full_name),
+              "bundle_url": None}
+             for a in gh.attestations if a["repo"] == repo.full_name and digest in a["digests"]
+             and (kind is None or a["predicate_type"] == kind)]
+    per_page = min(int(query.get("per_page", 30) or 30), 100)
+    return 200, {"attestations": found[:per_page]}
+
+
+def repo_id(full_name: str) -> int:
+    """A repository's numeric id (stable, as GitHub's)."""
+    return zlib.crc32(full_name.encode()) % 10**8
+
+
+def list_reviews(gh: FakeGitHub, repo: Repo, token: Token | None, groups: Any,
+                 query: dict[str, str], data: Any) -> tuple[int, Any]:
+    # https://docs.github.com/en/rest/pulls/reviews#list-reviews-for-a-pull-request:
+    # "in chronological order"; "Pull requests" (read); 404 for an unknown pull request
+    _need(token, "pull_requests", "read") if token and token.kind == "workflow" else None
+    get_pull(gh, repo, token, groups, query, data)
+    return 200, Paged([{k: r[k] for k in ("id", "user", "state", "commit_id")}
+                       for r in gh.reviews
+                       if r["repo"] == repo.full_name and r["pull"] == int(groups[0])])
+
+
+CHECK_STATUSES = ("queued", "in_progress", "completed", "waiting", "requested", "pending")
+CONCLUSIONS = ("action_required", "cancelled", "failure", "neutral", "success", "skipped",
+               "stale", "timed_out")
+
+
+def _check_fields(run: dict[str, Any], data: dict[str, Any]) -> None:
+    # status: queued (default) ... completed; "Providing conclusion will automatically set the
+    # status parameter to completed"; conclusion is "Required if you provide completed_at or a
+    # status of completed"
+    for key in ("status", "conclusion"):
+        allowed = CHECK_STATUSES if key == "status" else CONCLUSIONS
+        if key in data and data[key] not in allowed:
+            raise ApiError(422, f"Validation Failed: {key} is not included in the list",
+                           errors=[{"resource": "CheckRun", "field": key, "code": "invalid"}])
+    run.update({k: data[k] for k in ("name", "details_url", "external_id", "output",
+                                     "status", "conclusion") if k in data})
+    if data.get("conclusion"):
+        run["status"] = "completed"
+    if run["status"] == "completed" and not run.get("conclusion"):
+        raise ApiError(422, "Validation Failed: conclusion must be provided when status is "
+                            "completed", errors=[{"resource": "CheckRun", "field": "conclusion",
+                                                  "code": "missing_field"}])
+
+
+def create_check_run(gh: FakeGitHub, repo: Repo, token: Token | None, groups: Any, query: Any,
+                     data: dict[str, Any]) -> tuple[int, Any]:
+    # https://docs.github.com/en/rest/checks/runs#create-a-check-run: "you must use a GitHub App.
+    # OAuth apps and authenticated users are not able to create a check suite" (GITHUB_TOKEN is
+    # an App installation token); "Checks" (write); name and head_sha required
+    if token is not None and token.kind == "user":
+        raise ApiError(403, "You must authenticate via a GitHub App.")
+    _need(token, "checks", "write")
+    data = data or {}
+    for key in ("name", "head_sha"):
+        if not isinstance(data.get(key), str) or not data[key]:
+            raise ApiError(422, f"Validation Failed: {key} is missing",
+                           errors=[{"resource": "CheckRun", "field": key,
+                                    "code": "missing_field"}])
+    sha = gh.commit_of(repo.full_name, data["head_sha"])
+    run = {"id": gh.next_id(), "repo": repo.full_name, "head_sha": sha, "status": "queued",
+           "conclusion": None, "output": {}, "app": {"slug": "github-actions"}}
+    _check_fields(run, data)
+    gh.check_runs.append(run)
+    return 201, _check_json(run)
+
+
+def _check_json(run: dict[str, Any]) -> dict[str, Any]:
+    out = {k: v for k, v in run.items() if k != "repo"}
+    out["html_url"] = f"http://{GIT_HOST}/{run['repo']}/runs/{run['id']}"
+    return out
+
+
+def update_check_run(gh: FakeGitHub, repo: Repo, token: Token | None, groups: Any, query: Any,
+                     data: dict[str, Any]) -> tuple[int, Any]:
+    # https://docs.github.com/en/rest/checks/runs#update-a-check-run ("Checks" write)
+    if token is not None and token.kind == "user":
+        raise ApiError(403, "You must authenticate via a GitHub App.")
+    _need(token, "checks", "write")
+    for run in gh.check_runs:
+        if run["repo"] == repo.full_name and run["id"] == int(groups[0]):
+            _check_fields(run, data or {})
+            return 200, _check_json(run)
+    raise ApiError(404, "Not Found")
+
+
+def list_check_runs(gh: FakeGitHub, repo: Repo, token: Token | None, groups: Any,
+                    query: dict[str, str], data: Any) -> tuple[int, Any]:
+    # https://docs.github.com/en/rest/checks/runs#list-check-runs-for-a-git-reference:
+    # check_name, status filters; filter=latest (default) keeps the newest run per name;
+    # {"total_count", "check_runs"}; "Checks" (read)
+    _need(token, "checks", "read") if token and token.kind == "workflow" else None
+    sha = gh.commit_of(repo.full_name, groups[0])
+    runs = [r for r in reversed(gh.check_runs) if r["repo"] == repo.full_name
+            and r["head_sha"] == sha and query.get("check_name", r["name"]) == r["name"]
+            and query.get("status", r["status"]) == r["status"]]
+    if query.get("filter", "latest") == "latest":
+        seen: set[str] = set()
+        runs = [r for r in runs if not (r["name"] in seen or seen.add(r["name"]))]
+    return 200, Paged([_check_json(r) for r in runs], key="check_runs")
+
+
+def create_status(gh: FakeGitHub, repo: Repo, token: Token | None, groups: Any, query: Any,
+                  data: dict[str, Any]) -> tuple[int, Any]:
+    # https://docs.github.com/en/rest/commits/statuses#create-a-commit-status: state one of
+    # error, failure, pending, success; context defaults to "default"; "Commit statuses" (write)
+    _need(token, "statuses", "write")
+    data = data or {}
+    if data.get("state") not in ("error", "failure", "pending", "success"):
+        raise ApiError(422, "Validation Failed: state is not included in the list",
+                       errors=[{"resource": "Status", "field": "state", "code": "invalid"}])
+    sha = gh.commit_of(repo.full_name, groups[0])
+    status = {"id": gh.next_id(), "repo": repo.full_name, "sha": sha, "state": data["state"],
+              "context": data.get("context") or "default",
+              "description": data.get("description"), "target_url": data.get("target_url"),
+              "creator": {"login": token.login if token else ""}}
+    gh.statuses.append(status)
+    return 201, {k: v for k, v in status.items() if k not in ("repo", "sha")}
+
+
+def list_statuses(gh: FakeGitHub, repo: Repo, token: Token | None, groups: Any,
+                  query: dict[str, str], data: Any) -> tuple[int, Any]:
+    # https://docs.github.com/en/rest/commits/statuses#list-commit-statuses-for-a-reference:
+    # "in reverse chronological order"; "Commit statuses" (read)
+    _need(token, "statuses", "read") if token and token.kind == "workflow" else None
+    sha = gh.commit_of(repo.full_name, groups[0])
+    return 200, Paged([{k: v for k, v in s.items() if k not in ("repo", "sha")}
+                       for s in reversed(gh.statuses)
+                       if s["repo"] == repo.full_name and s["sha"] == sha])
+
+
+def combined_status(gh: FakeGitHub, repo: Repo, token: Token | None, groups: Any,
+                    query: dict[str, str], data: Any) -> tuple[int, Any]:
+    # https://docs.github.com/en/rest/commits/statuses#get-the-combined-status-for-a-specific-
+    # reference: the latest status per context; state "failure" if any is error or failure,
+    # "pending" if there are none or any is pending, else "success"
+    _need(token, "statuses", "read") if token and token.kind == "workflow" else None
+    sha = gh.commit_of(repo.full_name, groups[0])
+    latest: dict[str, dict[str, Any]] = {}
+    for st in gh.statuses:
+        if st["repo"] == repo.full_name and st["sha"] == sha:
+            latest[st["context"]] = st
+    states = {st["state"] for st in latest.values()}
+    state = ("failure" if states & {"error", "failure"} else
+             "pending" if not states or "pending" in states else "success")
+    return 200, {"state": state, "sha": sha, "total_count": len(latest),
+                 "statuses": [{k: v for k, v in st.items() if k not in ("repo", "sha")}
+                              for st in latest.values()]}
 
 
 ROUTES = [
     ("POST", r"/repos/([^/]+)/([^/]+)/attestations", create_attestation),
+    ("GET", r"/repos/([^/]+)/([^/]+)/attestations/([^/]+)", list_attestations),
+    ("GET", r"/repos/([^/]+)/([^/]+)/pulls/(\d+)/reviews", list_reviews),
+    ("POST", r"/repos/([^/]+)/([^/]+)/check-runs", create_check_run),
+    ("PATCH", r"/repos/([^/]+)/([^/]+)/check-runs/(\d+)", update_check_run),
+    ("GET", r"/repos/([^/]+)/([^/]+)/commits/([^/]+)/check-runs", list_check_runs),
+    ("POST", r"/repos/([^/]+)/([^/]+)/statuses/([0-9a-f]{40})", create_status),
+    ("GET", r"/repos/([^/]+)/([^/]+)/commits/([^/]+)/statuses", list_statuses),
+    ("GET", r"/repos/([^/]+)/([^/]+)/commits/([^/]+)/status", combined_status),
     ("GET", r"/repos/([^/]+)/([^/]+)", get_repo),
     ("GET", r"/repos/([^/]+)/([^/]+)/commits/([0-9a-f]{40})/pulls", commit_pulls),
     ("GET", r"/repos/([^/]+)/([^/]+)/pulls", list_pulls),

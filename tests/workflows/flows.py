@@ -4,13 +4,17 @@ workflows"; payloads from "Webhook events and payloads")."""
 
 from __future__ import annotations
 
+import re
+import subprocess
 from pathlib import Path
 from typing import Any
 
+import yaml
 from harness import PROJECT, Harness, Run, repo_id
 from repo_tools import git_repo_of_tracked_files
 
 BOT = "github-actions[bot]"
+DEPENDABOT = "dependabot[bot]"
 WATERMARK = 'CML watermark gitops-ml PR report'
 
 
@@ -34,14 +38,21 @@ def fork(hub: Harness, base: str, fork_name: str, work: Path) -> Path:
 
 
 def push_branch(hub: Harness, clone: Path, branch: str, edit: dict[str, str], message: str,
-                login: str = "octocat") -> str:
-    """Commit `edit` (path -> new text) on `branch` and push it as a person would."""
+                login: str = "octocat", reproduce: bool = False) -> str:
+    """Commit `edit` (path -> new text) on `branch` and push it as a person would; with
+    `reproduce`, after `dvc repro` and with its results, as params.yaml says a change must be
+    committed (`results:`; the command the PR report prints)."""
     current = hub.git(clone, "branch", "--show-current")
     if current != branch:
         hub.git(clone, "switch", "-q", "-C", branch)
     for path, text in edit.items():
         (clone / path).parent.mkdir(parents=True, exist_ok=True)
         (clone / path).write_text(text)
+    if reproduce:
+        done = subprocess.run([str(PROJECT / ".venv" / "bin" / "dvc"), "repro"], cwd=clone,
+                              capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise AssertionError(f"dvc repro: {done.stdout}{done.stderr}")
     hub.git(clone, "add", "-A")
     hub.git(clone, "commit", "-qm", message)
     hub.git(clone, "push", "-q", "--force", "origin", branch, token=hub.user_token(login))
@@ -53,7 +64,10 @@ def pull_request_run(hub: Harness, pr: dict[str, Any], action: str = "opened",
     """pr.yml on `pull_request`: the workflow file and code as of the PR head (GitHub uses the
     merge commit; the PR branches here are based on the current main, so they agree)."""
     base = pr["base"]["repo"]["full_name"]
-    is_fork = pr["head"]["repo"]["full_name"] != base
+    # Dependabot's pull requests run like a fork's: a read-only GITHUB_TOKEN and no Actions
+    # secrets (https://docs.github.com/en/code-security/dependabot/troubleshooting-dependabot/
+    # troubleshooting-dependabot-on-github-actions#restrictions-when-dependabot-triggers-events)
+    is_fork = pr["head"]["repo"]["full_name"] != base or pr["user"]["login"] == DEPENDABOT
     payload = {"action": action, "number": pr["number"], "pull_request": pr}
     return hub.run("pr.yml", "pull_request", payload, repo=base,
                    ref=f"refs/pull/{pr['number']}/merge", sha=pr["merge_commit_sha"],
@@ -96,3 +110,24 @@ def comment_run(hub: Harness, run: Run, pr: dict[str, Any], head_sha: str | None
 
 def comments(hub: Harness, repo: str, number: int) -> list[dict[str, Any]]:
     return [c for c in hub.github.comments if c["repo"] == repo and c["issue"] == number]
+
+
+def tag_filter(pattern: str) -> re.Pattern[str]:
+    """GitHub's filter pattern for branches and tags: `*` matches any characters but `/`, `**`
+    any characters (https://docs.github.com/en/actions/writing-workflows/workflow-syntax-for-
+    github-actions#filter-pattern-cheat-sheet)."""
+    parts = ["[^/]*".join(map(re.escape, chunk.split("*"))) for chunk in pattern.split("**")]
+    return re.compile("^" + ".*".join(parts) + "$")
+
+
+def starts_on_tag_push(workflow_text: str, tag: str) -> bool:
+    """Whether pushing `tag` starts this workflow (its `on.push.tags`; `!` excludes)."""
+    on = yaml.safe_load(workflow_text).get(True) or {}     # PyYAML reads the key `on` as True
+    patterns = ((on.get("push") or {}) if isinstance(on, dict) else {}).get("tags") or []
+    started = False
+    for pattern in patterns:
+        if pattern.startswith("!"):
+            started = started and not tag_filter(pattern[1:]).match(tag)
+        elif tag_filter(pattern).match(tag):
+            started = True
+    return started

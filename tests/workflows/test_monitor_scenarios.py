@@ -56,7 +56,7 @@ def test_monitor_with_drift_opens_one_issue_and_one_pr_whose_checks_run(
     assert hub.github.dispatches == []
     checks = pull_request_run(hub, pr)
     assert checks.jobs == {"runner": "success", "report": "success"}, checks.log[-4000:]
-    assert comment_run(hub, checks, pr).jobs == {"comment": "success"}
+    assert comment_run(hub, checks, pr).jobs == {"comment": "success", "verdict": "success"}
     [comment] = comments(hub, REPO, pr["number"])
     assert comment["body"].startswith("## ")
 
@@ -89,3 +89,34 @@ def test_monitor_with_only_the_workflow_token_says_which_setting_is_missing(
     [push] = [e for e in hub.github.push_events()
               if e["repo"] == "acme/fresh" and e["ref"] == "refs/heads/retrain/drift"]
     assert push["token"] == "workflow"
+
+
+def test_monitor_with_the_workflow_token_dispatches_checks_that_reach_the_pr_head(
+        hub: Harness, tmp_path: Path) -> None:
+    # "Allow GitHub Actions to create and approve pull requests" on, no App or RETRAIN_TOKEN:
+    # the PR is opened with GITHUB_TOKEN, which starts no pull_request run, so the monitor
+    # dispatches pr.yml on the branch; its verdict lands on the PR's head commit.
+    seed(hub, "acme/dispatch", tmp_path / "dispatch", allow_actions_prs=True)
+    sha = hub.github.rev("acme/dispatch", "refs/heads/main")
+    run = hub.run("monitor.yml", "workflow_dispatch",
+                  {"inputs": {"source": "simulate"}, "ref": "refs/heads/main"},
+                  repo="acme/dispatch", ref="refs/heads/main", sha=sha)
+    assert run.jobs == {"drift": "success"}, run.log[-4000:]
+    [pr] = [p for p in hub.github.pulls if p["base"]["repo"]["full_name"] == "acme/dispatch"]
+    assert hub.github.pull_creators[pr["number"]] == "workflow"
+    [dispatch] = [d for d in hub.github.dispatches if d["repo"] == "acme/dispatch"]
+    # `ref`: a branch or tag name (docs: "Create a workflow dispatch event")
+    ref = dispatch["ref"] if dispatch["ref"].startswith("refs/") else \
+        f"refs/heads/{dispatch['ref']}"
+    assert (dispatch["workflow"], ref) == ("pr.yml", f"refs/heads/{pr['head']['ref']}")
+    head = hub.github.rev("acme/dispatch", ref)
+    checks = hub.run("pr.yml", "workflow_dispatch", {"inputs": dispatch["inputs"], "ref": ref},
+                     repo="acme/dispatch", ref=ref, sha=head)
+    assert checks.jobs == {"runner": "success", "report": "success"}, checks.log[-4000:]
+    judged = comment_run(hub, checks, pr, head_sha=head, event="workflow_dispatch")
+    assert judged.jobs == {"comment": "success", "verdict": "success"}, judged.log[-4000:]
+    status = hub.github_get(f"/repos/acme/dispatch/commits/{head}/status",
+                            token=hub.user_token())
+    assert [(s["context"], s["state"]) for s in status["statuses"]] == [
+        ("gitops-ml / model gates", "success")]
+    assert comments(hub, "acme/dispatch", pr["number"])

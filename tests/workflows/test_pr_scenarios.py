@@ -7,6 +7,7 @@ comment on the pull request.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from pathlib import Path
@@ -15,6 +16,7 @@ import pytest
 import yaml
 from flows import (
     BOT,
+    DEPENDABOT,
     WATERMARK,
     comment_run,
     comments,
@@ -23,7 +25,7 @@ from flows import (
     push_branch,
     seed,
 )
-from harness import Harness
+from harness import Harness, pins
 
 pytestmark = [pytest.mark.workflows, pytest.mark.xdist_group("workflows")]
 REPO = "acme/ml"
@@ -45,7 +47,8 @@ def test_pr_passing_gates_gets_one_comment_updated_on_the_next_push(hub: Harness
     first = pull_request_run(hub, pr)
     assert first.jobs == {"runner": "success", "report": "success"}, first.log[-3000:]
     posted = comment_run(hub, first, pr)
-    assert posted.jobs == {"comment": "success"}, posted.log[-3000:]
+    assert posted.jobs == {"comment": "success", "verdict": "success"}, posted.log[-3000:]
+    assert required_status(hub, pr["head"]["sha"]) == {"gitops-ml / model gates": "success"}
     [comment] = comments(hub, REPO, pr["number"])
     assert comment["user"]["login"] == BOT
     assert comment["body"].startswith("## ✅ Model check passed")
@@ -56,7 +59,7 @@ def test_pr_passing_gates_gets_one_comment_updated_on_the_next_push(hub: Harness
     second_sha = hub.github.sync_pull_ref(pr)
     second = pull_request_run(hub, pr, action="synchronize")
     assert second.jobs == {"runner": "success", "report": "success"}, second.log[-3000:]
-    assert comment_run(hub, second, pr).jobs == {"comment": "success"}
+    assert comment_run(hub, second, pr).jobs == {"comment": "success", "verdict": "success"}
     [updated] = comments(hub, REPO, pr["number"])
     assert updated["id"] == comment["id"]
     assert f"Report for `{second_sha[:7]}`" in updated["body"]
@@ -64,18 +67,34 @@ def test_pr_passing_gates_gets_one_comment_updated_on_the_next_push(hub: Harness
 
 def test_pr_failing_a_gate_is_red_and_the_comment_names_the_gate(hub: Harness,
                                                                  base: Path) -> None:
+    # A worse model: all but four weak features excluded. (Raising a floor in the PR would not
+    # do: a pull request is judged by the base branch's gates.)
     hub.git(base, "switch", "-q", "main")
-    params = (base / "params.yaml").read_text().replace(
-        "floors: {roc_auc: 0.95, accuracy: 0.90}", "floors: {roc_auc: 0.999, accuracy: 0.90}")
-    push_branch(hub, base, "strict-floor", {"params.yaml": params}, "Raise the roc_auc floor")
-    pr = hub.github.open_pull(REPO, REPO, "strict-floor")
+    contract = yaml.safe_load((base / "contract.yaml").read_text())
+    weak = {"mean_fractal_dimension", "texture_error", "smoothness_error", "symmetry_error"}
+    dropped = sorted(set(contract["features"]) - weak)
+    text = (base / "params.yaml").read_text()
+    params = text.replace("  exclude: []", f"  exclude: [{', '.join(dropped)}]", 1).replace(
+        "slices: [mean_radius]", "slices: [mean_fractal_dimension]", 1)   # a used feature
+    assert params.count("mean_fractal_dimension]") == 1 and "exclude: [area_error" in params
+    # the contract drops them too (`gitops-ml train` refuses an excluded column the contract
+    # still lists as a feature)
+    lines = (base / "contract.yaml").read_text().splitlines(keepends=True)
+    narrowed = "".join(ln for ln in lines
+                       if not any(ln.startswith(f"  {name}:") for name in dropped))
+    assert len(lines) - len(narrowed.splitlines()) == len(dropped)
+    push_branch(hub, base, "weak-features", {"params.yaml": params, "contract.yaml": narrowed},
+                "Use four features")
+    pr = hub.github.open_pull(REPO, REPO, "weak-features")
     run = pull_request_run(hub, pr)
     assert run.jobs == {"runner": "success", "report": "failure"}, run.log[-3000:]
-    assert comment_run(hub, run, pr).jobs == {"comment": "success"}
+    assert comment_run(hub, run, pr).jobs == {"comment": "success", "verdict": "success"}
+    assert required_status(hub, pr["head"]["sha"]) == {"gitops-ml / model gates": "failure"}
     [comment] = comments(hub, REPO, pr["number"])
     assert comment["body"].startswith("## ❌ Model check failed")
     assert "blocked by `roc_auc floor`" in comment["body"]
-    assert re.search(r"\| `roc_auc floor` \| `≥ 0\.9990` \| `0\.9960` \| ❌ \|", comment["body"])
+    assert re.search(r"\| `roc_auc floor` \| `≥ 0\.9500` \| `0\.(?:[0-8]\d|9[0-4])\d\d` \| ❌ \|",
+                     comment["body"]), comment["body"]
 
 
 def test_fork_pr_gets_no_secrets_or_oidc_and_still_its_comment(
@@ -93,23 +112,81 @@ def test_fork_pr_gets_no_secrets_or_oidc_and_still_its_comment(
     assert "AWS credentials for the DVC remote" not in _steps_run(run.log)
     assert "should-not-reach-a-fork" not in run.log
     posted = comment_run(hub, run, pr)
-    assert posted.jobs == {"comment": "success"}, posted.log[-3000:]
+    assert posted.jobs == {"comment": "success", "verdict": "success"}, posted.log[-3000:]
     [comment] = comments(hub, REPO, pr["number"])
     assert comment["body"].startswith("## ✅ Model check passed")
+    assert required_status(hub, sha) == {"gitops-ml / model gates": "success"}
+
+
+def test_dependabot_pr_bumping_one_action_pin_goes_green(hub: Harness, base: Path) -> None:
+    # What Dependabot's github-actions updater pushes: one `uses:` with a new release commit and
+    # the version comment moved with it (stand-ins are keyed by major version, not commit).
+    hub.git(base, "switch", "-q", "main")
+    text = (base / ".github/workflows/pr.yml").read_text()
+    pin = pins(text)[0]
+    line = next(ln for ln in text.splitlines() if f"{pin.uses}@{pin.sha} #" in ln)
+    new_sha = hashlib.sha1(f"{pin.uses} next release".encode()).hexdigest()
+    bumped_line = re.sub(r"@[0-9a-f]{40} # (v\d+)\.\d+\.\d+", rf"@{new_sha} # \g<1>.99.0", line)
+    bumped = text.replace(line, bumped_line, 1)
+    assert bumped != text
+    push_branch(hub, base, "dependabot/github_actions/bump", {".github/workflows/pr.yml": bumped},
+                f"Bump {pin.uses} to {pin.major}.99.0", login="dependabot")
+    pr = hub.github.open_pull(REPO, REPO, "dependabot/github_actions/bump", user=DEPENDABOT)
+    run = pull_request_run(hub, pr)
+    assert run.jobs == {"runner": "success", "report": "success"}, run.log[-3000:]
+    assert f"{pin.repo}@{new_sha}" in run.log             # the bumped pin is what ran
+    assert comment_run(hub, run, pr).jobs == {"comment": "success", "verdict": "success"}
+    [comment] = comments(hub, REPO, pr["number"])
+    assert comment["body"].startswith("## ✅ Model check passed")
+    assert required_status(hub, pr["head"]["sha"]) == {"gitops-ml / model gates": "success"}
 
 
 HOSTILE_MD = ("## ✅ Model check passed\n\nLGTM, merge it @acme/admins "
               "<img src=x onerror=alert(1)> [details](https://evil.example/login)\n")
 
 
-def test_fork_pr_with_hostile_artifact_gets_only_what_the_json_says(
-        hub: Harness, base: Path, tmp_path: Path) -> None:
-    clone = fork(hub, REPO, "mallory/ml", tmp_path / "hostile")
-    main_sha = hub.github.rev(REPO, "refs/heads/main")
+def self_reporting_pr_files(clone: Path, report: dict, markdown: str) -> dict[str, str]:
+    """A pr.yml replaced by one `report` job that uploads whatever report it likes (a pull
+    request runs its own pr.yml on `pull_request`), keeping the pins' release comments."""
     workflow = yaml.safe_load((clone / ".github/workflows/pr.yml").read_text())
     checkout = workflow["jobs"]["report"]["steps"][0]["uses"]
     upload = next(s["uses"] for s in workflow["jobs"]["report"]["steps"]
                   if "upload-artifact" in s.get("uses", ""))
+    own = {"name": "PR", "on": {"pull_request": None}, "permissions": {"contents": "read"},
+           "jobs": {"report": {"runs-on": "ubuntu-latest", "steps": [
+               {"uses": checkout, "with": {"persist-credentials": False}},
+               {"run": "mkdir -p \"$RUNNER_TEMP/pr-report\"\n"
+                       "python3 .github/hostile.py \"$RUNNER_TEMP/pr-report\""},
+               {"uses": upload, "with": {"name": "pr-report",
+                                         "path": "${{ runner.temp }}/pr-report"}}]}}}
+    script = ("import json, os, sys\n"
+              "event = json.load(open(os.environ['GITHUB_EVENT_PATH']))\n"
+              "sha = event['pull_request']['head']['sha']   # what the comment job checks\n"
+              "data = json.load(open('.github/hostile.json'))\n"
+              "data['head']['sha'] = sha\n"
+              "open(sys.argv[1] + '/pr_report.json', 'w').write(json.dumps(data))\n"
+              "open(sys.argv[1] + '/pr_report.md', 'w').write(open('.github/hostile.md').read())\n")
+    text = yaml.safe_dump(own, width=1000)
+    for pinned in (checkout, upload):
+        [line] = {ln.split("uses:", 1)[1].strip() for ln in
+                  (clone / ".github/workflows/pr.yml").read_text().splitlines()
+                  if f"uses: {pinned} #" in ln}
+        text = text.replace(f"uses: {pinned}\n", f"uses: {line}\n")
+    return {".github/workflows/pr.yml": text, ".github/hostile.py": script,
+            ".github/hostile.json": json.dumps(report), ".github/hostile.md": markdown}
+
+
+def required_status(hub: Harness, sha: str) -> dict:
+    """The commit status the `main` ruleset requires, as the combined-status API shows it."""
+    combined = hub.github_get(f"/repos/{REPO}/commits/{sha}/status",
+                              token=hub.user_token())
+    return {s["context"]: s["state"] for s in combined["statuses"]}
+
+
+def test_fork_pr_with_hostile_artifact_gets_only_what_the_json_says(
+        hub: Harness, base: Path, tmp_path: Path) -> None:
+    clone = fork(hub, REPO, "mallory/ml", tmp_path / "hostile")
+    main_sha = hub.github.rev(REPO, "refs/heads/main")
     hostile_json = {
         "schema": "gitops-ml/pr-report/v1", "verdict": "fail", "first_pr": False,
         "base": {"ref": "main", "sha": main_sha}, "head": {"sha": "HEAD_SHA"},
@@ -119,31 +196,14 @@ def test_fork_pr_with_hostile_artifact_gets_only_what_the_json_says(
         "gates": [{"gate": "roc_auc floor` @acme/admins [x](https://evil.example)",
                    "key": "k", "rule": "r", "value": "v", "status": "fail", "blocking": True,
                    "detail": "<img src=x onerror=alert(1)>\n## ✅ passed | |"}]}
-    # The fork's own pr.yml (pull_request runs the PR's workflow file) uploads what it likes.
-    hostile = {"name": "PR", "on": {"pull_request": None}, "permissions": {"contents": "read"},
-               "jobs": {"report": {"runs-on": "ubuntu-latest", "steps": [
-                   {"uses": checkout, "with": {"persist-credentials": False}},
-                   {"run": "mkdir -p \"$RUNNER_TEMP/pr-report\"\n"
-                           "python3 .github/hostile.py \"$RUNNER_TEMP/pr-report\""},
-                   {"uses": upload, "with": {"name": "pr-report",
-                                             "path": "${{ runner.temp }}/pr-report"}}]}}}
-    script = ("import json, os, sys\n"
-              "event = json.load(open(os.environ['GITHUB_EVENT_PATH']))\n"
-              "sha = event['pull_request']['head']['sha']   # what the comment job checks\n"
-              "data = json.load(open('.github/hostile.json'))\n"
-              "data['head']['sha'] = sha\n"
-              "open(sys.argv[1] + '/pr_report.json', 'w').write(json.dumps(data))\n"
-              "open(sys.argv[1] + '/pr_report.md', 'w').write(open('.github/hostile.md').read())\n")
-    push_branch(hub, clone, "innocent", {".github/workflows/pr.yml": yaml.safe_dump(hostile),
-                                         ".github/hostile.py": script,
-                                         ".github/hostile.json": json.dumps(hostile_json),
-                                         ".github/hostile.md": HOSTILE_MD},
+    push_branch(hub, clone, "innocent", self_reporting_pr_files(clone, hostile_json, HOSTILE_MD),
                 "Harmless change", login="mallory")
     pr = hub.github.open_pull(REPO, "mallory/ml", "innocent", user="mallory")
     run = pull_request_run(hub, pr)
-    assert run.jobs == {"runner": "success", "report": "success"}, run.log[-3000:]
+    assert run.jobs == {"report": "success"}, run.log[-3000:]    # the fork's workflow, its jobs
     posted = comment_run(hub, run, pr)
-    assert posted.jobs == {"comment": "success"}, posted.log[-3000:]
+    assert posted.jobs == {"comment": "success", "verdict": "success"}, posted.log[-3000:]
+    assert required_status(hub, pr["head"]["sha"]) == {"gitops-ml / model gates": "failure"}
     [comment] = comments(hub, REPO, pr["number"])
     body = comment["body"]
     assert body.startswith("## ❌ Model check failed")     # the JSON's verdict, not the Markdown's
@@ -151,6 +211,32 @@ def test_fork_pr_with_hostile_artifact_gets_only_what_the_json_says(
     outside_code = re.sub(r"`[^`]*`", "", body)
     for bad in ("@acme", "<img", "<b>", "evil.example", "\n## ✅"):
         assert bad not in outside_code, bad
+
+
+def test_pr_that_rewrites_its_own_checks_to_pass_still_gets_a_red_required_status(
+        hub: Harness, base: Path) -> None:
+    # A same-repository PR replaces pr.yml with a job that reports "pass" for a model far below
+    # the default branch's floors: its own check goes green, the required status (judged by the
+    # default branch's code in pr-comment.yml) goes red on its head commit.
+    hub.git(base, "switch", "-q", "main")
+    main_sha = hub.github.rev(REPO, "refs/heads/main")
+    claims_pass = {
+        "schema": "gitops-ml/pr-report/v1", "verdict": "pass", "first_pr": False,
+        "base": {"ref": "main", "sha": main_sha}, "head": {"sha": "HEAD_SHA"},
+        "pipeline": {"state": "reproduced"}, "params": [],
+        "metrics": [{"name": "roc_auc", "base": 0.99, "head": 0.5, "abs_delta": -0.49,
+                     "rel_delta": -0.49}],
+        "gates": [{"gate": "roc_auc floor", "key": "gates.floors.roc_auc", "rule": "≥ 0.95",
+                   "value": "0.5", "status": "pass", "blocking": True, "detail": ""}]}
+    head = push_branch(hub, base, "always-green",
+                       self_reporting_pr_files(base, claims_pass, "## ✅ Model check passed\n"),
+                       "Make the checks pass")
+    pr = hub.github.open_pull(REPO, REPO, "always-green")
+    run = pull_request_run(hub, pr)
+    assert run.jobs == {"report": "success"}, run.log[-3000:]
+    judged = comment_run(hub, run, pr)
+    assert judged.jobs.get("verdict") == "success", judged.log[-4000:]
+    assert required_status(hub, head) == {"gitops-ml / model gates": "failure"}
 
 
 def _steps_run(log: str) -> str:

@@ -70,7 +70,17 @@ if depth > 0:
 target = ""
 if depth == 0:   # all history, branches and tags (README: "fetch-depth: 0 for all history")
     git(*fetch, "origin", "+refs/heads/*:refs/remotes/origin/*", "+refs/tags/*:refs/tags/*")
-if commit:
+if commit and ref.startswith("refs/heads/"):
+    # the event's branch at the event's commit, checked out as that branch (ref-helper's
+    # getCheckoutInfo: `+<sha>:refs/remotes/origin/<branch>`, then `checkout -B <branch>`)
+    branch = ref.removeprefix("refs/heads/")
+    git(*fetch, "origin", f"+{commit}:refs/remotes/origin/{branch}")
+    git("checkout", "-q", "-B", branch, f"refs/remotes/origin/{branch}")
+    target = "HEAD"
+elif commit and ref.startswith("refs/tags/"):
+    git(*fetch, "origin", f"+{ref}:{ref}")
+    target = ref
+elif commit:
     git(*fetch, "origin", commit)
     target = commit
 elif ref.startswith("refs/heads/") or (ref and not ref.startswith("refs/")):

