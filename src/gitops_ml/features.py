@@ -104,7 +104,15 @@ class InvalidInput(Exception):
 
     def body(self) -> dict[str, Any]:
         shown = self.problems[:MAX_PROBLEMS]
-        out: dict[str, Any] = {"error": summary(self.count),
+        # the first problem in the message too: clients that show only `error` (tritonclient,
+        # say) still name the field; values are never echoed
+        first = shown[0] if shown else None
+        where = [] if first is None else [
+            *([f"row {first.row}"] if first.row is not None else []),
+            *([first.field] if first.field is not None else [])]
+        lead = f" ({', '.join(where)}: {first.error})" if first is not None and where else (
+            f" ({first.error})" if first is not None else "")
+        out: dict[str, Any] = {"error": summary(self.count) + lead,
                                "errors": [p.to_dict() for p in shown]}
         if self.count > len(shown):
             out["errors_truncated"] = self.count - len(shown)

@@ -190,7 +190,8 @@ def test_predict_caps_rows_per_request(client_for, mixed_model, good_record):
         assert client.post("/predict", json=[good_record] * 3).status_code == 200
         response = client.post("/predict", json=[good_record] * 4)
         assert response.status_code == 422
-        assert response.json()["error"] == "invalid input: 1 problem"
+        assert response.json()["error"] == (
+            "invalid input: 1 problem (too many records: the limit is 3)")
 
 
 def test_body_over_the_limit_is_413_before_parsing(client_for, mixed_model):
