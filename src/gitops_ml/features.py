@@ -474,8 +474,10 @@ class FeatureSchema:
         """
         problems: list[Problem] = []
         uncounted = 0
-        feeds: dict[str, np.ndarray] = {}
+        feeds = self._array_block(columns, n)
         for f in self.features:
+            if f.name in feeds:
+                continue
             arr = np.asarray(columns[f.name]).reshape(-1)
             if len(arr) != n:
                 raise ValueError(f"column {f.name!r} has {len(arr)} values, expected {n}")
@@ -507,6 +509,27 @@ class FeatureSchema:
         if problems:
             raise InvalidInput(_by_row(problems), uncounted=uncounted)
         return feeds
+
+    def _array_block(self, columns: Mapping[str, np.ndarray], n: int) -> dict[str, np.ndarray]:
+        """Every numeric feature's array checked at once, when all are clean (the common case).
+
+        Returns {} when a value needs naming (infinity, beyond float32, missing where required)
+        or a column is not a numeric array; `arrays` then checks feature by feature.
+        """
+        if not self._numeric:
+            return {}
+        arrays = [np.asarray(columns[f.name]).reshape(-1) for f in self._numeric]
+        if any(a.dtype.kind not in "iuf" or len(a) != n for a in arrays):
+            return {}
+        block = np.array(arrays, dtype=np.float64)  # [features, rows]
+        if not (block.max() < FLOAT32_MAX and block.min() > -FLOAT32_MAX):
+            if np.isinf(block).any() or (np.abs(np.nan_to_num(block)) > FLOAT32_MAX).any():
+                return {}
+            required = np.array([not f.nullable for f in self._numeric])
+            if (np.isnan(block).any(axis=1) & required).any():
+                return {}
+        return dict(zip((f.name for f in self._numeric), block.astype(np.float32)[:, :, None],
+                        strict=True))
 
     def frame(self, df: Any, row_offset: int = 0) -> dict[str, np.ndarray]:
         """Validate a pandas DataFrame's feature columns (missing columns are a UserError)."""
