@@ -184,8 +184,13 @@ class LazyColumns(Mapping[str, list[Any]]):
 class FeatureSchema:
     """Turns records, columns, v2 tensors or a table into feeds: one [n, 1] array per feature."""
 
-    def __init__(self, features: Sequence[Feature], *, reject_unknown_categories: bool) -> None:
+    def __init__(self, features: Sequence[Feature], *, reject_unknown_categories: bool,
+                 ignored: Sequence[str] = ()) -> None:
         self.features = tuple(features)
+        # Columns of the training data the model does not take (the target, the columns the
+        # contract excludes): a row copied from the training file carries them, so a record or
+        # a file may too; they are accepted and ignored. Any other name is refused.
+        self.ignored = frozenset(ignored) - {f.name for f in self.features}
         self.names = tuple(f.name for f in self.features)
         self._name_set = frozenset(self.names)
         self._by_name = {f.name: f for f in self.features}
@@ -235,10 +240,10 @@ class FeatureSchema:
             feeds = self._record_block(body, n)
             if feeds is not None:
                 return feeds
-        name_set = self._name_set
+        name_set, ignored = self._name_set, self.ignored
         unexpected = [Problem(i, field_name(key), "unexpected field")
                       for i, rec in enumerate(body) if rec.keys() != name_set
-                      for key in rec if key not in name_set]
+                      for key in rec if key not in name_set and key not in ignored]
         try:
             feeds = self.columns(columns, n)
         except InvalidInput as exc:
@@ -275,6 +280,10 @@ class FeatureSchema:
                 return None
         # [features, rows, 1] in one copy; iterating it yields each feature's [n, 1] view in C
         return dict(zip(self.names, block.T.astype(np.float32)[:, :, None], strict=True))
+
+    def unknown_columns(self, names: Sequence[str]) -> list[str]:
+        """The names that are neither features nor columns the model ignores."""
+        return [name for name in names if name not in self._name_set and name not in self.ignored]
 
     # -- columns: one list of values per feature --------------------------------------------------
 

@@ -14,7 +14,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from gitops_ml import __version__
-from gitops_ml.features import FeatureSchema, InvalidInput
+from gitops_ml.features import InvalidInput
 from gitops_ml.monitor.predlog import PredictionLog
 from gitops_ml.serve.bodies import BadRequest, json_response
 from gitops_ml.serve.challenger import Arm, check_compatible
@@ -40,7 +40,7 @@ def create_app(settings: Settings) -> ScoringApp:
     closed = settings.reject_unknown_categories
     runtime = Runtime(
         settings=settings, meta=meta, metrics=Metrics(meta.name, meta.version),
-        schema=FeatureSchema(meta.features, reject_unknown_categories=closed),
+        schema=meta.schema(reject_unknown_categories=closed),
     )
 
     challenger_meta = None
@@ -56,7 +56,7 @@ def create_app(settings: Settings) -> ScoringApp:
             assert settings.challenger_dir is not None
             runtime.challenger = Arm(
                 "challenger", challenger_meta,
-                FeatureSchema(challenger_meta.features, reject_unknown_categories=closed),
+                challenger_meta.schema(reject_unknown_categories=closed),
                 OnnxModel.load(settings.challenger_dir, challenger_meta,
                                threads=settings.ort_threads))
             runtime.metrics.add_model(challenger_meta.name, challenger_meta.version,

@@ -34,6 +34,17 @@ class ModelMeta:
     def is_classifier(self) -> bool:
         return self.task != "regression"
 
+    @property
+    def ignored(self) -> tuple[str, ...]:
+        """Columns of the training data the model does not take: the target, and the columns
+        the data contract excludes (IDs, free text, `data.exclude`)."""
+        return (self.target, *(str(c) for c in self.raw.get("excluded") or ()))
+
+    def schema(self, *, reject_unknown_categories: bool) -> FeatureSchema:
+        """The feature schema for this model's inputs."""
+        return FeatureSchema(self.features, reject_unknown_categories=reject_unknown_categories,
+                             ignored=self.ignored)
+
     @classmethod
     def from_dict(cls, meta: dict[str, Any], where: str = META_FILE) -> ModelMeta:
         try:

@@ -36,8 +36,14 @@ def _field(f: Feature, closed: bool) -> tuple[Any, Any]:
 
 
 def record_model(meta: ModelMeta, *, closed_categories: bool) -> type[BaseModel]:
-    """One record: every feature of the model, nothing else."""
-    fields = {f.name: _field(f, closed_categories) for f in meta.features}
+    """One record: every feature of the model; the columns it ignores allowed; nothing else."""
+    fields: dict[str, Any] = {f.name: _field(f, closed_categories) for f in meta.features}
+    names = {f.name for f in meta.features}
+    for i, name in enumerate(c for c in dict.fromkeys(meta.ignored) if c not in names):
+        what = "the target" if name == meta.target else "excluded by the data contract"
+        # by alias: a column name need not be a valid Python name
+        fields[f"ignored_{i}"] = (Any, Field(None, alias=name, description=(
+            f"{what}; accepted and ignored, so a row of the training data can be sent as is")))
     return create_model(
         "Record", __config__=ConfigDict(extra="forbid"), **fields)
 
