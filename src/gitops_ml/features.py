@@ -28,6 +28,7 @@ import numpy as np
 
 KINDS = ("number", "category", "boolean")
 FLOAT32_MAX = float(np.finfo(np.float32).max)
+SCORABLE = 1e6  # a number may be this many times the largest training magnitude (Feature.limit)
 MAX_PROBLEMS = 100  # a 10,000-row file of bad rows should not become a 10,000-entry error body
 _PER_CHECK = 1000  # problems kept per field and check in a table; the rest are only counted
 _NUMBER_OR_NONE = frozenset({int, float, NoneType})
@@ -60,6 +61,20 @@ class Feature:
     @property
     def is_number(self) -> bool:
         return self.kind == "number"
+
+    @property
+    def limit(self) -> float:
+        """The largest magnitude this number feature takes (its schema's minimum and maximum).
+
+        float32's range when training saw no range; otherwise SCORABLE times the largest
+        magnitude (or spread) seen in training, capped by float32: far beyond any real row, yet
+        short of where the model's own arithmetic overflows (a scaler dividing 3e38 by a small
+        spread is infinity), so every schema-valid row is scored and none is refused for that.
+        """
+        if self.min is None or self.max is None:
+            return FLOAT32_MAX
+        scale = max(abs(self.min), abs(self.max), self.max - self.min, 1.0)
+        return min(FLOAT32_MAX, SCORABLE * scale)
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> Feature:
@@ -133,7 +148,13 @@ def field_name(key: Any) -> str:
     return text if len(text) <= 64 else text[:61] + "..."
 
 
-def _number_error(v: Any) -> str | None:
+def out_of_range(limit: float) -> str:
+    if limit >= FLOAT32_MAX:
+        return "number out of range (float32 holds up to 3.4e38)"
+    return f"number out of range (this model takes magnitudes up to {limit:.3g})"
+
+
+def _number_error(v: Any, limit: float = FLOAT32_MAX) -> str | None:
     """Why a present value cannot be a number feature, or None if it can."""
     t = type(v)
     if t is not int and t is not float:  # type(), not isinstance: keeps bools out
@@ -141,11 +162,11 @@ def _number_error(v: Any) -> str | None:
     try:
         x = float(v)
     except OverflowError:  # an integer too large for a float
-        return "number out of range (float32 holds up to 3.4e38)"
+        return out_of_range(limit)
     if not math.isfinite(x):
         return "not a finite number"
-    if abs(x) > FLOAT32_MAX:
-        return "number out of range (float32 holds up to 3.4e38)"
+    if abs(x) > limit:
+        return out_of_range(limit)
     return None
 
 
@@ -199,6 +220,8 @@ class FeatureSchema:
         # Records of numbers only, two or more (itemgetter returns a tuple then): one conversion
         self._fast_records = len(self._numeric) == len(self.features) > 1
         self._required = np.array([not f.nullable for f in self.features])
+        self._limits = np.array([f.limit if f.is_number else FLOAT32_MAX for f in self.features])
+        self._numeric_limits = np.array([f.limit for f in self._numeric]).reshape(-1, 1)
         self._closed = {f.name: frozenset(f.categories) for f in self.features
                         if f.kind == "category" and f.categories is not None
                         and reject_unknown_categories}
@@ -273,10 +296,10 @@ class FeatureSchema:
         except OverflowError:  # an integer beyond float64
             return None
         # NaN compares False, so a null also takes the closer look (fine where nullable)
-        if not (block.max() < FLOAT32_MAX and block.min() > -FLOAT32_MAX):
-            magnitude = np.abs(block).max(axis=0)
+        magnitude = np.abs(block).max(axis=0)
+        if not (magnitude < self._limits).all():
             holes = np.isnan(magnitude)
-            if (magnitude[~holes] >= FLOAT32_MAX).any() or (holes & self._required).any():
+            if (magnitude[~holes] >= self._limits[~holes]).any() or (holes & self._required).any():
                 return None
         # [features, rows, 1] in one copy; iterating it yields each feature's [n, 1] view in C
         return dict(zip(self.names, block.T.astype(np.float32)[:, :, None], strict=True))
@@ -329,8 +352,8 @@ class FeatureSchema:
             return {}
         if block.shape != (len(lists), n):
             return {}
-        # At float32's edge: infinity, or a value beyond the range that rounded down to it.
-        edge = np.abs(block) >= FLOAT32_MAX
+        # At the limit: infinity, or a value beyond the range (rounded down to it in float32).
+        edge = np.abs(block) >= self._numeric_limits
         holes = np.isnan(block).any(axis=1)
         if not edge.any() and not holes.any():
             return {f.name: block[j].reshape(n, 1) for j, f in enumerate(self._numeric)}
@@ -347,7 +370,7 @@ class FeatureSchema:
             if _missing(v):
                 if not f.nullable:
                     problems.append(Problem(offset + i, f.name, "missing"))
-            elif (error := _number_error(v)) is not None:
+            elif (error := _number_error(v, f.limit)) is not None:
                 problems.append(Problem(offset + i, f.name, error))
         if len(problems) > found:
             return np.empty((0, 1), np.float32)
@@ -493,8 +516,7 @@ class FeatureSchema:
             if f.kind == "number" and arr.dtype.kind in "iuf":
                 x = arr.astype(np.float64)
                 checks = [(np.isinf(x), "not a finite number"),
-                          (np.isfinite(x) & (np.abs(x) > FLOAT32_MAX),
-                           "number out of range (float32 holds up to 3.4e38)")]
+                          (np.isfinite(x) & (np.abs(x) > f.limit), out_of_range(f.limit))]
                 if not f.nullable:
                     checks.insert(0, (np.isnan(x), "missing"))
                 found = False
@@ -531,9 +553,9 @@ class FeatureSchema:
         if any(a.dtype.kind not in "iuf" or len(a) != n for a in arrays):
             return {}
         block = np.array(arrays, dtype=np.float64)  # [features, rows]
-        if not (block.max() < FLOAT32_MAX and block.min() > -FLOAT32_MAX):
-            if np.isinf(block).any() or (np.abs(np.nan_to_num(block)) > FLOAT32_MAX).any():
-                return {}
+        if not (np.abs(block) <= self._numeric_limits).all():  # NaN (missing) too
+            if (np.abs(np.nan_to_num(block, nan=0.0)) > self._numeric_limits).any():
+                return {}  # infinity or beyond the limit: named feature by feature
             required = np.array([not f.nullable for f in self._numeric])
             if (np.isnan(block).any(axis=1) & required).any():
                 return {}

@@ -10,14 +10,15 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from gitops_ml.features import FLOAT32_MAX, Feature
+from gitops_ml.features import Feature
 from gitops_ml.serve.model import ModelMeta
 
 
 def _field(f: Feature, closed: bool) -> tuple[Any, Any]:
     if f.is_number:
-        # float32's range: the model's inputs are float32, larger values are refused
-        kind: Any = Annotated[float, Field(ge=-FLOAT32_MAX, le=FLOAT32_MAX)]
+        # what the feature schema takes (Feature.limit): float32's range, or well beyond the
+        # training range yet short of the model's own overflow
+        kind: Any = Annotated[float, Field(ge=-f.limit, le=f.limit)]
         info = f"{f.dtype} feature"
         if f.min is not None and f.max is not None:
             info += f"; seen in training between {f.min} and {f.max} (not enforced)"

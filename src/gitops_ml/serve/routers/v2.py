@@ -184,8 +184,9 @@ def infer_openapi(meta: ModelMeta) -> dict[str, Any]:
     tensor = {"type": "object", "required": ["name", "shape", "datatype", "data"], "properties": {
         "name": {"type": "string", "enum": [f.name for f in meta.features]},
         "datatype": {"type": "string", "enum": sorted(_V2_INPUT_TYPES)},
+        # [batch] or [batch, 1]: a batch of zero rows is refused, so every dimension is >= 1
         "shape": {"type": "array", "minItems": 1, "maxItems": 2,
-                  "items": {"type": "integer", "minimum": 0}},
+                  "items": {"type": "integer", "minimum": 1}},
         "data": {"type": "array"},
         "parameters": {"type": "object"},
     }}
