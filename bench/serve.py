@@ -88,12 +88,17 @@ def wait_ready(port: int, proc: subprocess.Popen, timeout: float = 60) -> float:
 
 
 def start(argv: list[str], env: dict[str, str]) -> subprocess.Popen:
-    return subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # its own process group: `gitops-ml serve` in a checkout starts `dvc status` beside it,
+    # which must not outlive the server and load the next measurement
+    return subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
 
 
 def stop(proc: subprocess.Popen) -> None:
     proc.send_signal(signal.SIGTERM)
     proc.wait(timeout=30)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
 
 
 def uvicorn_argv(target: str, port: int, loop: str, http: str, factory: bool) -> list[str]:
