@@ -9,9 +9,10 @@ app, and hands every other request (health, metadata, docs, lifespan) to FastAPI
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from gitops_ml.features import InvalidInput
@@ -26,7 +27,43 @@ _MODELS, _INFER = "/v2/models/", "/infer"
 INFER_PATH = "/v2/models/{name}/infer"
 _JSON = (b"content-type", b"application/json")
 Handler = Callable[[bytes, list[tuple[bytes, bytes]], str, bool],
-                   tuple[dict[str, Any] | bytes, list[tuple[bytes, bytes]]]]
+                   Awaitable[tuple[dict[str, Any] | bytes, list[tuple[bytes, bytes]]]]]
+
+
+class Batcher:
+    """/predict requests that arrive in the same event-loop turn are scored together.
+
+    Under concurrent load several requests are parsed before any is scored; each waits on a
+    future, and one callback at the end of the turn scores them all (`predict_many`: one
+    conversion and one ONNX Runtime call when their records are clean). A lone request waits
+    one loop turn. Each request still gets its own answer or its own error.
+    """
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self._pending: list[tuple[Any, str, asyncio.Future[Any]]] = []
+
+    async def __call__(self, payload: Any, request_id: str) -> dict[str, Any]:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        self._pending.append((payload, request_id, future))
+        if len(self._pending) == 1:
+            loop.call_soon(self._flush)
+        return await future  # type: ignore[no-any-return]
+
+    def _flush(self) -> None:
+        pending, self._pending = self._pending, []
+        try:
+            results = predict.predict_many(self.runtime, [(p, r) for p, r, _ in pending])
+        except Exception as exc:  # noqa: BLE001 (a bug: every request of the batch gets the 500)
+            results = [exc] * len(pending)
+        for (_, _, future), result in zip(pending, results, strict=True):
+            if future.cancelled():
+                continue
+            if isinstance(result, Exception):
+                future.set_exception(result)
+            else:
+                future.set_result(result)
 
 
 class ScoringApp:
@@ -37,6 +74,7 @@ class ScoringApp:
         self.runtime = runtime
         self.header = runtime.settings.request_id_header.encode("latin-1")
         self.max_bytes = runtime.settings.max_body_bytes
+        self.batcher = Batcher(runtime)
 
     @property
     def state(self) -> Any:
@@ -46,15 +84,21 @@ class ScoringApp:
         return self.app.openapi()  # type: ignore[no-any-return]
 
     def _route(self, path: str) -> tuple[str, Handler] | None:
-        runtime = self.runtime
+        runtime, batcher = self.runtime, self.batcher
         if path == predict.PATH:
-            return predict.PATH, lambda body, headers, rid, sent: (
-                predict.predict(runtime, parse(body), rid), [])
+            async def score(body: bytes, headers: list[tuple[bytes, bytes]], rid: str,
+                            sent: bool) -> tuple[dict[str, Any], list[tuple[bytes, bytes]]]:
+                return await batcher(parse(body), rid), []
+            return predict.PATH, score
         if path.startswith(_MODELS) and path.endswith(_INFER):
             name = path[len(_MODELS):-len(_INFER)]
             if name and "/" not in name:
-                return INFER_PATH, lambda body, headers, rid, sent: v2.infer_http(
-                    runtime, name, body, headers, rid if sent else MADE + rid)
+                async def infer(body: bytes, headers: list[tuple[bytes, bytes]], rid: str,
+                                sent: bool) -> tuple[dict[str, Any] | bytes,
+                                                     list[tuple[bytes, bytes]]]:
+                    return v2.infer_http(runtime, name, body, headers,
+                                         rid if sent else MADE + rid)
+                return INFER_PATH, infer
         return None
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -101,8 +145,8 @@ class ScoringApp:
         rid, sent = request_id(headers, self.header)
         echo = [(self.header, rid.encode("latin-1", "replace"))]
         try:
-            result, extra = handler(chunks[0] if len(chunks) == 1 else b"".join(chunks),
-                                    headers, rid, sent)
+            result, extra = await handler(
+                chunks[0] if len(chunks) == 1 else b"".join(chunks), headers, rid, sent)
             status = 200
         except InvalidInput as exc:
             status, result, extra = exc.status_code, exc.body(), []
