@@ -353,15 +353,17 @@ class FeatureSchema:
         if not types <= _NUMBER_OR_NONE:
             return {}
         try:
-            with np.errstate(over="ignore"):
-                block = np.array(lists, dtype=np.float32)  # [features, rows]: rows contiguous
+            # float64 for the checks: float32 rounding could bring a value beyond a feature's
+            # limit back inside it
+            wide = np.array(lists, dtype=np.float64)  # [features, rows]: rows contiguous
         except (OverflowError, ValueError, TypeError):  # a huge integer, or ragged columns
             return {}
-        if block.shape != (len(lists), n):
+        if wide.shape != (len(lists), n):
             return {}
-        # At the limit: infinity, or a value beyond the range (rounded down to it in float32).
-        edge = np.abs(block) >= self._numeric_limits
-        holes = np.isnan(block).any(axis=1)
+        # At the limit: infinity, or a value at or beyond it (checked value by value)
+        edge = np.abs(wide) >= self._numeric_limits
+        holes = np.isnan(wide).any(axis=1)
+        block = wide.astype(np.float32)
         if not edge.any() and not holes.any():
             return {f.name: block[j].reshape(n, 1) for j, f in enumerate(self._numeric)}
         # NaN (from None or NaN) is fine in a nullable column; the edge is checked value by value.

@@ -389,3 +389,17 @@ def test_predict_scores_every_row_within_the_stated_limits(mixed_client, mixed_m
     assert response.status_code == 200
     assert all(math.isfinite(p) for r in response.json()["predictions"]
                for p in r["probabilities"].values())
+
+
+def test_predict_refuses_a_number_just_beyond_its_stated_limit(mixed_client, good_record):
+    # float32 would round weight's limit + 1 back to the limit; the check is made before that
+    spec = mixed_client.get("/openapi.json").json()["components"]["schemas"]["Record"]
+    limit = spec["properties"]["weight"]["maximum"]
+    for value in (limit, -limit):
+        assert mixed_client.post("/predict", json=[{**good_record, "weight": value}]
+                                 ).status_code == 200
+    for records in ([{**good_record, "weight": -limit - 1}],
+                    [{**good_record, "weight": -limit - 1}, {**good_record, "size": None}]):
+        response = mixed_client.post("/predict", json=records)
+        assert response.status_code == 422
+        assert response.json()["errors"][0]["field"] == "weight"
