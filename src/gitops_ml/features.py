@@ -363,8 +363,7 @@ class FeatureSchema:
         # At the limit: infinity, or a value at or beyond it (checked value by value)
         edge = np.abs(wide) >= self._numeric_limits
         holes = np.isnan(wide).any(axis=1)
-        with np.errstate(over="ignore"):  # a value beyond float32 is an edge, named below
-            block = wide.astype(np.float32)
+        block = wide.astype(np.float32)
         if not edge.any() and not holes.any():
             return {f.name: block[j].reshape(n, 1) for j, f in enumerate(self._numeric)}
         # NaN (from None or NaN) is fine in a nullable column; the edge is checked value by value.
