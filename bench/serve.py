@@ -1,7 +1,7 @@
 """Serving benchmark: the app against a floor (a bare Starlette app answering a constant), same run.
 
     uv run python bench/serve.py [--model-dir models] [--data data/test.parquet] [--seconds 10]
-                                 [--passes 2] [--image gitops-ml]
+                                 [--passes 3] [--image gitops-ml] [--markdown README.md]
 
 Load comes from `wrk` (Debian package `wrk`) with keep-alive connections and one thread. Every
 server runs as one uvicorn process with uvloop and httptools; the floor is the same stack with a
@@ -11,11 +11,18 @@ scenario, for `--passes` passes; medians are printed with the ratio to the floor
 the same app on uvicorn's pure-Python stack (asyncio + h11: what uvloop and httptools buy), JSON
 in-process with the standard library and orjson (what orjson buys), cold start to ready, and,
 with `--image`, the image's layers above its base. Targets are in the README (Serving).
+
+Batches are sent twice: as /predict JSON records and as a v2 infer request in the binary tensor
+data extension (a JSON header and raw float32 tensors, what `tritonclient` sends by default).
+`--markdown FILE` rewrites the result table between the `<!-- bench/serve.py -->` markers in
+FILE, with the machine, the date and the command.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import datetime
 import json
 import os
 import re
@@ -31,7 +38,9 @@ import urllib.request
 from pathlib import Path
 
 CONSTANT = b'{"ok":true}'
-SCENARIOS = ((1, 1), (1, 32), (100, 8))  # (rows per request, connections)
+# (rows per request, connections, body): "json" /predict records, "binary" v2 binary tensors
+SCENARIOS = ((1, 1, "json"), (1, 32, "json"), (100, 8, "json"), (100, 8, "binary"))
+MARKER = "<!-- bench/serve.py -->"
 
 
 # -- the floor: Starlette answering a constant ---------------------------------------------------
@@ -51,6 +60,7 @@ def floor_app():  # noqa: ANN201
         return Response(CONSTANT, media_type="application/json")
 
     return Starlette(routes=[Route("/predict", predict, methods=["POST"]),
+                             Route("/v2/models/{name}/infer", predict, methods=["POST"]),
                              Route("/v2/health/ready", ready)])
 
 
@@ -78,12 +88,17 @@ def wait_ready(port: int, proc: subprocess.Popen, timeout: float = 60) -> float:
 
 
 def start(argv: list[str], env: dict[str, str]) -> subprocess.Popen:
-    return subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # its own process group: `gitops-ml serve` in a checkout starts `dvc status` beside it,
+    # which must not outlive the server and load the next measurement
+    return subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
 
 
 def stop(proc: subprocess.Popen) -> None:
     proc.send_signal(signal.SIGTERM)
     proc.wait(timeout=30)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
 
 
 def uvicorn_argv(target: str, port: int, loop: str, http: str, factory: bool) -> list[str]:
@@ -95,19 +110,22 @@ def uvicorn_argv(target: str, port: int, loop: str, http: str, factory: bool) ->
 
 # -- load ----------------------------------------------------------------------------------------
 
-def wrk(port: int, body: bytes, connections: int, seconds: int, script_dir: Path) -> dict:
+def wrk(port: int, body: tuple[str, bytes, dict[str, str]], connections: int, seconds: int,
+        script_dir: Path) -> dict:
     """Requests/s, p50 and p99 (ms) from one wrk run; fails on any non-2xx answer."""
-    body_file = script_dir / f"body-{len(body)}.json"
-    body_file.write_bytes(body)
-    script = script_dir / "post.lua"
+    path, data, headers = body
+    body_file = script_dir / f"body-{abs(hash((path, data)))}.bin"
+    body_file.write_bytes(data)
+    script = script_dir / f"post-{body_file.stem}.lua"
     script.write_text(
-        'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
-        f'local f = io.open("{body_file}", "rb")\nwrk.body = f:read("*a")\nf:close()\n'
+        'wrk.method = "POST"\n'
+        + "".join(f'wrk.headers["{k}"] = "{v}"\n' for k, v in headers.items())
+        + f'local f = io.open("{body_file}", "rb")\nwrk.body = f:read("*a")\nf:close()\n'
         "function done(summary, latency, requests)\n"
         '  io.write(string.format("non2xx=%d\\n", summary.errors.status))\nend\n')
     out = subprocess.run(
         ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script),
-         f"http://127.0.0.1:{port}/predict"], capture_output=True, text=True, check=True,
+         f"http://127.0.0.1:{port}{path}"], capture_output=True, text=True, check=True,
         timeout=seconds + 60).stdout
     bad = int(re.search(r"non2xx=(\d+)", out).group(1))  # type: ignore[union-attr]
     if bad or "Non-2xx" in out:
@@ -123,7 +141,8 @@ def wrk(port: int, body: bytes, connections: int, seconds: int, script_dir: Path
 
 # -- in-process ----------------------------------------------------------------------------------
 
-def bodies(data: Path, model_dir: Path) -> dict[int, bytes]:
+def records(data: Path, model_dir: Path) -> list[dict]:
+    """The first 100 test rows as the JSON records a client sends."""
     import pandas as pd
 
     from gitops_ml.features import Feature, FeatureSchema
@@ -131,8 +150,51 @@ def bodies(data: Path, model_dir: Path) -> dict[int, bytes]:
     meta = json.loads((model_dir / "model.json").read_text())
     schema = FeatureSchema([Feature.from_dict(f) for f in meta["features"]],
                            reject_unknown_categories=True)
-    records = schema.records_of(pd.read_parquet(data).head(100))
-    return {n: json.dumps(records[:n]).encode() for n in (1, 100)}
+    return schema.records_of(pd.read_parquet(data).head(100))
+
+
+def bodies(data: Path, model_dir: Path) -> dict[int, bytes]:
+    rows = records(data, model_dir)
+    return {n: json.dumps(rows[:n]).encode() for n in (1, 100)}
+
+
+def binary_body(rows: list[dict], model_dir: Path) -> tuple[str, bytes, dict[str, str]]:
+    """A v2 infer request in the binary tensor data extension (numeric features: FP32)."""
+    import numpy as np
+
+    meta = json.loads((model_dir / "model.json").read_text())
+    inputs, raw = [], []
+    for f in meta["features"]:
+        if f["type"] != "number":
+            raise SystemExit("bench: the binary scenario needs a model of numeric features")
+        data = np.array([r[f["name"]] for r in rows], dtype="<f4").tobytes()
+        inputs.append({"name": f["name"], "datatype": "FP32", "shape": [len(rows), 1],
+                       "parameters": {"binary_data_size": len(data)}})
+        raw.append(data)
+    header = json.dumps({"inputs": inputs, "parameters": {"binary_data_output": True}}).encode()
+    return (f"/v2/models/{meta['name']}/infer", header + b"".join(raw),
+            {"Content-Type": "application/octet-stream",
+             "Inference-Header-Content-Length": str(len(header))})
+
+
+def machine() -> str:
+    """CPU model and count, for the table's caption."""
+    model = "unknown CPU"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return f"{model}, {os.cpu_count()} CPUs, Python {sys.version.split()[0]}"
+
+
+def write_markdown(path: Path, text: str) -> None:
+    """Replace what lies between the two markers in `path` with `text`."""
+    doc = path.read_text()
+    parts = doc.split(MARKER)
+    if len(parts) != 3:
+        raise SystemExit(f"bench: {path} needs exactly two {MARKER} lines around the table")
+    path.write_text(f"{parts[0]}{MARKER}\n{text}\n{MARKER}{parts[2]}")
 
 
 def timed(fn, repeats: int) -> float:  # noqa: ANN001
@@ -188,15 +250,20 @@ def main() -> int:
     ap.add_argument("--model-dir", default="models", type=Path)
     ap.add_argument("--data", default="data/test.parquet", type=Path)
     ap.add_argument("--seconds", type=int, default=10, help="per wrk run")
-    ap.add_argument("--passes", type=int, default=2)
+    ap.add_argument("--passes", type=int, default=3)
     ap.add_argument("--cold-starts", type=int, default=5)
     ap.add_argument("--image", help="also report this image's size above its base")
     ap.add_argument("--base", default="python:3.11-slim", help="the image's base")
+    ap.add_argument("--markdown", type=Path, help="write the table into this file's markers")
     args = ap.parse_args()
     if shutil.which("wrk") is None:
         print("bench: wrk not found (Debian: apt-get install wrk)", file=sys.stderr)
         return 2
+    rows = records(args.data, args.model_dir)
     payloads = bodies(args.data, args.model_dir)
+    json_headers = {"Content-Type": "application/json"}
+    requests = {(n, "json"): ("/predict", payloads[n], json_headers) for n in payloads}
+    requests[(100, "binary")] = binary_body(rows, args.model_dir)
     env = dict(os.environ, GITOPS_ML_MODEL_DIR=str(args.model_dir), GITOPS_ML_LOG_LEVEL="warning")
 
     colds = []
@@ -218,47 +285,61 @@ def main() -> int:
     }
     procs = {name: start(a, dict(env, GITOPS_ML_PORT=str(ports[name])))
              for name, a in argv.items()}
-    runs: dict[tuple[str, int, int], list[dict]] = {}
+    runs: dict[tuple[str, int, int, str], list[dict]] = {}
     try:
         for name, proc in procs.items():
             wait_ready(ports[name], proc)
         with tempfile.TemporaryDirectory() as tmp:
             for _ in range(args.passes):
-                for rows, conns in SCENARIOS:
+                for n, conns, kind in SCENARIOS:
                     for name in procs:  # servers take turns within each scenario
-                        if name == "app on asyncio+h11" and (rows, conns) != (1, 32):
+                        if name == "app on asyncio+h11" and (n, conns, kind) != (1, 32, "json"):
                             continue
-                        runs.setdefault((name, rows, conns), []).append(
-                            wrk(ports[name], payloads[rows], conns, args.seconds, Path(tmp)))
+                        runs.setdefault((name, n, conns, kind), []).append(
+                            wrk(ports[name], requests[(n, kind)], conns, args.seconds,
+                                Path(tmp)))
     finally:
         for proc in procs.values():
             stop(proc)
 
-    def med(key: tuple[str, int, int], field: str) -> float:
+    def med(key: tuple[str, int, int, str], field: str) -> float:
         return statistics.median(r[field] for r in runs[key])
 
-    print(f"conditions: {os.cpu_count()} CPUs shared with the load generator (wrk -t1) and "
-          f"whatever else runs; {args.passes} alternating passes of {args.seconds:.0f} s, "
-          "medians")
-    print(f"cold start to ready (median of {len(colds)}): {statistics.median(colds) * 1e3:.0f} ms"
-          f" (target < 1000 ms; runs: {', '.join(f'{c * 1e3:.0f}' for c in colds)})")
-    print("\n| scenario | server | req/s | rows/s | p50 ms | p99 ms | ratio to floor |")
-    print("|---|---|---:|---:|---:|---:|---:|")
-    for rows, conns in SCENARIOS:
-        floor_rps = med(("floor", rows, conns), "rps")
+    lines = [
+        f"Measured {datetime.date.today().isoformat()} on {machine()}, shared with the load "
+        f"generator (wrk, one thread); {args.passes} alternating passes of {args.seconds} s, "
+        "medians. Command: `uv run python bench/serve.py "
+        f"--passes {args.passes} --seconds {args.seconds}`.",
+        "",
+        f"Cold start, process start to ready: {statistics.median(colds) * 1e3:.0f} ms "
+        f"(median of {len(colds)}: {', '.join(f'{c * 1e3:.0f}' for c in colds)}; "
+        "target < 1000 ms).",
+        "",
+        "| scenario | server | req/s | rows/s | p50 ms | p99 ms | ratio to floor | target |",
+        "|---|---|---:|---:|---:|---:|---:|---|",
+    ]
+    targets = {(1, 1, "json"): "p50 <= 0.4 ms", (1, 32, "json"): ">= 0.5x floor, p99 <= 10 ms",
+               (100, 8, "json"): ">= 200k rows/s", (100, 8, "binary"): ">= 200k rows/s"}
+    for n, conns, kind in SCENARIOS:
+        floor_rps = med(("floor", n, conns, kind), "rps")
         for name in procs:
-            key = (name, rows, conns)
+            key = (name, n, conns, kind)
             if key not in runs:
                 continue
             rps = med(key, "rps")
-            print(f"| {rows} row(s), c={conns} | {name} | {rps:,.0f} | {rps * rows:,.0f} | "
-                  f"{med(key, 'p50'):.2f} | {med(key, 'p99'):.2f} | {rps / floor_rps:.2f} |")
-    print("\ntargets: 1 row c=32 >= 0.5x floor and p99 <= 10 ms; 100 rows c=8 >= 200k rows/s; "
-          "1 row c=1 p50 <= 0.4 ms")
+            what = f"{n} row{'s' if n > 1 else ''}, c={conns}, " + (
+                "/predict JSON" if kind == "json" else "v2 binary tensors")
+            lines.append(
+                f"| {what} | {name} | {rps:,.0f} | {rps * n:,.0f} | {med(key, 'p50'):.2f} | "
+                f"{med(key, 'p99'):.2f} | {rps / floor_rps:.2f} | "
+                f"{targets[(n, conns, kind)] if name == 'app' else ''} |")
+    print("\n".join(lines))
     for line in in_process(args.model_dir, payloads, 2000):
         print(line)
     if args.image:
         print(image_growth(args.image, args.base))
+    if args.markdown:
+        write_markdown(args.markdown, "\n".join(lines))
     return 0
 
 

@@ -39,7 +39,7 @@ def main() -> int:
         print("bench: wrk not found (Debian: apt-get install wrk)", file=sys.stderr)
         return 2
     samples = args.sample or [0.1, 1.0]
-    body = bodies(args.data, args.model_dir)[1]
+    body = ("/predict", bodies(args.data, args.model_dir)[1], {"Content-Type": "application/json"})
     with tempfile.TemporaryDirectory() as tmp:
         tmpdir = Path(tmp)
         challenger = tmpdir / "challenger"

@@ -70,12 +70,17 @@ def _stale_pipeline_warning(root: Path = Path()) -> str | None:
 
 
 def _serve(args: argparse.Namespace) -> None:
-    from gitops_ml.serve.server import run
+    import threading
 
-    if warning := _stale_pipeline_warning():
-        print(f"gitops-ml serve: {warning}", file=sys.stderr)
+    from gitops_ml.serve.server import run
     from gitops_ml.serve.settings import Settings
 
+    def warn() -> None:
+        if warning := _stale_pipeline_warning():
+            print(f"gitops-ml serve: {warning}", file=sys.stderr)
+
+    # `dvc status` takes seconds: the server starts meanwhile, the warning comes when it does
+    threading.Thread(target=warn, name="dvc-status", daemon=True).start()
     run(Settings.from_env())
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 import operator
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import chain
 from types import NoneType
@@ -28,6 +28,7 @@ import numpy as np
 
 KINDS = ("number", "category", "boolean")
 FLOAT32_MAX = float(np.finfo(np.float32).max)
+SCORABLE = 1e6  # a number may be this many times the largest training magnitude (Feature.limit)
 MAX_PROBLEMS = 100  # a 10,000-row file of bad rows should not become a 10,000-entry error body
 _PER_CHECK = 1000  # problems kept per field and check in a table; the rest are only counted
 _NUMBER_OR_NONE = frozenset({int, float, NoneType})
@@ -60,6 +61,20 @@ class Feature:
     @property
     def is_number(self) -> bool:
         return self.kind == "number"
+
+    @property
+    def limit(self) -> float:
+        """The largest magnitude this number feature takes (its schema's minimum and maximum).
+
+        float32's range when training saw no range; otherwise SCORABLE times the largest
+        magnitude (or spread) seen in training, capped by float32: far beyond any real row, yet
+        short of where the model's own arithmetic overflows (a scaler dividing 3e38 by a small
+        spread is infinity), so every schema-valid row is scored and none is refused for that.
+        """
+        if self.min is None or self.max is None:
+            return FLOAT32_MAX
+        scale = max(abs(self.min), abs(self.max), self.max - self.min, 1.0)
+        return min(FLOAT32_MAX, SCORABLE * scale)
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> Feature:
@@ -104,7 +119,15 @@ class InvalidInput(Exception):
 
     def body(self) -> dict[str, Any]:
         shown = self.problems[:MAX_PROBLEMS]
-        out: dict[str, Any] = {"error": summary(self.count),
+        # the first problem in the message too: clients that show only `error` (tritonclient,
+        # say) still name the field; values are never echoed
+        first = shown[0] if shown else None
+        where = [] if first is None else [
+            *([f"row {first.row}"] if first.row is not None else []),
+            *([first.field] if first.field is not None else [])]
+        lead = f" ({', '.join(where)}: {first.error})" if first is not None and where else (
+            f" ({first.error})" if first is not None else "")
+        out: dict[str, Any] = {"error": summary(self.count) + lead,
                                "errors": [p.to_dict() for p in shown]}
         if self.count > len(shown):
             out["errors_truncated"] = self.count - len(shown)
@@ -125,7 +148,13 @@ def field_name(key: Any) -> str:
     return text if len(text) <= 64 else text[:61] + "..."
 
 
-def _number_error(v: Any) -> str | None:
+def out_of_range(limit: float) -> str:
+    if limit >= FLOAT32_MAX:
+        return "number out of range (float32 holds up to 3.4e38)"
+    return f"number out of range (this model takes magnitudes up to {limit:.3g})"
+
+
+def _number_error(v: Any, limit: float = FLOAT32_MAX) -> str | None:
     """Why a present value cannot be a number feature, or None if it can."""
     t = type(v)
     if t is not int and t is not float:  # type(), not isinstance: keeps bools out
@@ -133,11 +162,11 @@ def _number_error(v: Any) -> str | None:
     try:
         x = float(v)
     except OverflowError:  # an integer too large for a float
-        return "number out of range (float32 holds up to 3.4e38)"
+        return out_of_range(limit)
     if not math.isfinite(x):
         return "not a finite number"
-    if abs(x) > FLOAT32_MAX:
-        return "number out of range (float32 holds up to 3.4e38)"
+    if abs(x) > limit:
+        return out_of_range(limit)
     return None
 
 
@@ -145,27 +174,66 @@ def _missing(v: Any) -> bool:
     return v is None or (type(v) is float and v != v)
 
 
+class LazyColumns(Mapping[str, list[Any]]):
+    """Columns as the client sent them (lists of Python values), each built on first use.
+
+    The request path never needs them (feeds are built straight from the body); the prediction
+    log does, in its writer thread, so the work happens there. `column(name)` reads the parsed
+    request, which nothing changes after parsing.
+    """
+
+    def __init__(self, names: Sequence[str], column: Callable[[str], list[Any]]) -> None:
+        self._names = tuple(names)
+        self._column = column
+        self._columns: dict[str, list[Any]] = {}
+
+    def __getitem__(self, name: str) -> list[Any]:
+        values = self._columns.get(name)
+        if values is None:
+            if name not in self._names:
+                raise KeyError(name)
+            values = self._columns[name] = self._column(name)
+        return values
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+
 class FeatureSchema:
     """Turns records, columns, v2 tensors or a table into feeds: one [n, 1] array per feature."""
 
-    def __init__(self, features: Sequence[Feature], *, reject_unknown_categories: bool) -> None:
+    def __init__(self, features: Sequence[Feature], *, reject_unknown_categories: bool,
+                 ignored: Sequence[str] = ()) -> None:
         self.features = tuple(features)
+        # Columns of the training data the model does not take (the target, the columns the
+        # contract excludes): a row copied from the training file carries them, so a record or
+        # a file may too; they are accepted and ignored. Any other name is refused.
+        self.ignored = frozenset(ignored) - {f.name for f in self.features}
         self.names = tuple(f.name for f in self.features)
         self._name_set = frozenset(self.names)
         self._by_name = {f.name: f for f in self.features}
         self._getter = operator.itemgetter(*self.names)
         self._numeric = tuple(f for f in self.features if f.is_number)
+        # Records of numbers only, two or more (itemgetter returns a tuple then): one conversion
+        self._fast_records = len(self._numeric) == len(self.features) > 1
+        self._required = np.array([not f.nullable for f in self.features])
+        self._limits = np.array([f.limit if f.is_number else FLOAT32_MAX for f in self.features])
+        self._numeric_limits = np.array([f.limit for f in self._numeric]).reshape(-1, 1)
         self._closed = {f.name: frozenset(f.categories) for f in self.features
                         if f.kind == "category" and f.categories is not None
                         and reject_unknown_categories}
 
     # -- records: the /predict body -------------------------------------------------------------
 
-    def record_columns(self, body: Any, max_rows: int) -> dict[str, Sequence[Any]]:
-        """A JSON list of {feature: value} objects as one list per feature (absent -> None).
+    def record_columns(self, body: Any, max_rows: int) -> LazyColumns:
+        """A JSON list of {feature: value} objects, seen as one list per feature (absent -> None).
 
         Raises for a body that is not a list of objects, is empty, or has more than `max_rows`
-        records (a 422 like any other schema violation: the OpenAPI says `maxItems`).
+        records (a 422 like any other schema violation: the OpenAPI says `maxItems`). The columns
+        are built on first use (by the prediction log, in its own thread), not here.
         """
         if not isinstance(body, list):
             raise InvalidInput([Problem(None, None, "expected a JSON array of records")])
@@ -176,16 +244,7 @@ class FeatureSchema:
         if set(map(type, body)) != {dict}:  # one pass in C, not a generator step per record
             raise InvalidInput([Problem(i, None, "expected an object")
                                 for i, rec in enumerate(body) if type(rec) is not dict])
-        if len(self.names) > 1:
-            # The common case in C: every record has every feature (itemgetter), transposed by
-            # zip; a third of the time of a dict lookup per value. Columns come back as tuples
-            # then, which tells `record_feeds` that no record lacks a feature.
-            try:
-                rows = map(self._getter, body)
-                return dict(zip(self.names, zip(*rows, strict=True), strict=True))
-            except KeyError:
-                pass
-        return {name: [rec.get(name) for rec in body] for name in self.names}
+        return LazyColumns(self.names, lambda name: [rec.get(name) for rec in body])
 
     def records(self, body: Any, max_rows: int) -> tuple[dict[str, np.ndarray], int]:
         """Validate a JSON list of records; return feeds and the row count."""
@@ -194,22 +253,67 @@ class FeatureSchema:
 
     def record_feeds(self, body: list[dict[str, Any]],
                      columns: Mapping[str, Sequence[Any]]) -> dict[str, np.ndarray]:
-        """Feeds for records already split by `record_columns`; unexpected keys are problems."""
-        name_set, k = self._name_set, len(self.names)
-        complete = type(next(iter(columns.values()), None)) is tuple
-        # With every feature in every record, a record has an unexpected key iff it has more
-        # than k keys; otherwise each record's keys are compared.
+        """Feeds for records checked by `record_columns`; unexpected keys are problems.
+
+        The common case (every record holds exactly the features, every number clean) is one
+        conversion of all numeric values at once; anything else is checked column by column.
+        """
+        n = len(body)
+        if self._fast_records:
+            feeds = self._record_block(body, n)
+            if feeds is not None:
+                return feeds
+        name_set, ignored = self._name_set, self.ignored
         unexpected = [Problem(i, field_name(key), "unexpected field")
-                      for i, rec in enumerate(body)
-                      if (len(rec) != k if complete else rec.keys() != name_set)
-                      for key in rec if key not in name_set]
+                      for i, rec in enumerate(body) if rec.keys() != name_set
+                      for key in rec if key not in name_set and key not in ignored]
         try:
-            feeds = self.columns(columns, len(body))
+            feeds = self.columns(columns, n)
         except InvalidInput as exc:
             raise InvalidInput(_by_row(unexpected + exc.problems)) from None
         if unexpected:
             raise InvalidInput(unexpected)
         return feeds
+
+    def clean_record_feeds(self, body: list[dict[str, Any]]) -> dict[str, np.ndarray] | None:
+        """Feeds for records that need no closer look (see `_record_block`), else None.
+
+        For records already checked by `record_columns`: several requests scored together.
+        """
+        return self._record_block(body, len(body)) if self._fast_records else None
+
+    def _record_block(self, body: list[dict[str, Any]], n: int) -> dict[str, np.ndarray] | None:
+        """Feeds for records of numbers only, in one conversion; None when any needs a closer look.
+
+        Takes every feature from every record in C (itemgetter), checks the types in one pass
+        and the float32 range in one reduction; a record with a missing or extra key, a value of
+        another type or at float32's edge goes the long way, which names the problem.
+        """
+        k = len(self.names)
+        if set(map(len, body)) != {k}:
+            return None
+        try:
+            rows = list(map(self._getter, body))
+        except KeyError:
+            return None
+        if not set(map(type, chain.from_iterable(rows))) <= _NUMBER_OR_NONE:
+            return None
+        try:
+            block = np.array(rows, dtype=np.float64)  # [rows, features]; null -> NaN
+        except OverflowError:  # an integer beyond float64
+            return None
+        # NaN compares False, so a null also takes the closer look (fine where nullable)
+        magnitude = np.abs(block).max(axis=0)
+        if not (magnitude < self._limits).all():
+            holes = np.isnan(magnitude)
+            if (magnitude[~holes] >= self._limits[~holes]).any() or (holes & self._required).any():
+                return None
+        # [features, rows, 1] in one copy; iterating it yields each feature's [n, 1] view in C
+        return dict(zip(self.names, block.T.astype(np.float32)[:, :, None], strict=True))
+
+    def unknown_columns(self, names: Sequence[str]) -> list[str]:
+        """The names that are neither features nor columns the model ignores."""
+        return [name for name in names if name not in self._name_set and name not in self.ignored]
 
     # -- columns: one list of values per feature --------------------------------------------------
 
@@ -249,15 +353,17 @@ class FeatureSchema:
         if not types <= _NUMBER_OR_NONE:
             return {}
         try:
-            with np.errstate(over="ignore"):
-                block = np.array(lists, dtype=np.float32)  # [features, rows]: rows contiguous
+            # float64 for the checks: float32 rounding could bring a value beyond a feature's
+            # limit back inside it
+            wide = np.array(lists, dtype=np.float64)  # [features, rows]: rows contiguous
         except (OverflowError, ValueError, TypeError):  # a huge integer, or ragged columns
             return {}
-        if block.shape != (len(lists), n):
+        if wide.shape != (len(lists), n):
             return {}
-        # At float32's edge: infinity, or a value beyond the range that rounded down to it.
-        edge = np.abs(block) >= FLOAT32_MAX
-        holes = np.isnan(block).any(axis=1)
+        # At the limit: infinity, or a value at or beyond it (checked value by value)
+        edge = np.abs(wide) >= self._numeric_limits
+        holes = np.isnan(wide).any(axis=1)
+        block = wide.astype(np.float32)
         if not edge.any() and not holes.any():
             return {f.name: block[j].reshape(n, 1) for j, f in enumerate(self._numeric)}
         # NaN (from None or NaN) is fine in a nullable column; the edge is checked value by value.
@@ -273,7 +379,7 @@ class FeatureSchema:
             if _missing(v):
                 if not f.nullable:
                     problems.append(Problem(offset + i, f.name, "missing"))
-            elif (error := _number_error(v)) is not None:
+            elif (error := _number_error(v, f.limit)) is not None:
                 problems.append(Problem(offset + i, f.name, error))
         if len(problems) > found:
             return np.empty((0, 1), np.float32)
@@ -330,17 +436,20 @@ class FeatureSchema:
 
     # -- v2 tensors -----------------------------------------------------------------------------
 
-    def tensor_columns(self, inputs: Any, max_rows: int) -> tuple[dict[str, list[Any]], int]:
+    def tensor_columns(self, inputs: Any, max_rows: int,
+                       binary: Sequence[Any] | None = None) -> tuple[dict[str, Any], int]:
         """v2 `inputs` (one tensor per feature, first dimension the batch) as columns.
 
         https://kserve.github.io/website/latest/modelserving/data_plane/v2_protocol/
+        `binary` holds, input by input, the data the binary extension carried (a numpy array, a
+        list of strings for BYTES) or None where the data is in the JSON.
         """
         if not isinstance(inputs, list) or not inputs:
             raise InvalidInput([Problem(None, "inputs", "expected a non-empty list of tensors")])
         problems: list[Problem] = []
         columns: dict[str, list[Any]] = {}
         batch: int | None = None
-        for tensor in inputs:
+        for position, tensor in enumerate(inputs):
             name = tensor.get("name") if isinstance(tensor, dict) else None
             if not isinstance(name, str):
                 problems.append(Problem(None, "inputs", "every tensor needs a string name"))
@@ -365,10 +474,11 @@ class FeatureSchema:
                     or (len(shape) == 2 and shape[1] != 1)):
                 problems.append(Problem(None, name, "shape must be [batch] or [batch, 1]"))
                 continue
-            if not isinstance(data, list):
+            raw = binary[position] if binary is not None else None
+            if raw is None and not isinstance(data, list):
                 problems.append(Problem(None, name, "data must be a list"))
                 continue
-            flat = _flatten(data)
+            flat = _flatten(data) if raw is None else raw
             if len(flat) != shape[0]:
                 problems.append(Problem(None, name, "data length does not match shape"))
                 continue
@@ -405,16 +515,17 @@ class FeatureSchema:
         """
         problems: list[Problem] = []
         uncounted = 0
-        feeds: dict[str, np.ndarray] = {}
+        feeds = self._array_block(columns, n)
         for f in self.features:
+            if f.name in feeds:
+                continue
             arr = np.asarray(columns[f.name]).reshape(-1)
             if len(arr) != n:
                 raise ValueError(f"column {f.name!r} has {len(arr)} values, expected {n}")
             if f.kind == "number" and arr.dtype.kind in "iuf":
                 x = arr.astype(np.float64)
                 checks = [(np.isinf(x), "not a finite number"),
-                          (np.isfinite(x) & (np.abs(x) > FLOAT32_MAX),
-                           "number out of range (float32 holds up to 3.4e38)")]
+                          (np.isfinite(x) & (np.abs(x) > f.limit), out_of_range(f.limit))]
                 if not f.nullable:
                     checks.insert(0, (np.isnan(x), "missing"))
                 found = False
@@ -438,6 +549,27 @@ class FeatureSchema:
         if problems:
             raise InvalidInput(_by_row(problems), uncounted=uncounted)
         return feeds
+
+    def _array_block(self, columns: Mapping[str, np.ndarray], n: int) -> dict[str, np.ndarray]:
+        """Every numeric feature's array checked at once, when all are clean (the common case).
+
+        Returns {} when a value needs naming (infinity, beyond float32, missing where required)
+        or a column is not a numeric array; `arrays` then checks feature by feature.
+        """
+        if not self._numeric:
+            return {}
+        arrays = [np.asarray(columns[f.name]).reshape(-1) for f in self._numeric]
+        if any(a.dtype.kind not in "iuf" or len(a) != n for a in arrays):
+            return {}
+        block = np.array(arrays, dtype=np.float64)  # [features, rows]
+        if not (np.abs(block) <= self._numeric_limits).all():  # NaN (missing) too
+            if (np.abs(np.nan_to_num(block, nan=0.0)) > self._numeric_limits).any():
+                return {}  # infinity or beyond the limit: named feature by feature
+            required = np.array([not f.nullable for f in self._numeric])
+            if (np.isnan(block).any(axis=1) & required).any():
+                return {}
+        return dict(zip((f.name for f in self._numeric), block.astype(np.float32)[:, :, None],
+                        strict=True))
 
     def frame(self, df: Any, row_offset: int = 0) -> dict[str, np.ndarray]:
         """Validate a pandas DataFrame's feature columns (missing columns are a UserError)."""
@@ -516,8 +648,7 @@ def non_finite_rows(outputs: Mapping[str, np.ndarray]) -> list[int]:
     """Rows with a NaN or infinite float output (probabilities or value)."""
     bad: set[int] = set()
     for array in outputs.values():
-        if array.dtype.kind == "f":
+        if array.dtype.kind == "f" and not np.isfinite(array).all():
             finite = np.isfinite(array.reshape(len(array), -1)).all(axis=1)
-            if not finite.all():
-                bad.update(np.flatnonzero(~finite).tolist())
+            bad.update(np.flatnonzero(~finite).tolist())
     return sorted(bad)

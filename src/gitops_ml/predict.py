@@ -42,9 +42,14 @@ def _check_types(schema: Any, features: tuple[Feature, ...], path: Path) -> None
             raise UserError(f"{path}: column {f.name!r} must hold {want}, found {t}")
 
 
-def read_batches(path: Path, features: tuple[Feature, ...], keep: list[str],
+def read_batches(path: Path, schema: FeatureSchema, keep: list[str],
                  chunk_rows: int) -> Iterator[Any]:
-    """Record batches of at most `chunk_rows` rows holding the features and `keep` columns."""
+    """Record batches of at most `chunk_rows` rows holding the features and `keep` columns.
+
+    The file may hold the columns the model ignores (as a /predict record may); any other
+    column, unless named in `keep`, is refused, as /predict refuses an unexpected field.
+    """
+    features = schema.features
     import pyarrow as pa
     import pyarrow.csv as pcsv
     import pyarrow.parquet as pq
@@ -59,13 +64,13 @@ def read_batches(path: Path, features: tuple[Feature, ...], keep: list[str],
             # file (370 -> 1018 MiB from 1M to 10M rows); a buffered stream reads a page at a time.
             source = pq.ParquetFile(path, pre_buffer=False, buffer_size=PARQUET_BUFFER_BYTES)
             names = source.schema_arrow.names
-            _require(names, wanted, path)
+            _require(names, wanted, path, schema, keep)
             _check_types(source.schema_arrow, features, path)
             batches = source.iter_batches(batch_size=chunk_rows, columns=wanted)
         elif suffix in (".csv", ".txt"):
             read = pcsv.ReadOptions(block_size=CSV_BLOCK_BYTES)
             with pcsv.open_csv(path, read_options=read) as probe:
-                _require(probe.schema.names, wanted, path)
+                _require(probe.schema.names, wanted, path, schema, keep)
             # Types from the model, not inferred per block: "007" stays a category, and a block of
             # whole numbers cannot fix a float column's type for the blocks after it.
             types = {f.name: {"number": pa.float64(), "category": pa.string(),
@@ -105,10 +110,16 @@ def _join(batches: list[Any]) -> Any:
     return pa.Table.from_batches(batches).combine_chunks().to_batches()[0]
 
 
-def _require(names: list[str], wanted: list[str], path: Path) -> None:
+def _require(names: list[str], wanted: list[str], path: Path, schema: FeatureSchema,
+             keep: list[str]) -> None:
     missing = [c for c in wanted if c not in names]
     if missing:
         raise UserError(f"{path}: column(s) missing: {', '.join(missing)}")
+    unknown = [c for c in schema.unknown_columns(names) if c not in keep]
+    if unknown:
+        raise UserError(f"{path}: unexpected column(s) {', '.join(unknown[:10])}: not features "
+                        "of the model, its target or columns the data contract excludes "
+                        "(--keep passes a column through)")
 
 
 def score(model: OnnxModel, schema: FeatureSchema, batch: Any, offset: int) -> dict[str, Any]:
@@ -139,7 +150,7 @@ def predict_file(model: OnnxModel, schema: FeatureSchema, source: Path, dest: Pa
     with atomic_path(dest) as tmp:
         writer = None
         try:
-            for batch in read_batches(source, schema.features, keep, chunk_rows):
+            for batch in read_batches(source, schema, keep, chunk_rows):
                 try:
                     scored = score(model, schema, batch, rows)
                 except InvalidInput as exc:
@@ -171,8 +182,7 @@ def main(args: argparse.Namespace) -> None:
     model_dir = Path(args.model_dir)
     meta = read_meta(model_dir)
     model = OnnxModel.load(model_dir, meta)
-    schema = FeatureSchema(meta.features,
-                           reject_unknown_categories=not args.allow_unknown_categories)
+    schema = meta.schema(reject_unknown_categories=not args.allow_unknown_categories)
     clash = [c for c in args.keep if c in output_columns(meta)]
     if clash:
         raise UserError(f"--keep: {', '.join(clash)} would clash with a prediction column")

@@ -190,7 +190,8 @@ def test_predict_caps_rows_per_request(client_for, mixed_model, good_record):
         assert client.post("/predict", json=[good_record] * 3).status_code == 200
         response = client.post("/predict", json=[good_record] * 4)
         assert response.status_code == 422
-        assert response.json()["error"] == "invalid input: 1 problem"
+        assert response.json()["error"] == (
+            "invalid input: 1 problem (too many records: the limit is 3)")
 
 
 def test_body_over_the_limit_is_413_before_parsing(client_for, mixed_model):
@@ -332,7 +333,8 @@ def test_openapi_describes_predict_from_the_model(mixed_client):
     body = schema["paths"]["/predict"]["post"]["requestBody"]["content"]["application/json"]
     assert body["schema"]["items"] == {"$ref": "#/components/schemas/Record"}
     record = schema["components"]["schemas"]["Record"]
-    assert set(record["properties"]) == {"size", "weight", "colour", "shape"}
+    # the target is allowed (a row of the training data), never required
+    assert set(record["properties"]) == {"size", "weight", "colour", "shape", "grade"}
     assert sorted(record["required"]) == ["shape", "weight"]
     assert record["additionalProperties"] is False
     assert record["properties"]["shape"]["enum"] == ["round", "square"]
@@ -348,13 +350,18 @@ def test_wrong_method_is_405_with_allow_header(mixed_client, method, path, allow
     assert response.status_code == 405 and response.headers["allow"] == allow
 
 
-def test_openapi_documents_float32_range_and_a_non_empty_v2_input_list(mixed_client):
+def test_openapi_documents_each_numbers_limit_and_a_non_empty_v2_batch(mixed_client, mixed_model):
     spec = mixed_client.get("/openapi.json").json()
-    size = spec["components"]["schemas"]["Record"]["properties"]["weight"]
-    assert (size["minimum"], size["maximum"]) == (-3.4028234663852886e38, 3.4028234663852886e38)
+    weight = spec["components"]["schemas"]["Record"]["properties"]["weight"]
+    meta = json.loads((mixed_model.dir / "model.json").read_text())
+    seen = next(f for f in meta["features"] if f["name"] == "weight")
+    limit = 1e6 * max(abs(seen["min"]), abs(seen["max"]), seen["max"] - seen["min"], 1.0)
+    assert (weight["minimum"], weight["maximum"]) == pytest.approx((-limit, limit))
     infer = spec["paths"]["/v2/models/{name}/infer"]["post"]
-    assert infer["requestBody"]["content"]["application/json"]["schema"]["properties"][
-        "inputs"]["minItems"] == 1
+    body = infer["requestBody"]["content"]["application/json"]["schema"]
+    assert body["properties"]["inputs"]["minItems"] == 1
+    # a batch of zero rows is refused (422), so the schema says a dimension is at least 1
+    assert body["properties"]["inputs"]["items"]["properties"]["shape"]["items"]["minimum"] == 1
     assert {"413", "422"} <= set(infer["responses"]) and "413" in spec["paths"]["/predict"][
         "post"]["responses"]
 
@@ -364,6 +371,35 @@ def test_predict_refuses_beyond_float32_and_infinity_naming_the_field(mixed_clie
         "/predict", content=b'[{"size": 3.5e38, "weight": 1e999, "colour": "red", '
                             b'"shape": "round"}]', headers={"content-type": "application/json"})
     assert response.status_code == 422
-    assert [(e["field"], e["error"]) for e in response.json()["errors"]] == [
-        ("size", "number out of range (float32 holds up to 3.4e38)"),
-        ("weight", "not a finite number")]
+    errors = [(e["field"], e["error"]) for e in response.json()["errors"]]
+    assert errors[1] == ("weight", "not a finite number")
+    assert errors[0][0] == "size" and errors[0][1].startswith(
+        "number out of range (this model takes magnitudes up to ")
+
+
+def test_predict_scores_every_row_within_the_stated_limits(mixed_client, mixed_model):
+    # the schema's bounds are what the model can score: at the limit, with opposite signs
+    # (the overflow that made 3e38 a 422), every row still gets a finite prediction
+    spec = mixed_client.get("/openapi.json").json()["components"]["schemas"]["Record"]
+    size, weight = (next(t["maximum"] for t in [prop, *prop.get("anyOf", [])] if "maximum" in t)
+                    for prop in (spec["properties"][k] for k in ("size", "weight")))
+    rows = [{"size": a * size, "weight": b * weight, "colour": "red", "shape": "round"}
+            for a in (1, -1) for b in (1, -1)]
+    response = mixed_client.post("/predict", json=rows)
+    assert response.status_code == 200
+    assert all(math.isfinite(p) for r in response.json()["predictions"]
+               for p in r["probabilities"].values())
+
+
+def test_predict_refuses_a_number_just_beyond_its_stated_limit(mixed_client, good_record):
+    # float32 would round weight's limit + 1 back to the limit; the check is made before that
+    spec = mixed_client.get("/openapi.json").json()["components"]["schemas"]["Record"]
+    limit = spec["properties"]["weight"]["maximum"]
+    for value in (limit, -limit):
+        assert mixed_client.post("/predict", json=[{**good_record, "weight": value}]
+                                 ).status_code == 200
+    for records in ([{**good_record, "weight": -limit - 1}],
+                    [{**good_record, "weight": -limit - 1}, {**good_record, "size": None}]):
+        response = mixed_client.post("/predict", json=records)
+        assert response.status_code == 422
+        assert response.json()["errors"][0]["field"] == "weight"

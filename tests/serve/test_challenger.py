@@ -170,3 +170,46 @@ def test_challenger_role_setting_marks_a_canary_deployments_log_lines(client_for
         client.post("/predict", json=[good_record], headers={"X-Request-ID": "u1"})
     [line] = read_log(tmp_path)
     assert (line["request_id"], line["role"]) == ("u1", "challenger")
+
+
+def _shadow_arm(mixed_model):
+    from gitops_ml.serve.challenger import Arm
+    from gitops_ml.serve.model import OnnxModel, read_meta
+
+    meta = read_meta(mixed_model.dir)
+    return Arm("challenger", meta, meta.schema(reject_unknown_categories=True),
+               OnnxModel.load(mixed_model.dir, meta))
+
+
+def _columns(*records):
+    return {k: [r[k] for r in records] for k in records[0]}
+
+
+def test_shadow_scores_a_batch_of_requests_in_one_call_with_each_ones_answer(
+        mixed_model, good_record, monkeypatch):
+    from gitops_ml.serve.challenger import ShadowScore
+
+    arm = _shadow_arm(mixed_model)
+    other = {**good_record, "size": 2.0, "colour": "blue"}
+    requests = [(_columns(good_record, other), None), (_columns(other, good_record, other), [0, 2])]
+    alone = [ShadowScore(arm, columns, len(columns["size"]))(keep) for columns, keep in requests]
+    calls = []
+    score = arm.model.score
+    monkeypatch.setattr(arm.model, "score", lambda *a, **k: calls.append(1) or score(*a, **k))
+    jobs = [(ShadowScore(arm, columns, len(columns["size"])), keep) for columns, keep in requests]
+    ShadowScore.score_together(jobs)
+    assert [job(keep) for job, keep in jobs] == alone
+    assert len(calls) == 1  # one ONNX Runtime call for both requests
+
+
+def test_shadow_batch_with_a_refused_row_leaves_the_others_their_output(mixed_model, good_record):
+    from gitops_ml.features import InvalidInput
+    from gitops_ml.serve.challenger import ShadowScore
+
+    arm = _shadow_arm(mixed_model)
+    good = ShadowScore(arm, _columns(good_record), 1)
+    bad = ShadowScore(arm, _columns({**good_record, "colour": "purple"}), 1)
+    ShadowScore.score_together([(good, None), (bad, None)])
+    assert good(None) == ShadowScore(arm, _columns(good_record), 1)(None)
+    with pytest.raises(InvalidInput):  # the log writes it as the shadow's error
+        bad(None)

@@ -76,7 +76,7 @@ def test_predict_writes_values_for_a_regressor(tmp_path, regression_model):
 
 
 @pytest.mark.parametrize(("value", "error"), [
-    (3.5e38, "number out of range (float32 holds up to 3.4e38)"),
+    (3.5e38, "number out of range (this model takes magnitudes up to "),
     (float("inf"), "not a finite number")])
 def test_predict_refuses_numbers_beyond_float32_instead_of_writing_nan(tmp_path, mixed_model,
                                                                       capsys, value, error):
@@ -90,8 +90,9 @@ def test_predict_refuses_numbers_beyond_float32_instead_of_writing_nan(tmp_path,
     assert not out.exists()
 
 
-def test_predict_refuses_a_row_the_model_scores_as_nan(tmp_path, regression_model, capsys):
-    # admitted values (within float32) whose weighted sum overflows: inf - inf in the model
+def test_predict_refuses_a_row_that_would_overflow_the_model(tmp_path, regression_model, capsys):
+    # values within float32 whose weighted sum would overflow (inf - inf in the model) lie far
+    # beyond each feature's limit, so they are refused before scoring, naming the fields
     df = pd.read_parquet(regression_model.test).head(3)
     numbers = [c for c in df.columns if c != regression_model.target]
     df[numbers] = df[numbers].astype(float)
@@ -100,5 +101,5 @@ def test_predict_refuses_a_row_the_model_scores_as_nan(tmp_path, regression_mode
     df.to_parquet(source)
     assert run(regression_model, str(source), "-o", str(out)) == 2
     err = capsys.readouterr().err
-    assert "row 1, " in err and "too extreme to score" in err
+    assert "row 1, " in err and "number out of range (this model takes magnitudes" in err
     assert not out.exists()

@@ -211,29 +211,60 @@ class PredictionLog:
             experiment.annotate(record, keep, rows)
         return json.dumps(record, allow_nan=False, separators=(",", ":")), len(kept)
 
+    def _batches(self) -> Iterator[list[tuple[Any, ...]]]:
+        """What is queued, a batch at a time (waiting for the first item); ends at the stop mark."""
+        while True:
+            batch = [self._queue.get()]
+            while batch[-1] is not None and len(batch) < 256:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            stop = batch[-1] is None
+            yield [item for item in batch if item is not None]
+            if stop:
+                return
+
+    @staticmethod
+    def _score_shadows(batch: list[tuple[Any, ...]]) -> None:
+        """Let a shadow scorer that can (serve/challenger.py) score a batch's rows in one call."""
+        jobs = [(item[5].shadow, item[3]) for item in batch
+                if item[5] is not None and item[5].shadow is not None and item[4] is None]
+        together = getattr(jobs[0][0], "score_together", None) if jobs else None
+        if together is not None:
+            try:
+                together(jobs)
+            except Exception:  # noqa: BLE001 (each line then scores, or reports, on its own)
+                log.debug("shadow batch failed; scoring request by request", exc_info=True)
+
     def _drain(self) -> None:
         out = self._out
-        while (item := self._queue.get()) is not None:
-            try:
-                line, rows = self._format(*item)
-            except (TypeError, ValueError, IndexError, KeyError):
-                # an unloggable request must not stop the writer
-                self.dropped += len(item[2]) if item[3] is None else len(item[3])
-                continue
-            try:
-                out.write(line + "\n")
-                if self._queue.empty():
-                    out.flush()
-            except OSError as exc:  # disk full, volume gone: say so once, keep serving
-                self.dropped += rows
-                if not self._failed:
-                    self._failed = True
-                    log.error("prediction log: cannot write %s (%s); dropping rows", self.path,
-                              exc.strerror or exc)
-                continue
-            self.written += rows
+        for batch in self._batches():
+            self._score_shadows(batch)
+            for i, item in enumerate(batch, 1):
+                self._write(out, item, flush=i == len(batch) and self._queue.empty())
         with contextlib.suppress(OSError):
             out.flush()
+
+    def _write(self, out: TextIO, item: tuple[Any, ...], flush: bool) -> None:
+        try:
+            line, rows = self._format(*item)
+        except (TypeError, ValueError, IndexError, KeyError):
+            # an unloggable request must not stop the writer
+            self.dropped += len(item[2]) if item[3] is None else len(item[3])
+            return
+        try:
+            out.write(line + "\n")
+            if flush:
+                out.flush()
+        except OSError as exc:  # disk full, volume gone: say so once, keep serving
+            self.dropped += rows
+            if not self._failed:
+                self._failed = True
+                log.error("prediction log: cannot write %s (%s); dropping rows", self.path,
+                          exc.strerror or exc)
+            return
+        self.written += rows
 
 
 def log_files(path: Path) -> list[Path]:

@@ -14,7 +14,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from gitops_ml import __version__
-from gitops_ml.features import FeatureSchema, InvalidInput
+from gitops_ml.features import InvalidInput
 from gitops_ml.monitor.predlog import PredictionLog
 from gitops_ml.serve.bodies import BadRequest, json_response
 from gitops_ml.serve.challenger import Arm, check_compatible
@@ -24,20 +24,23 @@ from gitops_ml.serve.metrics import Metrics, MetricsMiddleware
 from gitops_ml.serve.model import OnnxModel, read_meta
 from gitops_ml.serve.routers import metrics, predict, v2
 from gitops_ml.serve.schema import ErrorOut, openapi_parts
-from gitops_ml.serve.scoring import INFER_PATH, ScoringMiddleware
+from gitops_ml.serve.scoring import INFER_PATH, ScoringApp
 from gitops_ml.serve.settings import Settings
 from gitops_ml.serve.state import Runtime
 
 log = logging.getLogger("gitops_ml.serve")
 
 
-def create_app(settings: Settings) -> FastAPI:
-    """Build the app for the model in `settings.model_dir`; the ONNX session opens at start-up."""
+def create_app(settings: Settings) -> ScoringApp:
+    """Build the app for the model in `settings.model_dir`; the ONNX session opens at start-up.
+
+    The scoring endpoints are answered in front of FastAPI (scoring.py); FastAPI serves the rest.
+    """
     meta = read_meta(settings.model_dir)
     closed = settings.reject_unknown_categories
     runtime = Runtime(
         settings=settings, meta=meta, metrics=Metrics(meta.name, meta.version),
-        schema=FeatureSchema(meta.features, reject_unknown_categories=closed),
+        schema=meta.schema(reject_unknown_categories=closed),
     )
 
     challenger_meta = None
@@ -53,7 +56,7 @@ def create_app(settings: Settings) -> FastAPI:
             assert settings.challenger_dir is not None
             runtime.challenger = Arm(
                 "challenger", challenger_meta,
-                FeatureSchema(challenger_meta.features, reject_unknown_categories=closed),
+                challenger_meta.schema(reject_unknown_categories=closed),
                 OnnxModel.load(settings.challenger_dir, challenger_meta,
                                threads=settings.ort_threads))
             runtime.metrics.add_model(challenger_meta.name, challenger_meta.version,
@@ -89,19 +92,18 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.runtime = runtime
-    request_body, response_model, record_model = openapi_parts(
-        meta, closed_categories=closed, max_rows=settings.max_rows)
     app.include_router(v2.router)
     app.include_router(metrics.router)
     _add_error_handlers(app)
-    # Last added runs first: metrics see every response, the size check runs before any
-    # parsing, and the scoring endpoints answer before FastAPI's routing (see scoring.py).
-    app.add_middleware(ScoringMiddleware, runtime=runtime)
+    # Last added runs first: metrics see every response, the size check runs before any parsing.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=runtime.metrics)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
+            # built on first request, not at start-up: serving does not need it to be ready
+            request_body, response_model, record_model = openapi_parts(
+                meta, closed_categories=closed, max_rows=settings.max_rows)
             schema = get_openapi(title=app.title, version=app.version,
                                  description=app.description, routes=app.routes)
             schemas = schema.setdefault("components", {}).setdefault("schemas", {})
@@ -116,10 +118,10 @@ def create_app(settings: Settings) -> FastAPI:
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
-    return app
+    return ScoringApp(app, runtime)
 
 
-def create_app_from_env() -> FastAPI:
+def create_app_from_env() -> ScoringApp:
     """For `uvicorn --factory gitops_ml.serve.app:create_app_from_env`."""
     return create_app(Settings.from_env())
 

@@ -3,19 +3,21 @@
 Canary assignment hashes the request id (SHA-256, first 8 bytes, modulo 10 000), so a caller that
 sends the same `X-Request-ID` (or a user id as the request key) meets the same model every time,
 and two servers agree without sharing state. Shadow scoring runs in the prediction log's writer
-thread on the rows the log keeps, so the champion's response never waits for the challenger.
+thread on the rows the log keeps, a batch of requests per ONNX Runtime call, so the champion's
+response never waits for the challenger.
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from gitops_ml.errors import UserError
-from gitops_ml.features import FeatureSchema
+from gitops_ml.features import FeatureSchema, InvalidInput
 from gitops_ml.monitor.predlog import Experiment
 from gitops_ml.serve.model import ModelMeta, OnnxModel
 
@@ -64,7 +66,13 @@ def request_id(headers: Sequence[tuple[bytes, bytes]], name: bytes) -> tuple[str
             text = value.decode("latin-1").strip()
             if text:
                 return text[:200], True
-    return uuid.uuid4().hex, False
+    return f"{_PREFIX}{next(_COUNT):016x}", False
+
+
+# Ids the server makes (32 hex digits, as a uuid4): a random prefix per process and a counter,
+# unique without asking the operating system for randomness on every request.
+_PREFIX = uuid.uuid4().hex[:16]
+_COUNT = itertools.count(1)
 
 
 def outputs_for_log(meta: ModelMeta, outputs: Mapping[str, Any]) -> tuple[list[Any], Any]:
@@ -75,24 +83,66 @@ def outputs_for_log(meta: ModelMeta, outputs: Mapping[str, Any]) -> tuple[list[A
     return outputs["value"].ravel().tolist(), None
 
 
-def shadow_scorer(arm: Arm, columns: Mapping[str, Sequence[Any]],
-                  n: int) -> Callable[[list[int] | None], dict[str, Any]]:
-    """Score the kept rows of a request with the challenger (called in the log's thread)."""
-    def score(keep: list[int] | None) -> dict[str, Any]:
-        assert arm.model is not None
+class ShadowScore:
+    """The challenger's output for the kept rows of one request, computed in the log's thread.
+
+    Called with the kept row positions (None: all). The log's writer first hands a batch of
+    these to `score_together`, which scores all their rows in one ONNX Runtime call; a call then
+    returns the stored answer. Alone (or when the batch holds a row the challenger refuses), a
+    request's rows are scored by themselves, so one bad row never costs another its output.
+    """
+
+    def __init__(self, arm: Arm, columns: Mapping[str, Sequence[Any]], n: int) -> None:
+        self.arm, self.columns, self.n = arm, columns, n
+        self._done: tuple[list[int] | None, dict[str, Any]] | None = None
+
+    def rows(self, keep: list[int] | None) -> tuple[dict[str, Sequence[Any]], int]:
         if keep is None:
-            picked, rows = columns, n
-        else:
-            picked = {k: [v[i] for i in keep] for k, v in columns.items()}
-            rows = len(keep)
-        predictions, probabilities = outputs_for_log(
-            arm.meta, arm.model.score(arm.schema.columns(picked, rows), arm.schema))
-        out = {"model": arm.meta.name, "version": arm.meta.version, "role": arm.role,
+            return {f: self.columns[f] for f in self.arm.schema.names}, self.n
+        return {f: [self.columns[f][i] for i in keep] for f in self.arm.schema.names}, len(keep)
+
+    def __call__(self, keep: list[int] | None) -> dict[str, Any]:
+        if self._done is not None and self._done[0] == keep:
+            return self._done[1]
+        assert self.arm.model is not None
+        picked, rows = self.rows(keep)
+        return self.answer(self.arm.model.score(self.arm.schema.columns(picked, rows),
+                                                self.arm.schema))
+
+    def answer(self, outputs: Mapping[str, Any]) -> dict[str, Any]:
+        meta = self.arm.meta
+        predictions, probabilities = outputs_for_log(meta, outputs)
+        out = {"model": meta.name, "version": meta.version, "role": self.arm.role,
                "predictions": predictions}
         if probabilities is not None:
             out["probabilities"] = probabilities.tolist()
         return out
-    return score
+
+    @staticmethod
+    def score_together(jobs: Sequence[tuple[ShadowScore, list[int] | None]]) -> None:
+        """Score the kept rows of many requests in one call and store each request's answer."""
+        arms: dict[int, list[tuple[ShadowScore, list[int] | None]]] = {}
+        for job in jobs:
+            arms.setdefault(id(job[0].arm), []).append(job)
+        for group in arms.values():
+            arm = group[0][0].arm
+            assert arm.model is not None
+            merged: dict[str, list[Any]] = {f: [] for f in arm.schema.names}
+            sizes = []
+            for score, keep in group:
+                picked, rows = score.rows(keep)
+                for f, values in picked.items():
+                    merged[f].extend(values)
+                sizes.append(rows)
+            try:
+                outputs = arm.model.score(arm.schema.columns(merged, sum(sizes)), arm.schema)
+            except InvalidInput:
+                continue  # each request is scored alone when its line is written
+            start = 0
+            for (score, keep), rows in zip(group, sizes, strict=True):
+                part = {role: array[start:start + rows] for role, array in outputs.items()}
+                score._done = (keep, score.answer(part))
+                start += rows
 
 
 def experiment_line(arm: Arm, rid: str, outputs: Mapping[str, Any],
@@ -103,4 +153,4 @@ def experiment_line(arm: Arm, rid: str, outputs: Mapping[str, Any],
     return Experiment(
         request_id=rid, role=arm.role, model=arm.meta.name, version=arm.meta.version,
         probabilities=probabilities, classes=arm.meta.classes,
-        shadow=shadow_scorer(shadow, columns, n) if shadow is not None else None)
+        shadow=ShadowScore(shadow, columns, n) if shadow is not None else None)

@@ -39,6 +39,8 @@ class Metrics:
         self._info.labels(**labels, role="champion").set(1)
         self.predictions = Counter("gitops_ml_predictions", "Predicted labels, by class.",
                                    [*names, "class"], registry=self.registry)
+        # labels() costs microseconds; each series is looked up once, then kept
+        self._scored: dict[tuple[str, str | None], tuple[Any, dict[str, Any]]] = {}
 
     def add_model(self, model: str, version: str | None, role: str) -> None:
         """A second model in the server (a challenger): its info series."""
@@ -47,12 +49,21 @@ class Metrics:
     def scored(self, labels: Iterable[str] | None, n: int,
                model: tuple[str, str | None] | None = None) -> None:
         """Count `n` scored rows and, for a classifier, each predicted class, by model."""
-        which = self._labels if model is None else {"model": model[0],
-                                                     "version": model[1] or ""}
-        (self.rows if model is None else self._rows.labels(**which)).inc(n)
-        if labels is not None:
-            for cls, count in Tally(labels).items():
-                self.predictions.labels(**which, **{"class": cls}).inc(count)
+        key = (self._labels["model"], self._labels["version"]) if model is None else model
+        series = self._scored.get(key)
+        if series is None:
+            which = {"model": key[0], "version": key[1] or ""}
+            series = self._scored[key] = (self._rows.labels(**which), {})
+        series[0].inc(n)
+        if labels is None:
+            return
+        by_class = series[1]
+        for cls, count in (Tally(labels).items() if n > 1 else ((c, 1) for c in labels)):
+            counter = by_class.get(cls)
+            if counter is None:
+                counter = by_class[cls] = self.predictions.labels(
+                    model=key[0], version=key[1] or "", **{"class": cls})
+            counter.inc(count)
 
     def observe(self, endpoint: str, method: str, status: int, seconds: float) -> None:
         key = (endpoint, method, status)

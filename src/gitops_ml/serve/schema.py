@@ -10,14 +10,15 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from gitops_ml.features import FLOAT32_MAX, Feature
+from gitops_ml.features import Feature
 from gitops_ml.serve.model import ModelMeta
 
 
 def _field(f: Feature, closed: bool) -> tuple[Any, Any]:
     if f.is_number:
-        # float32's range: the model's inputs are float32, larger values are refused
-        kind: Any = Annotated[float, Field(ge=-FLOAT32_MAX, le=FLOAT32_MAX)]
+        # what the feature schema takes (Feature.limit): float32's range, or well beyond the
+        # training range yet short of the model's own overflow
+        kind: Any = Annotated[float, Field(ge=-f.limit, le=f.limit)]
         info = f"{f.dtype} feature"
         if f.min is not None and f.max is not None:
             info += f"; seen in training between {f.min} and {f.max} (not enforced)"
@@ -36,8 +37,14 @@ def _field(f: Feature, closed: bool) -> tuple[Any, Any]:
 
 
 def record_model(meta: ModelMeta, *, closed_categories: bool) -> type[BaseModel]:
-    """One record: every feature of the model, nothing else."""
-    fields = {f.name: _field(f, closed_categories) for f in meta.features}
+    """One record: every feature of the model; the columns it ignores allowed; nothing else."""
+    fields: dict[str, Any] = {f.name: _field(f, closed_categories) for f in meta.features}
+    names = {f.name for f in meta.features}
+    for i, name in enumerate(c for c in dict.fromkeys(meta.ignored) if c not in names):
+        what = "the target" if name == meta.target else "excluded by the data contract"
+        # by alias: a column name need not be a valid Python name
+        fields[f"ignored_{i}"] = (Any, Field(None, alias=name, description=(
+            f"{what}; accepted and ignored, so a row of the training data can be sent as is")))
     return create_model(
         "Record", __config__=ConfigDict(extra="forbid"), **fields)
 

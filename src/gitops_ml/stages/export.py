@@ -181,6 +181,8 @@ def metadata_for(bundle: dict[str, Any], *, name: str, metrics: dict[str, Any],
         "target": bundle["target"],
         "estimator": bundle["estimator"],
         "features": features,
+        # columns the data may carry that the model never sees: clients may send them (ignored)
+        "excluded": list(contract.excluded_names),
         "classes": [str(c) for c in bundle["classes"]] if classification else None,
         "onnx": {
             "file": "model.onnx",

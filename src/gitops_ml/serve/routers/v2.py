@@ -5,16 +5,19 @@ https://kserve.github.io/website/latest/modelserving/data_plane/v2_protocol/
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
 from fastapi import APIRouter
 from starlette.responses import Response
 
 from gitops_ml import __version__
 from gitops_ml.features import V2_DATATYPES as _V2_INPUT_TYPES
-from gitops_ml.features import InvalidInput
+from gitops_ml.features import InvalidInput, LazyColumns
 from gitops_ml.monitor.predlog import Experiment
-from gitops_ml.serve.bodies import BadRequest, json_response
+from gitops_ml.serve import binary
+from gitops_ml.serve.bodies import BadRequest, encode, json_response, parse
 from gitops_ml.serve.challenger import MADE as _MADE
 from gitops_ml.serve.challenger import experiment_line
 from gitops_ml.serve.model import ModelMeta
@@ -28,7 +31,7 @@ _DATATYPES = {"label": "BYTES", "probabilities": "FP32", "value": "FP32"}
 
 @router.get("", summary="Server metadata")
 def server_metadata() -> dict[str, Any]:
-    return {"name": "gitops-ml", "version": __version__, "extensions": []}
+    return {"name": "gitops-ml", "version": __version__, "extensions": [binary.EXTENSION]}
 
 
 @router.get("/health/live", summary="Liveness: the process answers")
@@ -79,11 +82,41 @@ def model_ready(name: str, runtime: RuntimeDep) -> Response:
     return json_response({"name": name, "ready": ok}, 200 if ok else 503)
 
 
-def infer(runtime: Runtime, name: str, payload: Any, header_id: str = "") -> dict[str, Any]:
+def infer_http(runtime: Runtime, name: str, body: bytes, headers: Sequence[tuple[bytes, bytes]],
+               header_id: str) -> tuple[dict[str, Any] | bytes, list[tuple[bytes, bytes]]]:
     """POST /v2/models/{name}/infer, served by the scoring layer (scoring.py) for speed.
 
+    A JSON body, or the binary tensor data extension's JSON header and raw tensors (binary.py);
+    the answer is JSON, or JSON header and raw outputs when the request asks for binary ones.
+    """
+    length = binary.header_length(headers)
+    if length is None:
+        return infer(runtime, name, parse(body), header_id), []
+    payload, raw = binary.split(body, length)
+    response = infer(runtime, name, payload, header_id, raw)
+    chunks = []
+    for tensor in response["outputs"]:
+        if binary.wants_binary(payload, tensor["name"]):
+            data = binary.encode_tensor(tensor["datatype"], tensor.pop("data"))
+            tensor["parameters"] = {"binary_data_size": len(data)}
+            chunks.append(data)
+        else:
+            tensor["data"] = _json_data(tensor["datatype"], tensor["data"])
+    if not chunks:
+        return response, []
+    head = encode(response)
+    return b"".join([head, *chunks]), [
+        (b"content-type", b"application/octet-stream"),
+        (binary.HEADER, str(len(head)).encode())]
+
+
+def infer(runtime: Runtime, name: str, payload: Any, header_id: str = "",
+          raw: Sequence[Any] | None = None) -> dict[str, Any]:
+    """Score a v2 infer request (`raw`: the inputs' binary data, see `infer_http`).
+
     The request key for canary assignment and the log is the request id header when the caller
-    sent one, else the v2 body's `id`, else the id the server made.
+    sent one, else the v2 body's `id`, else the id the server made. Output `data` are arrays
+    when `raw` is given (the caller encodes them), else JSON lists.
     """
     runtime.check_name(name)
     runtime.loaded_model()
@@ -98,12 +131,23 @@ def infer(runtime: Runtime, name: str, payload: Any, header_id: str = "") -> dic
     model, schema, meta = arm.model, arm.schema, arm.meta
     assert model is not None
     wanted = _requested_outputs(payload.get("outputs"), runtime.meta.outputs)
-    columns, n = schema.tensor_columns(payload.get("inputs"), runtime.settings.max_rows)
+    columns, n = schema.tensor_columns(payload.get("inputs"), runtime.settings.max_rows, raw)
+    logged_columns: Mapping[str, Any] = columns
     try:
-        outputs = model.score(schema.columns(columns, n), schema)
+        if raw is not None and all(isinstance(v, np.ndarray) for v in columns.values()):
+            # every input an array: the table path's vectorised checks, same rules
+            logged_columns = LazyColumns(schema.names, lambda f: columns[f].tolist())
+            feeds = schema.arrays(columns, n)
+        else:
+            if raw is not None:
+                columns = {f: v.tolist() if isinstance(v, np.ndarray) else v
+                           for f, v in columns.items()}
+                logged_columns = columns
+            feeds = schema.columns(columns, n)
+        outputs = model.score(feeds, schema)
     except InvalidInput as exc:
         if runtime.prediction_log is not None:
-            runtime.prediction_log.rejected(columns, n, exc.problems, exc.status_code,
+            runtime.prediction_log.rejected(logged_columns, n, exc.problems, exc.status_code,
                                             Experiment(key, arm.role, meta.name, meta.version))
         raise
     tensors = []
@@ -112,17 +156,17 @@ def infer(runtime: Runtime, name: str, payload: Any, header_id: str = "") -> dic
         if wanted is not None and tensor_name not in wanted:
             continue
         array = outputs[role]
-        data = array.ravel().tolist()
-        if role == "label":
-            data = [str(v) for v in data]
         tensors.append({"name": tensor_name, "datatype": _DATATYPES[role],
-                        "shape": list(array.shape), "data": data})
+                        "shape": list(array.shape),
+                        "data": array if raw is not None else
+                        _json_data(_DATATYPES[role], array)})
     labels = [str(v) for v in outputs["label"].ravel().tolist()] if "label" in outputs else None
     runtime.metrics.scored(labels, n, (meta.name, meta.version))
     if runtime.prediction_log is not None:
         logged = labels if labels is not None else outputs["value"].ravel().tolist()
         runtime.prediction_log.record(
-            columns, logged, experiment_line(arm, key, outputs, shadow, columns, n))
+            logged_columns, logged,
+            experiment_line(arm, key, outputs, shadow, logged_columns, n))
     response: dict[str, Any] = {"model_name": meta.name,
                                 "model_version": meta.version, "outputs": tensors}
     if request_id is not None:
@@ -130,13 +174,19 @@ def infer(runtime: Runtime, name: str, payload: Any, header_id: str = "") -> dic
     return response
 
 
+def _json_data(datatype: str, array: np.ndarray) -> list[Any]:
+    data = array.ravel().tolist()
+    return [str(v) for v in data] if datatype == "BYTES" else data
+
+
 def infer_openapi(meta: ModelMeta) -> dict[str, Any]:
     """The OpenAPI path item for infer: this model's name, its features' tensors."""
     tensor = {"type": "object", "required": ["name", "shape", "datatype", "data"], "properties": {
         "name": {"type": "string", "enum": [f.name for f in meta.features]},
         "datatype": {"type": "string", "enum": sorted(_V2_INPUT_TYPES)},
+        # [batch] or [batch, 1]: a batch of zero rows is refused, so every dimension is >= 1
         "shape": {"type": "array", "minItems": 1, "maxItems": 2,
-                  "items": {"type": "integer", "minimum": 0}},
+                  "items": {"type": "integer", "minimum": 1}},
         "data": {"type": "array"},
         "parameters": {"type": "object"},
     }}
