@@ -51,7 +51,7 @@ def test_rulesets_apply_creates_main_and_tag_rulesets(github, capsys):
     assert {c["context"] for c in rules["required_status_checks"]["required_status_checks"]} == {
         "gitops-ml / model gates",
         "Lock file, ruff, hadolint, zizmor, workflow schema",
-        "Tests (README's command, workflow scenarios, Ray, fork test)", "Dependency audit",
+        "Tests (README's command, Ray)", "Dependency audit",
         "CodeQL (python)", "CodeQL (actions)"}
     tags = by_name["model tags: release workflow and admins only"]
     assert tags["target"] == "tag"

@@ -53,4 +53,5 @@ def test_template_workflow_runs_the_fork_test(project_root):
     job = wf["jobs"]["fork"]
     assert job["permissions"] == {"contents": "read"}
     runs = [s.get("run", "") for s in job["steps"]]
-    assert "uv run --frozen pytest -q -m fork tests/template" in runs
+    assert 'uv run --frozen pytest -q -m "fork or fork_real" tests/template' in runs
+    assert job["if"] == "github.event.repository.is_template"   # a project made from it has none

@@ -111,7 +111,7 @@ TEMPLATE_ONLY = (
     ".github/workflows/template-init.yml",  # the one-shot `init --from-github`
 )
 # .ci/run's lines between these markers run the template's fork proof; init removes them.
-CI_TEMPLATE_START = "# --- template-only: the fork proof"
+CI_TEMPLATE_START = "# --- template-only:"
 CI_TEMPLATE_END = "# --- end template-only"
 
 
