@@ -520,9 +520,11 @@ class _Handler(BaseHTTPRequestHandler):
     def _api(self) -> None:
         url = urlsplit(self.path)
         query = {k: v[-1] for k, v in parse_qs(url.query).items()}
-        token = self._token()
-        self.github.requests.append((self.command, url.path, token.kind if token else ""))
         path = url.path.removeprefix("/api/v3")
+        # The signing service takes the OIDC token itself as its bearer, not a GitHub token: it
+        # is answered before the GitHub token check below (which would call it bad credentials).
+        token = None if path == "/_runner/sigstore/sign" else self._token()
+        self.github.requests.append((self.command, url.path, token.kind if token else ""))
         if path == "/_runner/oidc" and self.command == "GET":
             # Not public REST: the runner's OIDC endpoint (ACTIONS_ID_TOKEN_REQUEST_URL), which
             # GitHub offers only to jobs with `id-token: write` outside forks' pull requests

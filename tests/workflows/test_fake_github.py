@@ -250,6 +250,27 @@ def test_fake_oidc_answers_only_the_running_job_with_id_token_write(gh: FakeGitH
     assert call(gh, "GET", path, oidc)[0] == 200
 
 
+def test_fake_signs_only_for_the_bearer_of_an_oidc_token_it_issued(gh: FakeGitHub) -> None:
+    run = gh.add_token("ghs_sign", "workflow", {})
+    gh.tokens[run].repository, gh.tokens[run].workflow, gh.tokens[run].ref = (
+        REPO, ".github/workflows/main.yml", "refs/heads/main")
+    oidc = gh.add_token("oidc_sign", "oidc", {})
+    gh.tokens[oidc].run = run
+    gh.start_job(run, "attest", {"id_token": "write"})
+    jwt = call(gh, "GET", "/_runner/oidc?audience=sigstore", oidc)[1]["value"]
+    claims = gh.oidc_issued[jwt]
+    repo, _, rest = claims["job_workflow_ref"].partition("/.github/")
+    path, _, ref = f".github/{rest}".partition("@")
+    statement = {"predicate": {"buildDefinition": {"externalParameters": {"workflow": {
+        "repository": f"http://github.localhost/{repo}", "path": path, "ref": ref}}}}}
+    body = {"payloadType": "application/vnd.in-toto+json",
+            "payload": base64.b64encode(json.dumps(statement).encode()).decode()}
+    # a GitHub token is no signing identity; the OIDC token is (and is not a GitHub token)
+    assert call(gh, "POST", "/_runner/sigstore/sign", run, body)[0] == 401
+    status, answer, _ = call(gh, "POST", "/_runner/sigstore/sign", jwt, body)
+    assert status == 200 and answer["sig"]
+
+
 # ---- mutation: a permission a job needs, removed, fails its call --------------------------------
 def test_fake_refuses_the_comment_job_once_pull_requests_permission_is_removed(
         gh: FakeGitHub) -> None:
