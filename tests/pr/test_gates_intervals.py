@@ -110,9 +110,13 @@ def test_metric_gates_without_an_interval_judge_the_point_values() -> None:
 
 # --- the one loader ---------------------------------------------------------------------------
 
-def test_gates_config_is_built_from_the_validated_config_section(default_params) -> None:
-    cfg = GatesConfig.from_params(default_params)
-    assert cfg == GatesConfig.from_section(config.parse(default_params).gates)
+def test_gates_config_is_built_from_the_validated_config_section(example_params) -> None:
+    # today's shape of `gates:`, spelled out (a fork's own params.yaml has other numbers)
+    params = {**example_params, "gates": {"floors": {"roc_auc": 0.95, "accuracy": 0.90},
+                                          "max_regression": {"roc_auc": {"abs": 0.01},
+                                                             "log_loss": {"rel": 0.10}}}}
+    cfg = GatesConfig.from_params(params)
+    assert cfg == GatesConfig.from_section(config.parse(params).gates)
     # today's shape keeps working, judged by the default rule
     assert MaxRegression("roc_auc", abs=0.01, rule="shown_worse") in cfg.max_regression
     assert Floor("roc_auc", 0.95, "shown_worse") in cfg.floors

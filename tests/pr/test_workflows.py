@@ -35,21 +35,6 @@ def test_workflows_pin_every_action_to_a_commit() -> None:
                 assert re.search(r"@[0-9a-f]{40} # v\d+\.\d+\.\d+$", line), f"{path.name}: {line}"
 
 
-def test_template_workflow_runs_the_workflow_scenarios() -> None:
-    # the scenarios are deselected from the plain `uv run pytest` (pyproject.toml addopts), so
-    # the template's CI must select them itself, or they prove nothing; ci.yml, which a fork
-    # keeps, must not (a fork has no tests/workflows: pytest would collect nothing)
-    import yaml
-
-    jobs = yaml.safe_load((WORKFLOWS / "template.yml").read_text())["jobs"]
-    runs = [s.get("run", "") for s in jobs["scenarios"]["steps"]]
-    assert "uv run --frozen pytest -n0 -m workflows" in runs
-    assert jobs["scenarios"]["if"] == "github.event.repository.is_template"
-    ci = (WORKFLOWS / "ci.yml").read_text()
-    assert "-m workflows" not in ci and "tests/template" not in ci
-    assert "not workflows" in (PROJECT / "pyproject.toml").read_text()
-
-
 def _imports(module: str) -> set[str]:
     """Top-level modules `pipelines/<module>.py` imports, following its pipelines imports."""
     import ast

@@ -55,3 +55,16 @@ def test_template_workflow_runs_the_fork_test(project_root):
     runs = [s.get("run", "") for s in job["steps"]]
     assert 'uv run --frozen pytest -q -m "fork or fork_real" tests/template' in runs
     assert job["if"] == "github.event.repository.is_template"   # a project made from it has none
+
+
+def test_template_workflow_runs_the_workflow_scenarios(project_root) -> None:
+    # the scenarios are deselected from the plain `uv run pytest` (pyproject.toml addopts), so
+    # the template's CI must select them itself, or they prove nothing; ci.yml, which a fork
+    # keeps, must not (a fork has no tests/workflows: pytest would collect nothing)
+    jobs = workflow(project_root, "template.yml")["jobs"]
+    runs = [s.get("run", "") for s in jobs["scenarios"]["steps"]]
+    assert "uv run --frozen pytest -n0 -m workflows" in runs
+    assert jobs["scenarios"]["if"] == "github.event.repository.is_template"
+    ci = (project_root / ".github" / "workflows" / "ci.yml").read_text()
+    assert "-m workflows" not in ci and "tests/template" not in ci
+    assert "not workflows" in (project_root / "pyproject.toml").read_text()

@@ -68,8 +68,9 @@ def statement(name: str, digest: str, claims: dict) -> dict:
 
 
 def registry_token(challenge: str, registry: str) -> str:
-    params = dict(part.split("=", 1) for part in
-                  challenge.removeprefix("Bearer ").replace('"', "").split(","))
+    # key="value" pairs; a scope's value holds commas itself ("repository:o/r:pull,push"),
+    # https://distribution.github.io/distribution/spec/auth/token/#how-to-authenticate
+    params = dict(re.findall(r'(\w+)="([^"]*)"', challenge))
     realm = params.pop("realm")
     config = os.path.join(env.get("DOCKER_CONFIG") or os.path.expanduser("~/.docker"),
                           "config.json")
