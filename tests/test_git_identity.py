@@ -46,5 +46,19 @@ def test_require_passes_with_an_identity_from_the_environment(no_identity, monke
 def test_register_without_identity_says_so_before_tagging(no_identity):
     from gitops_ml.registry import gto_ops
 
-    with pytest.raises(UserError, match=r"git has no author identity"):
+    with pytest.raises(UserError, match=r"git has no committer identity"):
         gto_ops.register(no_identity, "model", "v1.0.0", "message")
+
+
+def test_a_tag_needs_only_the_committer_identity_as_git_itself(no_identity, monkeypatch):
+    # main.yml's register job sets only GIT_COMMITTER_*: git tags with that (the tagger)
+    monkeypatch.setenv("GIT_COMMITTER_NAME", "github-actions[bot]")
+    monkeypatch.setenv("GIT_COMMITTER_EMAIL", "bot@example.com")
+    git_identity.require(no_identity, "register model@v1.0.0", tag=True)
+    with pytest.raises(UserError, match=r"git has no author identity"):
+        git_identity.require(no_identity, "commit")
+    subprocess.run(["git", "commit", "--allow-empty", "-qm", "x", "--author", "a <a@b.c>"],
+                   cwd=no_identity, check=True)
+    tagged = subprocess.run(["git", "tag", "-a", "model@v1.0.0", "-m", "m"], cwd=no_identity,
+                            capture_output=True, text=True, check=False)
+    assert tagged.returncode == 0, tagged.stderr

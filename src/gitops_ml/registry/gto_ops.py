@@ -19,7 +19,7 @@ def _gto_api():  # type: ignore[no-untyped-def]
 
 def register(repo: Path, artifact: str, version: str, message: str, ref: str = "HEAD") -> str:
     """Tag `ref` as `<artifact>@<version>` with `message`; returns the tag name."""
-    git_identity.require(repo, f"register {artifact}@{version}")
+    git_identity.require(repo, f"register {artifact}@{version}", tag=True)
     api, gto_error = _gto_api()
     try:
         api.register(str(repo), artifact, ref, version=version, message=message)
@@ -33,7 +33,7 @@ def assign(repo: Path, artifact: str, version: str, stage: str, message: str | N
 
     `force` lets a version return to a stage it held before: that is what a rollback is.
     """
-    git_identity.require(repo, f"assign {artifact} {version} to {stage}")
+    git_identity.require(repo, f"assign {artifact} {version} to {stage}", tag=True)
     api, gto_error = _gto_api()
     before = _tags(repo)
     try:
