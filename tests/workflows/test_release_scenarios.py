@@ -105,8 +105,8 @@ def main_on_the_first_push_publishes_and_registers(hub: Harness, repo: Path) -> 
     first = state["first"]
     run = hub.run("main.yml", "push", push_event(hub, ZERO, first), repo=REPO,
                   ref="refs/heads/main", sha=first, **registry_settings(hub))
-    assert run.jobs == {"reproduce": "success", "publish": "success", "register": "success",
-                        "attest": "success"}, run.log[-6000:]
+    assert run.jobs == {"runner": "success", "reproduce": "success", "publish": "success",
+                        "register": "success", "attest": "success"}, run.log[-6000:]
     tags = subprocess.run(["git", "-C", str(hub.github.git_dir(REPO)), "for-each-ref",
                            "--format=%(refname:short) %(contents)", "refs/tags"],
                           capture_output=True, text=True, check=True).stdout
@@ -271,8 +271,8 @@ def a_merged_pull_request_is_registered_with_its_approvals_then_rolled_back(
     merge = hub.github.merge_pull(pr)
     run = hub.run("main.yml", "push", push_event(hub, before, merge), repo=REPO,
                   ref="refs/heads/main", sha=merge, **registry_settings(hub))
-    assert run.jobs == {"reproduce": "success", "publish": "success", "attest": "success",
-                        "register": "success"}, run.log[-6000:]
+    assert run.jobs == {"runner": "success", "reproduce": "success", "publish": "success",
+                        "attest": "success", "register": "success"}, run.log[-6000:]
     artifact = state["tag"].split("@")[0]
     tags = subprocess.run(["git", "-C", str(hub.github.git_dir(REPO)), "for-each-ref",
                            "--sort=creatordate", "--format=%(refname:short)",
