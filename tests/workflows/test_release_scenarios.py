@@ -115,11 +115,7 @@ def main_on_the_first_push_publishes_and_registers(hub: Harness, repo: Path) -> 
     image = f"{state['registry']}/{REPO}"
     # the digest in the tag is the one the registry serves for the version's image tag
     version = tag.split("@")[1]
-    req = urllib.request.Request(
-        f"http://{state['registry']}/v2/{REPO}/manifests/{version}", method="HEAD",
-        headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json, "
-                           "application/vnd.oci.image.manifest.v1+json"})
-    digest = urllib.request.urlopen(req).headers["Docker-Content-Digest"]
+    digest = served_digest(state["registry"], version)
     assert digest.startswith("sha256:") and digest in tags, tags
     assert image in tags
     assert [a["repo"] for a in hub.github.attestations] == [REPO]
@@ -201,15 +197,20 @@ def push_image_as_person(hub: Harness, tag: str) -> str:
                    input=hub.user_token("mallory"), text=True, env=env, capture_output=True,
                    check=True)
     subprocess.run(["docker", "push", "-q", image], env=env, capture_output=True, check=True)
+    return served_digest(state["registry"], tag)
+
+
+def served_digest(registry: str, tag: str) -> str:
+    """The digest the registry serves for `tag`, pulled as anyone may pull a public package
+    (answering the registry's Bearer challenge with an anonymous token)."""
     req = urllib.request.Request(
-        f"http://{state['registry']}/v2/{REPO}/manifests/{tag}", method="HEAD",
+        f"http://{registry}/v2/{REPO}/manifests/{tag}", method="HEAD",
         headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json, "
                            "application/vnd.oci.image.manifest.v1+json"})
     try:
         urllib.request.urlopen(req)
     except urllib.error.HTTPError as exc:   # the registry's Bearer challenge: anonymous pull
-        challenge = dict(part.split("=", 1) for part in exc.headers["WWW-Authenticate"]
-                         .removeprefix("Bearer ").replace('"', "").split(","))
+        challenge = dict(re.findall(r'(\w+)="([^"]*)"', exc.headers["WWW-Authenticate"]))
         realm = challenge.pop("realm")
         token = json.loads(urllib.request.urlopen(
             f"{realm}?{urllib.parse.urlencode(challenge)}").read())["token"]
