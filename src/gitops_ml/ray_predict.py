@@ -114,7 +114,9 @@ def _read(source: str, meta: ModelMeta, keep: list[str]) -> Any:
     if schema is None:
         raise UserError(f"{source}: no rows to score")
     arrow = pa.schema([pa.field(n, t) for n, t in zip(schema.names, schema.types, strict=True)])
-    _require(arrow.names, wanted, Path(source))
+    # the reader projected `wanted` already, so unlike the CLI's reader an extra column in the
+    # file is never seen here (only missing ones are refused)
+    _require(arrow.names, wanted, Path(source), checker(meta, True), keep)
     _check_types(arrow, meta.features, Path(source))
     return ds
 
