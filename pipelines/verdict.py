@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -42,6 +41,7 @@ from gitops_ml.errors import UserError
 from gitops_ml.report import gates
 from pipelines import dvc_paths
 from pipelines.comment import SHA, Rejected, load_artifact
+from pipelines.register import github_output
 
 CONTEXT = "gitops-ml / model gates"
 MAX_DESCRIPTION = 140    # https://docs.github.com/en/rest/commits/statuses#create-a-commit-status
@@ -158,15 +158,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _emit(values: dict[str, str]) -> None:
-    lines = "".join(f"{k}={v}\n" for k, v in values.items())
-    print(lines, end="")
-    path = os.environ.get("GITHUB_OUTPUT")
-    if path:
-        with open(path, "a", encoding="utf-8") as fh:
-            fh.write(lines)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -178,13 +169,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         report = load_artifact(args.artifact, args.head_sha)
     except UserError as exc:
         print(f"verdict: error: {exc}", file=sys.stderr)
-        _emit(Verdict("error", "The default branch's rules could not be read").outputs())
+        github_output(Verdict("error", "The default branch's rules could not be read").outputs())
         return 1
     except (Rejected, OSError) as exc:
         print(f"verdict: refused the report: {exc}", file=sys.stderr)
-        _emit(Verdict("error", "Refused the PR report (see the run's log)").outputs())
+        github_output(Verdict("error", "Refused the PR report (see the run's log)").outputs())
         return 1
-    _emit(judge(report, cfg, base, args.run_conclusion).outputs())
+    github_output(judge(report, cfg, base, args.run_conclusion).outputs())
     return 0
 
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import sys
 import urllib.error
 import urllib.request
@@ -105,8 +106,8 @@ def _docker_auth(registry: str, env: dict[str, str]) -> str | None:
 def _bearer(challenge: str, registry: str, env: dict[str, str]) -> str:
     """Answer `WWW-Authenticate: Bearer realm=..,service=..,scope=..` with a registry token
     (https://distribution.github.io/distribution/spec/auth/token/)."""
-    params = dict(part.split("=", 1) for part in
-                  challenge.removeprefix("Bearer ").replace('"', "").split(","))
+    # key="value" pairs; a push scope's value holds a comma itself ("repository:o/r:pull,push")
+    params = dict(re.findall(r'(\w+)="([^"]*)"', challenge))
     realm = params.pop("realm")
     headers = {}
     if auth := _docker_auth(registry, env):
