@@ -23,13 +23,38 @@ def test_template_init_runs_only_in_repositories_made_from_the_template(project_
     assert wf["permissions"] == {}
     job = wf["jobs"]["init"]
     assert job["if"] == "${{ !github.event.repository.is_template }}"
-    assert job["permissions"] == {"contents": "write"}
-    step = job["steps"][-1]
+    # contents: the commit; actions: start main.yml on it (the one run a workflow token may start)
+    assert job["permissions"] == {"contents": "write", "actions": "write"}
+    step = next(s for s in job["steps"] if s.get("id") == "commit")
     # the default token may not change workflow files: self-removal only with the optional token
     assert 'if [ "$REMOVE_SELF" = true ]; then git rm --quiet .github/workflows/template-init.yml' \
         in step["run"]
     assert step["env"]["REMOVE_SELF"] == "${{ secrets.TEMPLATE_INIT_TOKEN != '' }}"
     assert "if git diff --cached --quiet; then" in step["run"]
+
+
+def test_main_waits_on_the_first_push_and_template_init_starts_it_on_the_named_commit(
+        project_root):
+    """On the first push main.yml and template-init.yml start together; main.yml must not
+    register the template's model name that init renames a moment later."""
+    main = workflow(project_root, "main.yml")["jobs"]
+    [wait] = [s for s in main["runner"]["steps"] if s.get("id") == "init"]
+    assert "github.event.before == '0000000000000000000000000000000000000000'" in wait["if"]
+    assert "!github.event.repository.is_template" in wait["if"]
+    assert "-f .github/workflows/template-init.yml" in wait["run"]
+    assert main["runner"]["outputs"]["awaiting-init"] == "${{ steps.init.outputs.awaiting }}"
+    for job in ("reproduce", "launch"):
+        assert "needs.runner.outputs.awaiting-init != 'true'" in main[job]["if"], job
+    # reproduce gates everything that publishes or registers
+    for job in ("publish", "attest", "register"):
+        assert "reproduce" in str(main[job]["needs"]) or "publish" in str(main[job]["needs"])
+    init = workflow(project_root, "template-init.yml")["jobs"]["init"]
+    [start] = [s for s in init["steps"] if "dispatches" in s.get("run", "")]
+    assert "actions/workflows/main.yml/dispatches" in start["run"]
+    assert "github.event.before == '0000000000000000000000000000000000000000'" in start["if"]
+    # a push made with TEMPLATE_INIT_TOKEN starts main.yml itself: no second run
+    assert "steps.commit.outputs.pushed-with-token != 'true'" in start["if"]
+    assert start["env"] == {"GH_TOKEN": "${{ github.token }}"}
 
 
 def test_template_init_step_initialises_a_fresh_repository(project_root, fork):

@@ -3,9 +3,10 @@ against the local GitHub and a local OCI registry:
 
 1. template-init.yml on the first push names the project after the repository and commits it
    with GITHUB_TOKEN (a push that starts no workflow); it never runs in the template itself;
-2. main.yml on that same first push (one commit: no parent, `before` all zeros) reproduces,
-   gates, builds, smoke-tests and pushes the image to the registry, and registers the model
-   version tag with the pushed digest;
+2. main.yml on that same first push (one commit: no parent, `before` all zeros) waits for init;
+   template-init dispatches it on the initialised commit, where it reproduces, gates, builds,
+   smoke-tests and pushes the image to the registry, and registers the model version tag (under
+   the project's own name) with the pushed digest;
 3. a stage tag pushed by a person starts promote.yml, which verifies the provenance and deploys
    exactly that digest; the same without `attestations: read` (a mutant promote.yml) fails;
 4. a forged registration (the bot's record copied, an image pushed by hand) is refused;
@@ -99,12 +100,26 @@ def template_init_names_the_project_and_its_push_starts_nothing(hub: Harness, re
     assert push["token"] == "workflow"   # GITHUB_TOKEN: GitHub starts no workflow for it
     # the one-shot could not remove itself without TEMPLATE_INIT_TOKEN (workflows permission)
     assert hub.file_at(REPO, after, ".github/workflows/template-init.yml")
+    # so it starts main.yml on its commit itself: workflow_dispatch, the one event a workflow
+    # token may start a run with (needs `actions: write`, enforced by the fake)
+    assert [(d["workflow"], d["ref"]) for d in hub.github.dispatches if d["repo"] == REPO] == [
+        ("main.yml", "main")]
+    state["initialised"] = after
 
 
 def main_on_the_first_push_publishes_and_registers(hub: Harness, repo: Path) -> None:
+    """main.yml on the first push waits for init (it would register the template's model name);
+    the run template-init dispatched publishes and registers under the project's own name."""
     first = state["first"]
-    run = hub.run("main.yml", "push", push_event(hub, ZERO, first), repo=REPO,
-                  ref="refs/heads/main", sha=first, **registry_settings(hub))
+    waited = hub.run("main.yml", "push", push_event(hub, ZERO, first), repo=REPO,
+                     ref="refs/heads/main", sha=first, **registry_settings(hub))
+    assert waited.jobs == {"runner": "success"}, waited.log[-6000:]
+    assert "template-init.yml names the project" in waited.log
+    initialised = state["initialised"]
+    run = hub.run("main.yml", "workflow_dispatch",
+                  {"inputs": {}, "ref": "refs/heads/main",
+                   "workflow": ".github/workflows/main.yml"},
+                  repo=REPO, ref="refs/heads/main", sha=initialised, **registry_settings(hub))
     assert run.jobs == {"runner": "success", "reproduce": "success", "publish": "success",
                         "register": "success", "attest": "success"}, run.log[-6000:]
     tags = subprocess.run(["git", "-C", str(hub.github.git_dir(REPO)), "for-each-ref",
@@ -112,6 +127,7 @@ def main_on_the_first_push_publishes_and_registers(hub: Harness, repo: Path) -> 
                           capture_output=True, text=True, check=True).stdout
     [tag] = [word for word in tags.split() if "@v" in word and not word.startswith(
         state["registry"])]
+    assert tag.startswith("churn-model@v"), tags   # the project's name, not the template's
     image = f"{state['registry']}/{REPO}"
     # the digest in the tag is the one the registry serves for the version's image tag
     version = tag.split("@")[1]
