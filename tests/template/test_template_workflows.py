@@ -26,6 +26,11 @@ def test_template_init_runs_only_in_repositories_made_from_the_template(project_
     # contents: the commit; actions: start main.yml on it (the one run a workflow token may start)
     assert job["permissions"] == {"contents": "write", "actions": "write"}
     step = next(s for s in job["steps"] if s.get("id") == "commit")
+    # the commit holds what the initialised project reproduces (export and model card carry the
+    # model's name): dvc repro runs after init and before the commit
+    runs = [s.get("run", "") for s in job["steps"]]
+    init_at = next(i for i, r in enumerate(runs) if "gitops-ml init" in r)
+    assert runs.index("uv run --frozen dvc repro") in range(init_at + 1, runs.index(step["run"]))
     # the default token may not change workflow files: self-removal only with the optional token
     assert 'if [ "$REMOVE_SELF" = true ]; then git rm --quiet .github/workflows/template-init.yml' \
         in step["run"]
