@@ -364,6 +364,11 @@ class Harness:
                "GITHUB_GRAPHQL_URL": f"http://{API_HOST}/graphql", "GH_HOST": GIT_HOST,
                "GITHUB_REPOSITORY": repo, "GITHUB_REPOSITORY_OWNER": repo.split("/")[0],
                "GITHUB_RUN_ID": str(run_id), "GITHUB_SHA": sha, "GITHUB_REF": ref,
+               # https://docs.github.com/en/actions/writing-workflows/choosing-what-your-
+               # workflow-does/store-information-in-variables#default-environment-variables
+               # (act leaves it unset; the registration records it and promote checks it)
+               "GITHUB_WORKFLOW_REF": f"{repo}/.github/workflows/{workflow}@{ref}",
+               "GITHUB_WORKFLOW_SHA": self.github.rev(repo, f"{workflow_ref or sha}^{{commit}}"),
                "GITHUB_REF_NAME": ref.rsplit("/", 1)[-1] if not ref.startswith("refs/pull/")
                else ref.removeprefix("refs/"),
                "GITHUB_REF_TYPE": "tag" if ref.startswith("refs/tags/") else "branch",
