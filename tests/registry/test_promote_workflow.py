@@ -89,6 +89,16 @@ def test_promote_workflow_verifying_steps_get_a_token_and_a_registry_login(job):
 
 
 @pytest.mark.parametrize("job", ["resolve", "deploy"])
+def test_promote_workflow_verifying_jobs_check_out_the_registration_tags(job):
+    """Both jobs check the digest against the registration tags (registry/provenance.py); a
+    checkout with actions/checkout's default fetch-depth 1 has no tags, and every deploy would
+    be refused (https://github.com/actions/checkout#usage: `fetch-depth: 0` for all tags)."""
+    [checkout] = [s for s in FLOW["jobs"][job]["steps"]
+                  if s.get("uses", "").startswith("actions/checkout@")]
+    assert checkout["with"].get("fetch-depth") == 0 or checkout["with"].get("fetch-tags") is True
+
+
+@pytest.mark.parametrize("job", ["resolve", "deploy"])
 def test_promote_workflow_takes_the_namespace_and_unattested_rule_from_variables(job):
     for step in FLOW["jobs"][job]["steps"]:
         if "pipelines.promote" in step.get("run", "") or "deploy.sh" in step.get("run", ""):
