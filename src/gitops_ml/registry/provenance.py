@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -80,6 +81,9 @@ def gh_verify(image: str, policy: Policy) -> None:
         why = lines[-1] if lines else f"exit status {done.returncode}"
         raise Refused(f"{image}: no build provenance attestation verifies for "
                       f"{policy.repository} and {policy.workflow} ({why})")
+    # gh's own account of what it verified, for the job log an auditor reads (stderr: a
+    # caller's stdout may be parsed)
+    sys.stderr.write(done.stderr + done.stdout)
 
 
 def check_namespace(image: str, policy: Policy) -> None:
