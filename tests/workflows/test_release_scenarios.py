@@ -248,7 +248,13 @@ def a_forged_registration_of_an_unattested_image_is_refused(hub: Harness, repo: 
     forged = f"{artifact}@{forged_version}"
     bot = {"GIT_COMMITTER_NAME": "github-actions[bot]",
            "GIT_COMMITTER_EMAIL": "41898282+github-actions[bot]@users.noreply.github.com"}
-    subprocess.run(["git", "tag", "-a", forged, "-m", message, state["tag"] + "^{}"], cwd=repo,
+    # on a commit of their own (GTO ties a stage tag to the one version registered on its
+    # commit: a second registration on the genuine commit makes both unassignable)
+    hub.git(repo, "fetch", "-q", "origin", "main")
+    hub.git(repo, "switch", "-q", "-C", "forged", "FETCH_HEAD")
+    commit = push_branch(hub, repo, "forged", {"NOTES.md": "nothing to see\n"}, "Notes")
+    hub.git(repo, "switch", "-q", "main")
+    subprocess.run(["git", "tag", "-a", forged, "-m", message, commit], cwd=repo,
                    env={**hub.git_env(), **bot}, check=True, capture_output=True)
     hub.git(repo, "push", "-q", "origin", f"refs/tags/{forged}", token=hub.user_token())
     run = assign(hub, repo, forged, "staging")
