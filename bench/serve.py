@@ -1,7 +1,7 @@
 """Serving benchmark: the app against a floor (a bare Starlette app answering a constant), same run.
 
     uv run python bench/serve.py [--model-dir models] [--data data/test.parquet] [--seconds 10]
-                                 [--passes 3] [--image gitops-ml] [--markdown README.md]
+                                 [--passes 3] [--image gitops-ml] [--markdown docs/serving.md]
 
 Load comes from `wrk` (Debian package `wrk`) with keep-alive connections and one thread. Every
 server runs as one uvicorn process with uvloop and httptools; the floor is the same stack with a
@@ -10,7 +10,7 @@ feature schema and our middleware cost on top of the web stack. Servers take tur
 scenario, for `--passes` passes; medians are printed with the ratio to the floor. Also measured:
 the same app on uvicorn's pure-Python stack (asyncio + h11: what uvloop and httptools buy), JSON
 in-process with the standard library and orjson (what orjson buys), cold start to ready, and,
-with `--image`, the image's layers above its base. Targets are in the README (Serving).
+with `--image`, the image's layers above its base. Targets are in docs/serving.md.
 
 Batches are sent twice: as /predict JSON records and as a v2 infer request in the binary tensor
 data extension (a JSON header and raw float32 tensors, what `tritonclient` sends by default).
