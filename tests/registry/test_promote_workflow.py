@@ -229,6 +229,8 @@ def _rollback_flow(repo: ModelRepo, tmp_path: Path, monkeypatch: pytest.MonkeyPa
     release = git(remote, "show", "deploy/prod:deploy/overlays/prod/release.yaml")
     assert f"image: {images[0]}" in release
     assert git(remote, "log", "-1", "--format=%s", "deploy/prod") == "Deploy model@v1.0.0 to prod"
+    # the branch holds the deploy tree only (pipelines.release_branch): never a workflow file
+    assert git(remote, "ls-tree", "--name-only", "deploy/prod") == "deploy"
     assert git(remote, "log", "-1", "--format=%s", "main") != "Deploy model@v1.0.0 to prod"
 
 
