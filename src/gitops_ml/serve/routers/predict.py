@@ -13,6 +13,7 @@ from pydantic import BaseModel
 
 from gitops_ml.features import InvalidInput
 from gitops_ml.monitor.predlog import Experiment
+from gitops_ml.serve import answer
 from gitops_ml.serve.bodies import BadRequest
 from gitops_ml.serve.challenger import Arm, experiment_line
 from gitops_ml.serve.records import Rows
@@ -104,16 +105,14 @@ def _answer(runtime: Runtime, arm: Arm, shadow: Arm | None, payload: list[Any],
         label = outputs["label"].ravel()
         # string labels come out of ONNX Runtime as Python strings already
         labels = label.tolist() if label.dtype.kind == "O" else list(map(str, label.tolist()))
-        predictions: list[dict[str, Any]] = [
-            {"label": label, "probabilities": dict(zip(classes, p, strict=True))}
-            for label, p in zip(labels, outputs["probabilities"].tolist(), strict=True)]
+        predictions = answer.classified(classes, labels, outputs["probabilities"])
         runtime.metrics.scored(labels, n, who)
         logged: list[Any] = labels
     else:
-        values = outputs["value"].ravel().tolist()
-        predictions = [{"value": v} for v in values]
+        value = outputs["value"]
+        predictions = answer.regressed(value)
         runtime.metrics.scored(None, n, who)
-        logged = values
+        logged = value.ravel().tolist()
     if runtime.prediction_log is not None:
         runtime.prediction_log.record(
             columns, logged, experiment_line(arm, request_id, outputs, shadow, columns, n))
