@@ -9,8 +9,10 @@ Starlette route that reads the body and answers a constant, so the ratio is what
 feature schema and our middleware cost on top of the web stack. Servers take turns, scenario by
 scenario, for `--passes` passes; medians are printed with the ratio to the floor. Also measured:
 the same app on uvicorn's pure-Python stack (asyncio + h11: what uvloop and httptools buy), JSON
-in-process with the standard library and orjson (what orjson buys), cold start to ready, and,
-with `--image`, the image's layers above its base. Targets are in docs/serving.md.
+in-process with the standard library and orjson (what orjson buys), cold start to ready, the
+cost of a shadow challenger (two more servers logging every row, one with a copy of the model as
+challenger in shadow, at 1 row c=32; bench/shadow.py compares sample rates), and, with
+`--image`, the image's layers above its base. Targets are in docs/serving.md.
 
 Batches are sent twice: as /predict JSON records and as a v2 infer request in the binary tensor
 data extension (a JSON header and raw float32 tensors, what `tritonclient` sends by default).
@@ -177,6 +179,25 @@ def binary_body(rows: list[dict], model_dir: Path) -> tuple[str, bytes, dict[str
              "Inference-Header-Content-Length": str(len(header))})
 
 
+LOG_ALONE, SHADOW = "app, log 1.0", "app, log 1.0, shadow challenger"
+# servers measured in the 1 row, c=32 scenario only
+ONLY_1_ROW_C32 = ("app on asyncio+h11", LOG_ALONE, SHADOW)
+
+
+def shadow_servers(model_dir: Path, tmp: Path) -> dict[str, dict[str, str]]:
+    """The environment of two servers that log every row: one alone, one with a challenger in
+    shadow (a copy of the model, so the extra work is exactly one more scoring per row)."""
+    challenger = tmp / "challenger"
+    shutil.copytree(model_dir, challenger)
+    meta = json.loads((challenger / "model.json").read_text())
+    (challenger / "model.json").write_text(json.dumps({**meta, "version": "shadow"}))
+    logged = {"GITOPS_ML_PREDICTION_LOG_SAMPLE": "1.0"}
+    return {LOG_ALONE: {**logged, "GITOPS_ML_PREDICTION_LOG": str(tmp / "logs" / LOG_ALONE)},
+            SHADOW: {**logged, "GITOPS_ML_PREDICTION_LOG": str(tmp / "logs" / SHADOW),
+                     "GITOPS_ML_CHALLENGER_DIR": str(challenger),
+                     "GITOPS_ML_CHALLENGER_MODE": "shadow"}}
+
+
 def machine() -> str:
     """CPU model and count, for the table's caption."""
     model = "unknown CPU"
@@ -207,17 +228,20 @@ def timed(fn, repeats: int) -> float:  # noqa: ANN001
 
 
 def in_process(model_dir: Path, payloads: dict[int, bytes], repeats: int) -> list[str]:
-    """What each step costs without HTTP, and what orjson buys over the standard library."""
+    """What each step costs without HTTP; what orjson buys over the standard library, and
+    msgspec into rows over orjson into dicts."""
     import orjson
 
     from gitops_ml.features import FeatureSchema
     from gitops_ml.serve.model import OnnxModel
+    from gitops_ml.serve.records import records_reader
 
     model = OnnxModel.load(model_dir, threads=1)
     schema = FeatureSchema(model.meta.features, reject_unknown_categories=True)
+    read = records_reader(schema)  # what /predict does: msgspec into rows when clean
     lines = []
     for n, body in payloads.items():
-        records = orjson.loads(body)
+        records, rows = orjson.loads(body), read(body)
         feeds, _ = schema.records(records, 10_000)
         out = model.score(feeds, schema)
         answer = {"predictions": [{"label": str(v), "probabilities": p} for v, p in zip(
@@ -227,7 +251,10 @@ def in_process(model_dir: Path, payloads: dict[int, bytes], repeats: int) -> lis
             "orjson.loads": timed(lambda b=body: orjson.loads(b), repeats),
             "json.dumps": timed(lambda a=answer: json.dumps(a).encode(), repeats),
             "orjson.dumps": timed(lambda a=answer: orjson.dumps(a), repeats),
-            "schema": timed(lambda r=records: schema.records(r, 10_000), repeats),
+            "schema (dicts)": timed(lambda r=records: schema.records(r, 10_000), repeats),
+            "msgspec rows": timed(lambda b=body: read(b), repeats),
+            "schema (rows)": timed(lambda r=rows: schema.row_feeds(
+                r, schema.row_columns(r, 10_000)), repeats),
             "session.run": timed(lambda f=feeds: model.run(f), repeats),
         }
         lines.append(f"in-process, {n:>3} row(s), p50 us: " + ", ".join(
@@ -276,31 +303,38 @@ def main() -> int:
         finally:
             stop(proc)
 
-    ports = {name: free_port() for name in ("floor", "app", "app on asyncio+h11")}
-    argv = {
-        "floor": uvicorn_argv("serve:floor_app", ports["floor"], "uvloop", "httptools", True),
-        "app": [sys.executable, "-m", "gitops_ml", "serve"],
-        "app on asyncio+h11": uvicorn_argv("gitops_ml.serve.app:create_app_from_env",
-                                           ports["app on asyncio+h11"], "asyncio", "h11", True),
-    }
-    procs = {name: start(a, dict(env, GITOPS_ML_PORT=str(ports[name])))
-             for name, a in argv.items()}
+    app = [sys.executable, "-m", "gitops_ml", "serve"]
     runs: dict[tuple[str, int, int, str], list[dict]] = {}
-    try:
-        for name, proc in procs.items():
-            wait_ready(ports[name], proc)
-        with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp:
+        tmpdir = Path(tmp)
+        shadow_env = shadow_servers(args.model_dir, tmpdir)
+        ports = {name: free_port() for name in ("floor", "app", *ONLY_1_ROW_C32)}
+        argv = {
+            "floor": uvicorn_argv("serve:floor_app", ports["floor"], "uvloop", "httptools", True),
+            "app": app,
+            "app on asyncio+h11": uvicorn_argv("gitops_ml.serve.app:create_app_from_env",
+                                               ports["app on asyncio+h11"], "asyncio", "h11",
+                                               True),
+            **{name: app for name in shadow_env},
+        }
+        procs = {name: start(a, dict(env, GITOPS_ML_PORT=str(ports[name]),
+                                     **shadow_env.get(name, {})))
+                 for name, a in argv.items()}
+        try:
+            for name, proc in procs.items():
+                wait_ready(ports[name], proc)
             for _ in range(args.passes):
                 for n, conns, kind in SCENARIOS:
                     for name in procs:  # servers take turns within each scenario
-                        if name == "app on asyncio+h11" and (n, conns, kind) != (1, 32, "json"):
+                        if name in ONLY_1_ROW_C32 and (n, conns, kind) != (1, 32, "json"):
                             continue
                         runs.setdefault((name, n, conns, kind), []).append(
-                            wrk(ports[name], requests[(n, kind)], conns, args.seconds,
-                                Path(tmp)))
-    finally:
-        for proc in procs.values():
-            stop(proc)
+                            wrk(ports[name], requests[(n, kind)], conns, args.seconds, tmpdir))
+        finally:
+            for proc in procs.values():
+                stop(proc)
+        shadowed = sum(1 for f in (tmpdir / "logs" / SHADOW).glob("*.jsonl")
+                       for line in f.read_text().splitlines() if '"shadow":{"model"' in line)
 
     def med(key: tuple[str, int, int, str], field: str) -> float:
         return statistics.median(r[field] for r in runs[key])
@@ -333,6 +367,16 @@ def main() -> int:
                 f"| {what} | {name} | {rps:,.0f} | {rps * n:,.0f} | {med(key, 'p50'):.2f} | "
                 f"{med(key, 'p99'):.2f} | {rps / floor_rps:.2f} | "
                 f"{targets[(n, conns, kind)] if name == 'app' else ''} |")
+    alone, shadow = (LOG_ALONE, 1, 32, "json"), (SHADOW, 1, 32, "json")
+    lines += [
+        "",
+        f"Shadow challenger (a copy of the model), every row logged (sample 1.0), 1 row, c=32: "
+        f"p50 {med(shadow, 'p50'):.2f} ms vs {med(alone, 'p50'):.2f} ms without "
+        f"({med(shadow, 'p50') / med(alone, 'p50'):.2f}x; target <= 1.3x), p99 "
+        f"{med(shadow, 'p99'):.2f} vs {med(alone, 'p99'):.2f} ms "
+        f"({med(shadow, 'p99') / med(alone, 'p99'):.2f}x); {shadowed:,} log lines carry the "
+        "challenger's output.",
+    ]
     print("\n".join(lines))
     for line in in_process(args.model_dir, payloads, 2000):
         print(line)

@@ -72,6 +72,17 @@ def test_feature_schema_refuses_numbers_the_model_cannot_take(value, error):
     assert problems(info.value) == [(1, "x", error)]
 
 
+@pytest.mark.filterwarnings("error::RuntimeWarning")
+@pytest.mark.parametrize("value", [1e300, -3.5e38, 3.4028236e38])
+def test_feature_schema_names_a_value_beyond_float32_without_an_overflow_warning(value):
+    # the column path converts all clean columns at once; a value beyond float32 is never cast
+    # (numpy would warn "overflow encountered in cast" before the value is named)
+    columns = {"x": [1.0, value], "y": [None, 2.0], "c": ["a", "a"], "flag": [True, True]}
+    with pytest.raises(InvalidInput) as info:
+        SCHEMA.columns(columns, 2)
+    assert problems(info.value) == [(1, "x", "number out of range (float32 holds up to 3.4e38)")]
+
+
 def test_feature_schema_admits_float32_max():
     feeds, _ = SCHEMA.records([{"x": FLOAT32_MAX, "c": "a", "flag": True}], 10)
     assert feeds["x"][0, 0] == np.float32(FLOAT32_MAX)

@@ -237,10 +237,7 @@ class FeatureSchema:
         """
         if not isinstance(body, list):
             raise InvalidInput([Problem(None, None, "expected a JSON array of records")])
-        if not body:
-            raise InvalidInput([Problem(None, None, "expected at least one record")])
-        if len(body) > max_rows:
-            raise InvalidInput([Problem(None, None, f"too many records: the limit is {max_rows}")])
+        _check_count(len(body), max_rows)
         if set(map(type, body)) != {dict}:  # one pass in C, not a generator step per record
             raise InvalidInput([Problem(i, None, "expected an object")
                                 for i, rec in enumerate(body) if type(rec) is not dict])
@@ -298,6 +295,37 @@ class FeatureSchema:
             return None
         if not set(map(type, chain.from_iterable(rows))) <= _NUMBER_OR_NONE:
             return None
+        return self._row_block(rows)
+
+    # -- rows: records of numbers, decoded in feature order ----------------------------------------
+
+    def row_columns(self, rows: list[tuple[Any, ...]], max_rows: int) -> LazyColumns:
+        """`record_columns` for records decoded as rows: one tuple of ints, floats or None per
+        record, in feature order (serve/records.py reads a /predict body of numbers so)."""
+        _check_count(len(rows), max_rows)
+        index = {name: j for j, name in enumerate(self.names)}
+        return LazyColumns(self.names,
+                           lambda name: list(map(operator.itemgetter(index[name]), rows)))
+
+    def row_feeds(self, rows: list[tuple[Any, ...]],
+                  columns: Mapping[str, Sequence[Any]]) -> dict[str, np.ndarray]:
+        """`record_feeds` for rows checked by `row_columns`: one conversion when every value is
+        clean, else the column checks, which name each problem."""
+        feeds = self._row_block(rows)
+        return feeds if feeds is not None else self.columns(columns, len(rows))
+
+    def clean_row_feeds(self, rows: list[tuple[Any, ...]]) -> dict[str, np.ndarray] | None:
+        """Feeds for rows that need no closer look, else None (`clean_record_feeds` for rows)."""
+        return self._row_block(rows)
+
+    @property
+    def numbers_only(self) -> bool:
+        """Every feature is a number (records can then be read as rows of numbers)."""
+        return len(self._numeric) == len(self.features)
+
+    def _row_block(self, rows: list[tuple[Any, ...]]) -> dict[str, np.ndarray] | None:
+        """Rows of ints, floats and None (already type-checked) as feeds in one conversion; None
+        when a value needs a closer look (missing where required, at or beyond a limit)."""
         try:
             block = np.array(rows, dtype=np.float64)  # [rows, features]; null -> NaN
         except OverflowError:  # an integer beyond float64
@@ -363,13 +391,14 @@ class FeatureSchema:
         # At the limit: infinity, or a value at or beyond it (checked value by value)
         edge = np.abs(wide) >= self._numeric_limits
         holes = np.isnan(wide).any(axis=1)
-        block = wide.astype(np.float32)
         if not edge.any() and not holes.any():
+            block = wide.astype(np.float32)  # below every limit, so below float32's largest
             return {f.name: block[j].reshape(n, 1) for j, f in enumerate(self._numeric)}
-        # NaN (from None or NaN) is fine in a nullable column; the edge is checked value by value.
+        # NaN (from None or NaN) is fine in a nullable column; a column with a value at the edge
+        # is not cast (beyond float32 it would overflow) but checked value by value.
         ok = ~edge.any(axis=1)
-        return {f.name: block[j].reshape(n, 1) for j, f in enumerate(self._numeric)
-                if ok[j] and (f.nullable or not holes[j])}
+        return {f.name: wide[j].astype(np.float32).reshape(n, 1)
+                for j, f in enumerate(self._numeric) if ok[j] and (f.nullable or not holes[j])}
 
     @staticmethod
     def _numbers(f: Feature, values: Sequence[Any], n: int, problems: list[Problem],
@@ -627,6 +656,13 @@ class FeatureSchema:
                 problems.append(Problem(row_offset + int(i), None,
                                         "the model cannot score this row"))
         return InvalidInput(problems, uncounted=max(0, len(rows) - MAX_PROBLEMS))
+
+
+def _check_count(n: int, max_rows: int) -> None:
+    if not n:
+        raise InvalidInput([Problem(None, None, "expected at least one record")])
+    if n > max_rows:
+        raise InvalidInput([Problem(None, None, f"too many records: the limit is {max_rows}")])
 
 
 def _is_na(v: Any) -> bool:

@@ -16,8 +16,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from gitops_ml.features import InvalidInput
-from gitops_ml.serve.bodies import BadRequest, encode, parse
+from gitops_ml.serve.bodies import BadRequest, encode
 from gitops_ml.serve.challenger import MADE, request_id
+from gitops_ml.serve.records import records_reader
 from gitops_ml.serve.routers import predict, v2
 from gitops_ml.serve.state import Runtime
 
@@ -75,6 +76,7 @@ class ScoringApp:
         self.header = runtime.settings.request_id_header.encode("latin-1")
         self.max_bytes = runtime.settings.max_body_bytes
         self.batcher = Batcher(runtime)
+        self.read_records = records_reader(runtime.schema)
 
     @property
     def state(self) -> Any:
@@ -84,11 +86,11 @@ class ScoringApp:
         return self.app.openapi()  # type: ignore[no-any-return]
 
     def _route(self, path: str) -> tuple[str, Handler] | None:
-        runtime, batcher = self.runtime, self.batcher
+        runtime, batcher, read = self.runtime, self.batcher, self.read_records
         if path == predict.PATH:
             async def score(body: bytes, headers: list[tuple[bytes, bytes]], rid: str,
                             sent: bool) -> tuple[dict[str, Any], list[tuple[bytes, bytes]]]:
-                return await batcher(parse(body), rid), []
+                return await batcher(read(body), rid), []
             return predict.PATH, score
         if path.startswith(_MODELS) and path.endswith(_INFER):
             name = path[len(_MODELS):-len(_INFER)]

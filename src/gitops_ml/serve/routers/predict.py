@@ -13,8 +13,10 @@ from pydantic import BaseModel
 
 from gitops_ml.features import InvalidInput
 from gitops_ml.monitor.predlog import Experiment
+from gitops_ml.serve import answer
 from gitops_ml.serve.bodies import BadRequest
 from gitops_ml.serve.challenger import Arm, experiment_line
+from gitops_ml.serve.records import Rows
 from gitops_ml.serve.schema import ErrorOut
 from gitops_ml.serve.state import Runtime
 
@@ -44,7 +46,10 @@ def predict_many(runtime: Runtime,
     for i, (payload, request_id) in enumerate(requests):
         try:
             arm, shadow = runtime.choose(request_id)
-            columns = arm.schema.record_columns(payload, runtime.settings.max_rows)
+            if type(payload) is Rows:
+                columns = arm.schema.row_columns(payload, runtime.settings.max_rows)
+            else:
+                columns = arm.schema.record_columns(payload, runtime.settings.max_rows)
         except (InvalidInput, BadRequest) as exc:
             results[i] = exc
             continue
@@ -54,7 +59,10 @@ def predict_many(runtime: Runtime,
         assert arm.model is not None
         outputs = None
         if len(group) > 1:
-            feeds = arm.schema.clean_record_feeds([rec for job in group for rec in job[1]])
+            kinds = {type(job[1]) is Rows for job in group}
+            together = [rec for job in group for rec in job[1]]
+            feeds = (None if len(kinds) > 1 else arm.schema.clean_row_feeds(together)
+                     if kinds == {True} else arm.schema.clean_record_feeds(together))
             if feeds is not None:
                 try:
                     outputs = arm.model.score(feeds, arm.schema)
@@ -82,7 +90,9 @@ def _answer(runtime: Runtime, arm: Arm, shadow: Arm | None, payload: list[Any],
     n = len(payload)
     if outputs is None:
         try:
-            outputs = model.score(schema.record_feeds(payload, columns), schema)
+            feeds = (schema.row_feeds(payload, columns) if type(payload) is Rows
+                     else schema.record_feeds(payload, columns))
+            outputs = model.score(feeds, schema)
         except InvalidInput as exc:
             if runtime.prediction_log is not None:
                 runtime.prediction_log.rejected(columns, n, exc.problems, exc.status_code,
@@ -92,17 +102,17 @@ def _answer(runtime: Runtime, arm: Arm, shadow: Arm | None, payload: list[Any],
     who = (meta.name, meta.version)
     if meta.is_classifier:
         classes = meta.classes or ()
-        labels = [str(label) for label in outputs["label"].ravel().tolist()]
-        predictions: list[dict[str, Any]] = [
-            {"label": label, "probabilities": dict(zip(classes, p, strict=True))}
-            for label, p in zip(labels, outputs["probabilities"].tolist(), strict=True)]
+        label = outputs["label"].ravel()
+        # string labels come out of ONNX Runtime as Python strings already
+        labels = label.tolist() if label.dtype.kind == "O" else list(map(str, label.tolist()))
+        predictions = answer.classified(classes, labels, outputs["probabilities"])
         runtime.metrics.scored(labels, n, who)
         logged: list[Any] = labels
     else:
-        values = outputs["value"].ravel().tolist()
-        predictions = [{"value": v} for v in values]
+        value = outputs["value"]
+        predictions = answer.regressed(value)
         runtime.metrics.scored(None, n, who)
-        logged = values
+        logged = value.ravel().tolist()
     if runtime.prediction_log is not None:
         runtime.prediction_log.record(
             columns, logged, experiment_line(arm, request_id, outputs, shadow, columns, n))
