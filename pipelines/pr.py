@@ -101,8 +101,13 @@ def _pipeline(args: argparse.Namespace, root: Path,
     if args.no_repro:
         return render.Pipeline("not_run", inputs_unchanged=unchanged), ()
     start = time.monotonic()
+    where = None
     try:
-        # The data fingerprint runs first, so a changed data file shows as a stale ingest.
+        # `dvc add`-tracked data first (the fingerprint reads it), then the data fingerprint, so
+        # a changed data file shows as a stale ingest.
+        if repro.missing_tracked_data(root):
+            where = _remote(args, root)
+            repro.materialise_tracked_data(root, where.pull, where.reason)
         always = repro.always_changed(repro.status(root))
         repro.refresh(root, always)
         stale = repro.stale_stages(repro.status(root))
@@ -113,7 +118,7 @@ def _pipeline(args: argparse.Namespace, root: Path,
         print("pr: DVC reports every stage up to date; nothing to reproduce", file=sys.stderr)
         return render.Pipeline("up_to_date", inputs_unchanged=unchanged,
                                seconds=time.monotonic() - start), ()
-    where = _remote(args, root)
+    where = where or _remote(args, root)
     print(f"pr: {'pull from' if where.pull else 'no'} DVC remote: {where.reason}",
           file=sys.stderr)
     outcome = repro.repro(root, pull=where.pull)

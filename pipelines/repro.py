@@ -49,6 +49,46 @@ def status(cwd: Path) -> dict[str, Any]:
     return json.loads(text.splitlines()[-1]) if text else {}
 
 
+def missing_tracked_data(cwd: Path) -> list[str]:
+    """The `.dvc` files git tracks (`dvc add`, `dvc import`) whose data is not in the workspace.
+
+    A checkout has the `.dvc` file but not the data it names: each `outs:` entry's `path`,
+    relative to the `.dvc` file (https://dvc.org/doc/user-guide/project-structure/dvc-files).
+    """
+    import yaml
+
+    listed = subprocess.run(["git", "ls-files", "-z", "--", "*.dvc"], cwd=cwd,
+                            capture_output=True, text=True, check=False).stdout.split("\0")
+    missing = []
+    for rel in filter(None, listed):
+        outs = (yaml.safe_load((cwd / rel).read_text()) or {}).get("outs") or []
+        if any(not (cwd / rel).parent.joinpath(out["path"]).exists() for out in outs):
+            missing.append(rel)
+    return missing
+
+
+def materialise_tracked_data(cwd: Path, pull: bool, why: str) -> tuple[str, ...]:
+    """Bring the `dvc add`-tracked data a checkout lacks into the workspace: `dvc pull` it when
+    the DVC remote may be used, else `dvc checkout` it from the local DVC cache (restored by
+    pr.yml). The data fingerprint reads it, so this runs before anything else.
+
+    Returns the `.dvc` files it materialised; raises RuntimeError naming them when DVC cannot.
+    """
+    targets = missing_tracked_data(cwd)
+    if not targets:
+        return ()
+    command = "pull" if pull else "checkout"
+    print(f"pr: dvc {command} {' '.join(targets)}", file=sys.stderr)
+    out = subprocess.run(dvc([command, *targets]), cwd=cwd, capture_output=True, text=True,
+                         check=False)
+    if out.returncode != 0:
+        where = "the DVC remote" if pull else f"the local DVC cache ({why})"
+        raise RuntimeError(f"data tracked by {', '.join(targets)} is not in this checkout and "
+                           f"`dvc {command}` could not bring it from {where}: "
+                           f"{(out.stdout + out.stderr).strip()[-2000:]}")
+    return tuple(targets)
+
+
 def refresh(cwd: Path, stages: tuple[str, ...]) -> None:
     """Run the `always_changed` stages (the data fingerprint) alone, so `dvc status` sees the data.
 

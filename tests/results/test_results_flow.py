@@ -89,14 +89,19 @@ def test_uncommitted_results_fail_the_check_with_the_command(flows: dict) -> Non
     results = data["results"]
     assert results["state"] == "mismatch" and results["stale_stages"] == ["evaluate"]
     assert results["metrics"] == []                 # the numbers agree; dvc.lock does not
-    # the curves curve_points thins: precision-recall in the template's example, and ROC too
-    # when a fork's data has more distinct scores
+    # the command adds exactly the plots fewer curve points changed: of a classifier's ROC and
+    # precision-recall curves (the template's example: precision-recall), of a regressor's
+    # predicted-vs-actual sample (a fork's regression task; unchanged on a small test set)
     start = "uv run dvc repro && git add dvc.lock "
     end = " && git commit -m \"Reproduce pipeline results\""
     assert results["command"].startswith(start) and results["command"].endswith(end)
     added = set(results["command"].removeprefix(start).removesuffix(end).split())
-    assert "reports/plots/precision_recall.json" in added
-    assert added <= {"reports/plots/precision_recall.json", "reports/plots/roc.json"}
+    task = json.loads((flows["origin"] / "models" / "model.json").read_text())["task"]
+    thinned = {"reports/plots/predicted_vs_actual.json"} if task == "regression" else \
+        {"reports/plots/precision_recall.json", "reports/plots/roc.json"}
+    changed = {path for path in thinned
+               if (flows["clone"] / path).read_bytes() != (flows["origin"] / path).read_bytes()}
+    assert added == changed
     assert "### ❌ Committed results are not what this commit reproduces" in md
     assert f"```sh\n{results['command']}\n```" in md
 

@@ -365,3 +365,51 @@ def test_calibrated_regression_limits_widen_to_a_standard_error_on_few_rows():
                                                 "log_loss": {"abs": 0.03}}
     large = FirstModel("e", 2000, {"accuracy": 0.97, "log_loss": 0.1}, None, 0)
     assert regression_limits(large, limits) == limits
+
+
+@pytest.fixture
+def with_levels(fork: Path, monkeypatch) -> Path:
+    """The fork with a committed CSV in which `NA` is a country (Namibia) and `None` a class."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(5)
+    n = 120
+    pd.DataFrame({
+        "age": rng.integers(20, 80, n),
+        "country": np.resize(["NA", "DE", "FR", "DE"], n),     # 30 Namibians
+        "improved": np.resize(["None", "Some", "Marked", "None"], n),
+    }).to_csv(fork / "data/trial.csv", index=False)
+    commit(fork, "data")
+    monkeypatch.chdir(fork)
+    return fork
+
+
+def test_init_names_a_text_column_where_a_missing_value_token_may_be_a_level(with_levels,
+                                                                              capsys):
+    assert init(*answers(data="data/trial.csv", target="improved", task="auto")) == 0
+    out = capsys.readouterr().out
+    assert ("init: data: check 'country': 30 cell(s) hold 'NA', read as missing "
+            "(data.na_values), so those cells are missing; if 'NA' is a level of this text "
+            "column, remove it from data.na_values in params.yaml\n") in out
+    # `None` is no missing value by default: three classes, no note about the target
+    assert "check 'improved'" not in out
+    assert yaml.safe_load(Path("contract.yaml").read_text())["target"]["categories"] == [
+        "Marked", "None", "Some"]
+
+
+def test_init_reads_the_data_with_the_projects_own_missing_values(with_levels, capsys):
+    # a team that once added `None` to data.na_values: init reads the data as the pipeline
+    # will, drops the 60 rows labelled `None`, and says that may be a class
+    params = Path("params.yaml")
+    params.write_text(set_value(params.read_text(), ("data", "na_values"), ["", "None"],
+                                where="params.yaml"))
+    commit(with_levels, "None is missing")
+    assert init(*answers(data="data/trial.csv", target="improved", task="auto")) == 0
+    out = capsys.readouterr().out
+    assert ("init: data: check 'improved': 60 cell(s) hold 'None', read as missing "
+            "(data.na_values), so those rows become unlabelled and are dropped; if 'None' is a "
+            "level of this text column, remove it from data.na_values in params.yaml\n") in out
+    assert "check 'country'" not in out      # `NA` is no missing value in this project
+    assert yaml.safe_load(Path("contract.yaml").read_text())["target"]["categories"] == [
+        "Marked", "Some"]

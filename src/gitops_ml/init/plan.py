@@ -247,7 +247,7 @@ def make_plan(answers: Answers, paths: Paths, *, root: Path,
               keep_workflows: bool = False) -> Plan:
     """Validate every answer against the data and the files, and compute the changes."""
     from gitops_ml import contract as contract_mod
-    from gitops_ml.sources import ingest
+    from gitops_ml.sources import ingest, missing_tokens
     from gitops_ml.task import detect_task
 
     new_id = identity.Identity(name=answers.name, model=answers.model,
@@ -269,14 +269,17 @@ def make_plan(answers: Answers, paths: Paths, *, root: Path,
         if not source_path.is_file():
             raise UserError(f"data: file not found: {answers.source} (a CSV or Parquet path "
                             "relative to the project root)")
-    data_cfg = config.DataConfig(answers.source, answers.target, current.synthetic)
+    # read as the pipeline will: the project's own `data.na_values`, not the default list
+    data_cfg = config.DataConfig(answers.source, answers.target, current.synthetic,
+                                 na_values=current.na_values)
     df = ingest(data_cfg, config.seed(params), root=root)
     resolved = detect_task(df[answers.target], answers.task)
     data_changed = (answers.source, answers.target, answers.task) != (
         current.source, current.target, current_task)
 
     contract = contract_mod.infer(df, answers.target, task=answers.task,
-                                  exclude=current.exclude)
+                                  exclude=current.exclude,
+                                  missing_tokens=missing_tokens(data_cfg, root))
     plan = Plan()
 
     def write(path: Path, text: str) -> None:
@@ -339,6 +342,8 @@ def make_plan(answers: Answers, paths: Paths, *, root: Path,
                           "`features:` in contract.yaml)" if reason != "data.exclude" else
                           f"contract: excluded {name!r} (data.exclude)"
                           for name, reason in contract.excluded)
+        # a missing-value token that may be a level (a class named `None`, `NA` for Namibia)
+        plan.notes.extend(f"data: check {level.note}" for level in contract.missing_levels)
         plan.notes.append(f"evaluate: slices by {column!r}; gates: max_slice_gap on {column!r}, "
                           f"max_regression set for {resolved} metrics")
         if positive_note:
