@@ -427,8 +427,12 @@ class Harness:
         for pin in sorted({(p.repo, p.sha, stand_in(p)) for p in pins(text)}):
             cmd += ["--local-repository", f"{pin[0]}@{pin[1]}={pin[2]}"]
         start = time.monotonic()
-        returncode, log = self._act(cmd, work / "workspace", token, perms, environments,
-                                    repo=repo, hosted_images=hosted_images)
+        try:
+            returncode, log = self._act(cmd, work / "workspace", token, perms, environments,
+                                        repo=repo, hosted_images=hosted_images)
+        finally:
+            for image in hosted_images:     # the tags only; the image stays
+                subprocess.run(["docker", "rmi", image], capture_output=True, check=False)
         seconds = time.monotonic() - start
         (work / "act.log").write_text(log)
         jobs = {}
