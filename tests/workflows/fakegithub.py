@@ -19,10 +19,12 @@ automatic-token-authentication#using-the-github_token-in-a-workflow).
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import io
 import json
 import os
 import re
+import secrets
 import subprocess
 import sys
 import threading
@@ -104,6 +106,13 @@ class Token:
     repository: str | None = None
     workflow: str | None = None
     ref: str | None = None
+    # a run's GITHUB_TOKEN: the deployment environment of the job running now; an environment
+    # secret's token: (environment, the run's GITHUB_TOKEN), usable only while a job of that run
+    # names the environment (GitHub gives environment secrets to no other job: "Using
+    # environments for deployment", https://docs.github.com/en/actions/managing-workflow-runs-
+    # and-deployments/managing-deployments/managing-environments-for-deployment#environment-secrets)
+    environment: str | None = None
+    scoped_to: tuple[str, str] | None = None
 
     def may(self, scope: str, level: str = "read") -> bool:
         have = self.permissions.get(scope, "none")
@@ -145,8 +154,12 @@ class FakeGitHub:
         self.reviews: list[dict[str, Any]] = []
         self.check_runs: list[dict[str, Any]] = []
         self.statuses: list[dict[str, Any]] = []
+        # self-hosted runners: registration tokens (value -> repo) and the registered runners
+        self.registration_tokens: dict[str, str] = {}
+        self.runners: list[dict[str, Any]] = []
         self.pull_commits: dict[tuple[str, int], list[str]] = {}   # merged PR -> its commits
         self.requests: list[tuple[str, str, str]] = []  # (method, path, token kind)
+        self.token_uses: dict[str, list[tuple[str, str]]] = {}   # token -> [(method, path)]
         self.errors: list[str] = []
         self.events_file = root / "push-events.jsonl"
         self.lock = threading.Lock()
@@ -189,11 +202,34 @@ class FakeGitHub:
         self.tokens[token] = Token(kind, permissions, login)
         return token
 
-    def start_job(self, run_token: str, job: str | None, permissions: dict[str, str]) -> None:
-        """The run holding `run_token` now runs `job` (None: between jobs) with `permissions`."""
+    def start_job(self, run_token: str, job: str | None, permissions: dict[str, str],
+                  environment: str | None = None) -> None:
+        """The run holding `run_token` now runs `job` (None: between jobs) with `permissions`,
+        in deployment `environment`."""
         token = self.tokens[run_token]
         with self.lock:
             token.job, token.permissions = job, dict(permissions)
+            token.environment = environment
+
+    def take_runner(self, repo: str, label: str, job: str) -> dict[str, Any] | None:
+        """An online, idle self-hosted runner of `repo` with `label`, now busy with `job`."""
+        with self.lock:
+            for runner in self.runners:
+                names = {lab["name"] for lab in runner["labels"]}
+                if (runner["repo"] == repo and runner["status"] == "online"
+                        and not runner["busy"] and label in names):
+                    runner["busy"] = True
+                    runner["jobs"].append(job)
+                    return runner
+        return None
+
+    def release_runner(self, runner: dict[str, Any]) -> None:
+        """The runner's job is over; an ephemeral runner is then removed from the repository."""
+        with self.lock:
+            runner["busy"] = False
+            if runner["ephemeral"]:
+                runner["status"] = "offline"
+                runner["removed"] = True
 
     def push_events(self) -> list[dict[str, Any]]:
         if not self.events_file.exists():
@@ -373,8 +409,8 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             if urlsplit(self.path).path == "/_registry/token":
                 self._registry_token()
-            elif host == API_HOST:
-                self._api()
+            elif host == API_HOST or urlsplit(self.path).path.startswith("/api/v3/"):
+                self._api()      # api.HOST, or HOST/api/v3 as GitHub Enterprise Server serves it
             else:
                 self._git()
         except ApiError as exc:
@@ -418,6 +454,13 @@ class _Handler(BaseHTTPRequestHandler):
         token = self.github.tokens.get(value)
         if token is None:   # https://docs.github.com/en/rest/authentication (401 Bad credentials)
             raise ApiError(401, "Bad credentials")
+        self.github.token_uses.setdefault(value, []).append((self.command,
+                                                             urlsplit(self.path).path))
+        if token.scoped_to is not None:
+            environment, run_token = token.scoped_to
+            run = self.github.tokens.get(run_token)
+            if run is None or run.environment != environment:   # the secret is empty there
+                raise ApiError(401, "Bad credentials")
         return token
 
     # ---- the registry's token service, as ghcr.io's -------------------------------------------
@@ -521,9 +564,10 @@ class _Handler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         query = {k: v[-1] for k, v in parse_qs(url.query).items()}
         path = url.path.removeprefix("/api/v3")
-        # The signing service takes the OIDC token itself as its bearer, not a GitHub token: it
-        # is answered before the GitHub token check below (which would call it bad credentials).
-        token = None if path == "/_runner/sigstore/sign" else self._token()
+        # The signing service takes the OIDC token itself as its bearer, and a runner registers
+        # with its registration token: both are answered before the GitHub token check below.
+        token = None if path in ("/_runner/sigstore/sign", "/_runner/register") else \
+            self._token()
         self.github.requests.append((self.command, url.path, token.kind if token else ""))
         if path == "/_runner/oidc" and self.command == "GET":
             # Not public REST: the runner's OIDC endpoint (ACTIONS_ID_TOKEN_REQUEST_URL), which
@@ -577,6 +621,34 @@ class _Handler(BaseHTTPRequestHandler):
             t = body["payloadType"].encode()
             pae = b"DSSEv1 %d %s %d %s" % (len(t), t, len(payload), payload)
             self._json(200, {"sig": base64.b64encode(self.github.sigstore_key.sign(pae)).decode()})
+            return
+        if path == "/_runner/register" and self.command == "POST":
+            # Not public REST: what a self-hosted runner's `./config.sh --url URL --token
+            # REGISTRATION_TOKEN --name --labels [--ephemeral]` does ("Adding self-hosted
+            # runners", https://docs.github.com/en/actions/hosting-your-own-runners/
+            # managing-self-hosted-runners/adding-self-hosted-runners): only a registration token
+            # of the repository registers; the runner gets the default labels `self-hosted`,
+            # `Linux`, `X64` plus the custom ones, and an ephemeral one takes a single job.
+            bearer = (self.headers.get("Authorization") or "").partition(" ")[2]
+            repo_name = self.github.registration_tokens.get(bearer)
+            if repo_name is None:
+                raise ApiError(401, "registration token is not valid (or expired)")
+            body = json.loads(self._body() or b"{}")
+            labels = body.get("labels") or []
+            if not body.get("name") or not isinstance(labels, list):
+                raise ApiError(422, "a runner needs a name and a list of labels")
+            runner = {"id": self.github.next_id(), "repo": repo_name, "name": body["name"],
+                      "os": "Linux", "status": "online", "busy": False,
+                      "ephemeral": bool(body.get("ephemeral")), "jobs": [],
+                      "instance": body.get("instance"),
+                      "labels": [{"name": n, "type": "read-only"}
+                                 for n in ("self-hosted", "Linux", "X64")] +
+                                [{"name": str(n), "type": "custom"} for n in labels]}
+            if any(r["repo"] == repo_name and r["name"] == runner["name"]
+                   and not r.get("removed") for r in self.github.runners):
+                raise ApiError(422, f"a runner named {runner['name']!r} already exists")
+            self.github.runners.append(runner)
+            self._json(201, _runner_json(runner))
             return
         if path == "/_runner/artifacts" and self.command == "POST":
             # Not public REST: what actions/upload-artifact sends to the runner's results
@@ -1123,7 +1195,37 @@ def combined_status(gh: FakeGitHub, repo: Repo, token: Token | None, groups: Any
                               for st in latest.values()]}
 
 
+def _runner_json(runner: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in runner.items() if k not in ("repo", "jobs", "instance", "removed")}
+
+
+def create_registration_token(gh: FakeGitHub, repo: Repo, token: Token | None, groups: Any,
+                              query: Any, data: Any) -> tuple[int, Any]:
+    # https://docs.github.com/en/rest/actions/self-hosted-runners#create-a-registration-token-
+    # for-a-repository: "Administration" repository permission (write) for fine-grained tokens
+    # and apps, the `repo` scope for classic ones; a GITHUB_TOKEN has no administration
+    # permission at all, so a workflow token is refused. Valid for one hour.
+    _need(token, "administration", "write")
+    value = f"REG{secrets.token_hex(12).upper()}"
+    gh.registration_tokens[value] = repo.full_name
+    expires = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
+    return 201, {"token": value, "expires_at": expires.isoformat(timespec="seconds")}
+
+
+def list_runners(gh: FakeGitHub, repo: Repo, token: Token | None, groups: Any,
+                 query: Any, data: Any) -> tuple[int, Any]:
+    # https://docs.github.com/en/rest/actions/self-hosted-runners#list-self-hosted-runners-for-
+    # a-repository: "Administration" repository permission (read)
+    _need(token, "administration", "read")
+    return 200, Paged([_runner_json(r) for r in gh.runners
+                       if r["repo"] == repo.full_name and not r.get("removed")],
+                      key="runners")
+
+
 ROUTES = [
+    ("POST", r"/repos/([^/]+)/([^/]+)/actions/runners/registration-token",
+     create_registration_token),
+    ("GET", r"/repos/([^/]+)/([^/]+)/actions/runners", list_runners),
     ("POST", r"/repos/([^/]+)/([^/]+)/attestations", create_attestation),
     ("GET", r"/repos/([^/]+)/([^/]+)/attestations/([^/]+)", list_attestations),
     ("GET", r"/repos/([^/]+)/([^/]+)/pulls/(\d+)/reviews", list_reviews),

@@ -118,6 +118,12 @@ def locked_env_image(project: Path = PROJECT) -> str:
     return tag
 
 
+def _environment_name(spec: Any) -> str | None:
+    """`environment: NAME` or `environment: {name: NAME, url: ...}` (workflow syntax,
+    jobs.<job_id>.environment)."""
+    return spec.get("name") if isinstance(spec, dict) else spec
+
+
 @dataclass(frozen=True)
 class Pin:
     """One `uses: OWNER/REPO[/PATH]@SHA # vX.Y.Z` of a workflow."""
@@ -208,6 +214,15 @@ class Harness:
         folder.mkdir(parents=True, exist_ok=True)
         return folder
 
+    def cloud_dir(self) -> Path:
+        """The stand-in cloud account's instances (tests/workflows/aws_double.py)."""
+        folder = self.root / "fake-cloud"
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+
+    def cloud_instances(self) -> list[dict[str, Any]]:
+        return [json.loads(p.read_text()) for p in sorted(self.cloud_dir().glob("i-*.json"))]
+
     def gh_wrapper(self) -> Path:
         """`gh` for the job containers, first on PATH (/usr/local/bin): `gh attestation verify`
         goes to tests/gh_attestation_double.py (the runner image's gh has no `attestation`
@@ -287,12 +302,13 @@ class Harness:
     def remote(self, repo: str) -> str:
         return f"http://{GIT_HOST}/{repo}.git"
 
-    def user_token(self, login: str = "octocat") -> str:
+    def user_token(self, login: str = "octocat",
+                   permissions: dict[str, str] | None = None) -> str:
         """A person's token (a push with it starts workflows, unlike GITHUB_TOKEN's)."""
         return self.github.add_token(f"ghp_{secrets.token_hex(8)}", "user",
-                                     {"contents": "write", "pull_requests": "write",
-                                      "issues": "write", "workflows": "write",
-                                      "actions": "write"}, login)
+                                     permissions or {"contents": "write", "pull_requests": "write",
+                                                     "issues": "write", "workflows": "write",
+                                                     "actions": "write"}, login)
 
     def github_get(self, path: str, token: str | None = None) -> Any:
         """GET on the local GitHub's REST API from the host, as a client would."""
@@ -309,11 +325,17 @@ class Harness:
     def run(self, workflow: str, event_name: str, payload: dict[str, Any], *, repo: str,
             ref: str, sha: str, workflow_ref: str | None = None, fork: bool = False,
             variables: dict[str, str] | None = None, secrets_: dict[str, str] | None = None,
-            actor: str = "octocat", run_id: int | None = None) -> Run:
+            environment_secrets: dict[str, dict[str, str]] | None = None,
+            self_hosted: tuple[str, ...] = (), actor: str = "octocat",
+            run_id: int | None = None) -> Run:
         """Run `.github/workflows/<workflow>` as GitHub would for this event.
 
         The workflow file is read from `workflow_ref` in the repository (GitHub: the event's
         commit, or the default branch for workflow_run, schedule and workflow_dispatch defaults).
+        `environment_secrets`: deployment environment -> its secrets; a secret that is a token
+        of the local GitHub works only in jobs naming that `environment:`. `self_hosted`: runner
+        labels a job of this run may ask for; such a job starts only if a runner with that label
+        is registered with the local GitHub by then (see `_act`).
         """
         run_id = run_id or next(_run_ids)
         work = self.root / "runs" / str(run_id)
@@ -338,6 +360,8 @@ class Harness:
         doc = yaml.safe_load(text)
         perms = {job: job_permissions(doc, job, fork=fork, default=info.workflow_permissions)
                  for job in doc.get("jobs") or {}}
+        environments = {job: _environment_name(spec.get("environment"))
+                        for job, spec in (doc.get("jobs") or {}).items()}
         token = self.github.add_token(f"ghs_{secrets.token_hex(8)}", "workflow", {})
         self.github.tokens[token].repository = repo
         self.github.tokens[token].workflow = f".github/workflows/{workflow}"
@@ -358,7 +382,11 @@ class Harness:
                f"-v {uv_bin}:/opt/host-uv:ro -v {self.uv_cache}:/opt/uv-cache "
                f"-v {self.gh_wrapper()}:/usr/local/bin/gh:ro -v {TESTS}:/opt/gh-double:ro "
                f"-v {self.github.sigstore_key.public.parent}:/opt/trust:ro "
-               f"-v {self.cache_service(repo)}:/opt/actions-cache",
+               f"-v {self.cache_service(repo)}:/opt/actions-cache "
+               # GitHub's ubuntu-latest image has the AWS CLI; ours answers from the stand-in
+               # cloud that the setup-cml stand-in's `cml runner launch` starts instances in
+               f"-v {Path(__file__).resolve().parent / 'aws_double.py'}:/usr/local/bin/aws:ro "
+               f"-v {self.cloud_dir()}:/opt/fake-cloud",
                "-s", f"GITHUB_TOKEN={token}"]
         env = {"GITHUB_SERVER_URL": f"http://{GIT_HOST}", "GITHUB_API_URL": f"http://{API_HOST}",
                "GITHUB_GRAPHQL_URL": f"http://{API_HOST}/graphql", "GH_HOST": GIT_HOST,
@@ -384,14 +412,32 @@ class Harness:
             env["ACTIONS_ID_TOKEN_REQUEST_TOKEN"] = oidc
             for name, value in (secrets_ or {}).items():
                 cmd += ["-s", f"{name}={value}"]
+            # act has no environments: every job gets these secrets, so the local GitHub
+            # refuses their tokens outside the jobs that name the environment
+            for environment, values in (environment_secrets or {}).items():
+                for name, value in values.items():
+                    if value in self.github.tokens:
+                        self.github.tokens[value].scoped_to = (environment, token)
+                    cmd += ["-s", f"{name}={value}"]
             for name, value in (variables or {}).items():
                 cmd += ["--var", f"{name}={value}"]
         for name, value in env.items():
             cmd += ["--env", f"{name}={value}"]
+        hosted_images = {}
+        for label in self_hosted:
+            image = f"act-self-hosted:{label}"
+            subprocess.run(["docker", "tag", self.image, image], check=True, capture_output=True)
+            hosted_images[image] = label
+            cmd += ["-P", f"{label}={image}"]
         for pin in sorted({(p.repo, p.sha, stand_in(p)) for p in pins(text)}):
             cmd += ["--local-repository", f"{pin[0]}@{pin[1]}={pin[2]}"]
         start = time.monotonic()
-        returncode, log = self._act(cmd, work / "workspace", token, perms)
+        try:
+            returncode, log = self._act(cmd, work / "workspace", token, perms, environments,
+                                        repo=repo, hosted_images=hosted_images)
+        finally:
+            for image in hosted_images:     # the tags only; the image stays
+                subprocess.run(["docker", "rmi", image], capture_output=True, check=False)
         seconds = time.monotonic() - start
         (work / "act.log").write_text(log)
         jobs = {}
@@ -402,8 +448,9 @@ class Harness:
             jobs[match.group(1).strip()] = "failure"
         return Run(workflow, event_name, run_id, returncode, log, seconds, jobs)
 
-    def _act(self, cmd: list[str], cwd: Path, token: str,
-             perms: dict[str, dict[str, str]]) -> tuple[int, str]:
+    def _act(self, cmd: list[str], cwd: Path, token: str, perms: dict[str, dict[str, str]],
+             environments: dict[str, str | None], *, repo: str,
+             hosted_images: dict[str, str]) -> tuple[int, str]:
         """Run act, reading its log as it goes, and give the run's token the permissions of the
         job act is running now.
 
@@ -415,8 +462,16 @@ class Harness:
         apart by their containers' addresses: act's job containers use the host's network (the
         smoke test reaches the served container on 127.0.0.1, pipelines/smoke.py), so they share
         one address.
+
+        A job whose runs-on names a self-hosted label (`hosted_images`: the image act was told
+        to use for it) starts only on a runner registered with the local GitHub that has the
+        label, is online and idle: GitHub queues a job no runner matches ("Choosing self-hosted
+        runners", https://docs.github.com/en/actions/hosting-your-own-runners/managing-self-
+        hosted-runners/using-self-hosted-runners-in-a-workflow#routing-precedence-for-self-
+        hosted-runners), so the run stops here with that message. The job is recorded on the
+        runner, and an ephemeral runner (`--ephemeral`, CML's --single) is removed after it.
         """
-        start = re.compile(r"^\[([^\]]+)\]\s+🚀\s+Start image=")
+        start = re.compile(r"^\[([^\]]+)\]\s+🚀\s+Start image=(\S+)")
         done = re.compile(r"^\[([^\]]+)\]\s+🏁\s+Job (succeeded|failed)")
         lines: list[str] = []
         path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
@@ -427,6 +482,7 @@ class Harness:
         try:
             assert proc.stdout is not None
             running: str | None = None
+            runner: dict[str, Any] | None = None
             for line in proc.stdout:
                 lines.append(line)
                 if match := start.match(line):
@@ -436,10 +492,21 @@ class Harness:
                     if running is not None:   # the token would serve two jobs at once
                         raise AssertionError(f"act started {job!r} while {running!r} runs")
                     running = job
-                    self.github.start_job(token, job, perms[job])
+                    if match.group(2) in hosted_images:
+                        runner = self.github.take_runner(repo, hosted_images[match.group(2)],
+                                                         job)
+                        if runner is None:
+                            raise AssertionError(
+                                f"job {job!r} waits for a self-hosted runner labelled "
+                                f"{hosted_images[match.group(2)]!r}: none is registered, online "
+                                "and idle (GitHub would queue it until it times out)")
+                    self.github.start_job(token, job, perms[job], environments.get(job))
                 elif done.match(line):
                     running = None
                     self.github.start_job(token, None, {})
+                    if runner is not None:
+                        self.github.release_runner(runner)
+                        runner = None
             returncode = proc.wait()
         finally:
             killer.cancel()

@@ -284,3 +284,84 @@ def test_fake_refuses_the_comment_job_once_pull_requests_permission_is_removed(
     workflow["jobs"]["comment"]["permissions"].pop("issues", None)
     mutated = job_permissions(workflow, "comment")
     assert call(gh, "POST", path, job_token(gh, mutated, "comment"), {"body": "hi"})[0] == 403
+
+
+# ---- self-hosted runners (and the setup-cml stand-in's `cml runner launch`) ---------------------
+CML = Path(__file__).resolve().parent / "actions" / "iterative" / "setup-cml" / "cml.py"
+LAUNCH = ["runner", "launch", "--cloud=aws", "--cloud-type=t3.large", "--labels=cml-7-1",
+          "--name=cml-7-1", "--single", "--idle-timeout=300", "--cloud-region=us-east-1",
+          "--cloud-metadata=gitops-ml-run=cml-7-1", "--cloud-spot"]
+
+
+def test_fake_registration_token_needs_administration_write(gh: FakeGitHub) -> None:
+    path = f"/repos/{REPO}/actions/runners/registration-token"
+    assert call(gh, "POST", path)[0] == 401
+    # a GITHUB_TOKEN has no administration permission, whatever the job asks for
+    status, answer, _ = call(gh, "POST", path, job_token(gh, {"contents": "write",
+                                                               "actions": "write"}))
+    assert (status, answer["message"]) == (403, "Resource not accessible by integration")
+    reader = gh.add_token("ghp_reader", "user", {"administration": "read"})
+    assert call(gh, "POST", path, reader)[0] == 403
+    admin = gh.add_token("ghp_admin", "user", {"administration": "write"})
+    status, answer, _ = call(gh, "POST", path, admin)
+    assert status == 201 and answer["token"] in gh.registration_tokens
+    assert set(answer) == {"token", "expires_at"}
+
+
+def test_fake_runner_registers_only_with_a_registration_token(gh: FakeGitHub) -> None:
+    admin = gh.add_token("ghp_admin", "user", {"administration": "write"})
+    body = {"name": "r1", "labels": ["gpu"], "ephemeral": True}
+    assert call(gh, "POST", "/_runner/register", admin, body)[0] == 401
+    reg = call(gh, "POST", f"/repos/{REPO}/actions/runners/registration-token", admin)[1]
+    status, runner, _ = call(gh, "POST", "/_runner/register", reg["token"], body)
+    assert status == 201 and runner["status"] == "online" and runner["ephemeral"]
+    assert [lab["name"] for lab in runner["labels"]] == ["self-hosted", "Linux", "X64", "gpu"]
+    assert call(gh, "POST", "/_runner/register", reg["token"], body)[0] == 422   # same name
+    status, listed, _ = call(gh, "GET", f"/repos/{REPO}/actions/runners", admin)
+    assert status == 200 and [r["name"] for r in listed["runners"]] == ["r1"]
+    # ephemeral: gone from the repository after its one job
+    taken = gh.take_runner(REPO, "gpu", "report")
+    assert taken is not None and gh.take_runner(REPO, "gpu", "other") is None
+    gh.release_runner(taken)
+    assert call(gh, "GET", f"/repos/{REPO}/actions/runners", admin)[1]["runners"] == []
+
+
+def launch(gh: FakeGitHub, tmp_path: Path, argv: list[str],
+           **env: str) -> subprocess.CompletedProcess[str]:
+    identity = tmp_path / "web-identity"
+    identity.write_text("eyJ.token.sig")
+    base = {"PATH": os.environ["PATH"], "GITHUB_API_URL": f"http://127.0.0.1:{gh.port}/api/v3",
+            "GITHUB_SERVER_URL": "http://github.localhost", "GITHUB_REPOSITORY": REPO,
+            "FAKE_CLOUD_DIR": str(tmp_path / "cloud"), "AWS_ROLE_ARN": "arn:aws:iam::1:role/r",
+            "AWS_WEB_IDENTITY_TOKEN_FILE": str(identity), "AWS_REGION": "us-east-1"}
+    return subprocess.run(["python3", str(CML), *argv], capture_output=True, text=True,
+                          env={**base, **env}, check=False)
+
+
+def test_cml_runner_launch_refuses_unknown_flags_and_a_missing_token(
+        gh: FakeGitHub, tmp_path: Path) -> None:
+    admin = gh.add_token("ghp_admin", "user", {"administration": "write"})
+    unknown = launch(gh, tmp_path, [*LAUNCH, "--cloud-zone=us-east-1a"], REPO_TOKEN=admin)
+    assert unknown.returncode != 0 and "--cloud-zone" in unknown.stderr
+    assert "https://cml.dev/doc/ref/runner" in unknown.stderr
+    missing = launch(gh, tmp_path, LAUNCH)
+    assert missing.returncode != 0 and "token not found" in missing.stderr
+    no_cloud = launch(gh, tmp_path, LAUNCH, REPO_TOKEN=admin, AWS_ROLE_ARN="")
+    assert no_cloud.returncode != 0 and "no aws credentials" in no_cloud.stderr
+    # the workflow's own token may not register runners (no administration permission)
+    workflow = launch(gh, tmp_path, LAUNCH, GITHUB_TOKEN=job_token(gh, {"contents": "read"}))
+    assert workflow.returncode != 0 and "(403)" in workflow.stderr
+    assert gh.runners == [] and not (tmp_path / "cloud").exists()
+
+
+def test_cml_runner_launch_starts_a_tagged_instance_whose_runner_registers(
+        gh: FakeGitHub, tmp_path: Path) -> None:
+    admin = gh.add_token("ghp_admin", "user", {"administration": "write"})
+    done = launch(gh, tmp_path, LAUNCH, REPO_TOKEN=admin)
+    assert done.returncode == 0, done.stderr
+    [runner] = gh.runners
+    assert runner["name"] == "cml-7-1" and runner["ephemeral"]
+    assert "cml-7-1" in [lab["name"] for lab in runner["labels"]]
+    [instance] = [json.loads(p.read_text()) for p in (tmp_path / "cloud").glob("i-*.json")]
+    assert instance["tags"] == {"gitops-ml-run": "cml-7-1"} and instance["spot"]
+    assert runner["instance"] == instance["id"]

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""`cml comment create|update` of CML v0.20.6 on GitHub, for the harness (no network here).
+"""`cml comment create|update` and `cml runner launch` of CML v0.20.6 on GitHub, for the harness
+(no network here). `cml runner launch`: see `runner_launch` below.
 
 Behaviour from iterative/cml v0.20.6: bin/cml/comment/create.js (options), src/cml.js
 commentCreate, src/watermark.js, src/commenttarget.js and src/drivers/github.js:
@@ -49,7 +50,124 @@ def api(method: str, path: str, token: str, body: dict | None = None):
         sys.exit(f"HttpError: {exc.read().decode()[:500]} ({exc.code})")
 
 
+RUNNER_DOCS = "https://cml.dev/doc/ref/runner"
+GENERIC_DOCS = "https://cml.dev/doc/ref"
+REGISTRATION_DOCS = ("https://docs.github.com/en/rest/actions/self-hosted-runners"
+                     "#create-a-registration-token-for-a-repository")
+CLOUDS = ("aws", "azure", "gcp", "kubernetes")
+# Which credentials each cloud's provider reads from the environment (CML starts instances with
+# the iterative Terraform provider: https://cml.dev/doc/self-hosted-runners#cloud-compute-resource-credentials).
+# AWS also takes a web identity (what aws-actions/configure-aws-credentials exports after OIDC).
+CLOUD_CREDENTIALS = {
+    "aws": (("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"),
+            ("AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE")),
+    "gcp": (("GOOGLE_APPLICATION_CREDENTIALS",), ("GOOGLE_APPLICATION_CREDENTIALS_DATA",)),
+    "azure": (("AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET", "AZURE_SUBSCRIPTION_ID",
+               "AZURE_TENANT_ID"),),
+    "kubernetes": (("KUBERNETES_CONFIGURATION",),),
+}
+# The stand-in's cloud: instances are records in this folder (the harness mounts it into every
+# job, as every job of a run reaches the same cloud account); the `aws` double reads it too.
+FAKE_CLOUD = Path(env.get("FAKE_CLOUD_DIR", "/opt/fake-cloud"))
+
+
+class StrictParser(argparse.ArgumentParser):
+    """yargs in strict mode, as CML parses: an unknown option is an error, never ignored."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        sys.exit(f"{self.prog}: {message} (options: {RUNNER_DOCS}, {GENERIC_DOCS})")
+
+
+def runner_parser() -> StrictParser:
+    """Exactly the options of `cml runner launch` in CML's command reference (RUNNER_DOCS) and
+    the generic ones (GENERIC_DOCS); `--flag=value` and `--flag value` both parse, as in yargs."""
+    p = StrictParser(prog="cml runner launch", allow_abbrev=False, add_help=False)
+    for name in ("--repo", "--token", "--log", "--driver", "--name", "--cloud-type",
+                 "--cloud-gpu", "--cloud-region", "--cloud-permission-set",
+                 "--cloud-startup-script", "--cloud-ssh-private", "--cloud-aws-security-group",
+                 "--cloud-aws-subnet"):
+        p.add_argument(name)
+    p.add_argument("--labels", default="cml")
+    p.add_argument("--idle-timeout", type=int, default=300)
+    p.add_argument("--cloud", choices=CLOUDS)
+    p.add_argument("--cloud-hdd-size", type=int)
+    p.add_argument("--cloud-spot-price", type=float)
+    for flag in ("--no-retry", "--single", "--reuse", "--reuse-idle", "--cloud-spot"):
+        p.add_argument(flag, action="store_true")
+    for name in ("--cloud-metadata", "--cloud-kubernetes-node-selector", "--docker-volumes"):
+        p.add_argument(name, action="append", default=[])
+    return p
+
+
+def runner_launch(argv: list[str]) -> int:
+    """`cml runner launch` with --cloud: check the options and credentials, ask GitHub for a
+    runner registration token with the PAT (REPO_TOKEN: "a personal access token with the `repo`
+    scope", https://cml.dev/doc/self-hosted-runners#personal-access-token; GitHub answers only
+    a token with administration write, REGISTRATION_DOCS), start an instance in the stand-in
+    cloud tagged with --cloud-metadata, and register its runner (name, labels, ephemeral with
+    --single) the way the runner's own `config.sh --url --token --labels --name --ephemeral`
+    does on the instance. Without --cloud the real command starts a runner on this machine,
+    which the harness does not model: refused."""
+    args = runner_parser().parse_args(argv)
+    if args.cloud is None:
+        sys.exit("cml runner launch: the stand-in starts cloud runners only (--cloud)")
+    if args.driver not in (None, "github"):
+        sys.exit(f"cml runner launch: --driver={args.driver}: the stand-in is GitHub's")
+    token = (args.token or env.get("REPO_TOKEN") or env.get("repo_token")
+             or env.get("GITHUB_TOKEN"))
+    if not token:
+        sys.exit("Error: token not found (--token or REPO_TOKEN, " + GENERIC_DOCS + ")")
+    if args.idle_timeout < -1 or args.idle_timeout == 0:
+        sys.exit(f"cml runner launch: --idle-timeout={args.idle_timeout}: seconds, or -1")
+    if not args.cloud_type:
+        sys.exit("cml runner launch: --cloud-type is required with --cloud")
+    if args.cloud_spot_price is not None and not args.cloud_spot:
+        sys.exit("cml runner launch: --cloud-spot-price needs --cloud-spot")
+    metadata = {}
+    for pair in args.cloud_metadata:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            sys.exit(f"cml runner launch: --cloud-metadata={pair!r}: expected key=value")
+        metadata[key] = value
+    if args.cloud_startup_script is not None:
+        import base64
+        import binascii
+        try:
+            base64.b64decode(args.cloud_startup_script, validate=True)
+        except binascii.Error:
+            sys.exit("cml runner launch: --cloud-startup-script: not Base64")
+    labels = [label.strip() for label in args.labels.split(",") if label.strip()]
+    if not labels:
+        sys.exit("cml runner launch: --labels: at least one label")
+    if not any(all(env.get(name) for name in names) for names in CLOUD_CREDENTIALS[args.cloud]):
+        wanted = " or ".join("+".join(names) for names in CLOUD_CREDENTIALS[args.cloud])
+        sys.exit(f"cml runner launch: no {args.cloud} credentials in the environment ({wanted})")
+    web_identity = env.get("AWS_WEB_IDENTITY_TOKEN_FILE")
+    if args.cloud == "aws" and web_identity and not Path(web_identity).read_text().strip():
+        sys.exit(f"cml runner launch: {web_identity} holds no web identity token")
+    repo = args.repo or f"{env.get('GITHUB_SERVER_URL', '')}/{env.get('GITHUB_REPOSITORY', '')}"
+    owner_repo = "/".join(repo.removesuffix(".git").rstrip("/").split("/")[-2:])
+    registration = api("POST", f"/repos/{owner_repo}/actions/runners/registration-token", token)
+    name = args.name or f"cml-{os.urandom(4).hex()}"
+    FAKE_CLOUD.mkdir(parents=True, exist_ok=True)
+    instance = {"id": f"i-{os.urandom(8).hex()}", "cloud": args.cloud, "type": args.cloud_type,
+                "region": args.cloud_region or "us-west", "spot": args.cloud_spot,
+                "gpu": args.cloud_gpu, "hdd_size": args.cloud_hdd_size, "tags": metadata,
+                "name": name, "state": "running", "idle_timeout": args.idle_timeout,
+                "single": args.single, "startup_script": args.cloud_startup_script,
+                "credentials": "web-identity" if web_identity else "keys"}
+    (FAKE_CLOUD / f"{instance['id']}.json").write_text(json.dumps(instance))
+    runner = api("POST", "/_runner/register", registration["token"],
+                 {"name": name, "labels": labels, "ephemeral": args.single,
+                  "instance": instance["id"]})
+    print(json.dumps({"level": "info", "message": "runner started", "name": name,
+                      "labels": labels, "instance": instance["id"], "runner": runner["id"]}))
+    return 0
+
+
 def main() -> int:
+    if sys.argv[1:3] == ["runner", "launch"]:
+        return runner_launch(sys.argv[3:])
     parser = argparse.ArgumentParser(prog="cml")
     parser.add_argument("group", choices=["comment"])
     parser.add_argument("command", choices=["create", "update"])
