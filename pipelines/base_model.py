@@ -86,33 +86,30 @@ def _from_cache(cache: Path, paths: dict[str, str], hashes: dict[str, str], into
     found = {name: cached(cache, hashes.get(paths[name])) for name in ("model", "train", "test")}
     if any(p is None for p in found.values()):
         return None
-    return _copy(found, into, hashes.get(paths["data"]), source)
+    return _copy(found, paths, into, hashes.get(paths["data"]), source)
 
 
-def _copy(found: dict[str, Path | None], into: Path, data_md5: str | None,
-          source: str) -> Artifacts:
+def _copy(found: dict[str, Path | None], paths: dict[str, str], into: Path,
+          data_md5: str | None, source: str) -> Artifacts:
+    """Copies named with the declared paths' suffixes (a cache file has none; readers need it)."""
     into.mkdir(parents=True, exist_ok=True)
     copies = {}
     for name, path in found.items():
         assert path is not None
-        copies[name] = into / f"{name}{path.suffix}"
+        copies[name] = into / f"{name}{Path(paths[name]).suffix}"
         shutil.copyfile(path, copies[name])
     return Artifacts(copies["model"], copies["train"], copies["test"], data_md5, source)
 
 
-def in_workspace(root: Path, paths: dict[str, str], lock_text: str | None,
-                 cache: Path) -> Artifacts | None:
+def in_workspace(root: Path, paths: dict[str, str], lock_text: str | None, cache: Path,
+                 into: Path) -> Artifacts | None:
     """This PR's model and splits: as the pipeline left them, else from the cache by its lock."""
     hashes = lock_hashes(lock_text)
     found = {name: root / paths[name] for name in ("model", "train", "test")}
     if all(p.is_file() for p in found.values()):
         return Artifacts(found["model"], found["train"], found["test"],
                          hashes.get(paths["data"]), "the workspace")
-    found = {name: cached(cache, hashes.get(paths[name])) for name in ("model", "train", "test")}
-    if any(p is None for p in found.values()):
-        return None
-    return Artifacts(found["model"], found["train"], found["test"], hashes.get(paths["data"]),
-                     "the DVC cache")
+    return _from_cache(cache, paths, hashes, into, "the DVC cache")
 
 
 def _run(args: list[str], cwd: Path, env: dict[str, str] | None = None,
@@ -172,7 +169,7 @@ def _reproduce(tree: Path, paths: dict[str, str], hashes: dict[str, str],
     how = (f"a reproduction of the merge-base in a separate worktree (stages run: "
            f"{', '.join(ran) or 'none'}; restored from the run-cache: "
            f"{', '.join(restored) or 'none'})")
-    return _copy(dict(found), into, hashes.get(paths["data"]), how)
+    return _copy(dict(found), paths, into, hashes.get(paths["data"]), how)
 
 
 def _git_show(root: Path, sha: str, path: str) -> str | None:

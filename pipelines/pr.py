@@ -168,12 +168,13 @@ def _same_rows(args: argparse.Namespace, root: Path, base_sha: str, cfg: gates.G
     try:
         cache = base_model.cache_dir(root)
         paths = base_model.needed_paths((root / args.dvc_yaml).read_text(), str(args.dvc_yaml))
-        head = base_model.in_workspace(root, paths, baseline._read(root / args.lock), cache)
-        if head is None:
-            return Outcome(problem="this PR's model or splits are neither in the workspace nor "
-                                   "in the DVC cache")
         with tempfile.TemporaryDirectory(prefix="gitops-ml-base-model-") as tmp:
-            base = base_model.of_base(base_sha, root, Path(tmp), cache=cache,
+            head = base_model.in_workspace(root, paths, baseline._read(root / args.lock), cache,
+                                           Path(tmp) / "head")
+            if head is None:
+                return Outcome(problem="this PR's model or splits are neither in the workspace "
+                                       "nor in the DVC cache")
+            base = base_model.of_base(base_sha, root, Path(tmp) / "base", cache=cache,
                                       pull=_remote(args, root).pull)
             # Both are pickles this job's pipeline (or the base branch's) wrote, never the
             # serving path's input (SECURITY.md).

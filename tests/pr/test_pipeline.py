@@ -7,11 +7,12 @@ import re
 import shutil
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 from prtools import branch, commit, remove_dvc_outputs, run_pr, set_param, sh
 
-from gitops_ml.report.formatting import num
+from gitops_ml.report.formatting import num, signed
 
 pytestmark = pytest.mark.e2e
 
@@ -56,36 +57,69 @@ def test_pr_reports_only_the_changed_param(worse_pr: dict) -> None:
     assert "`model.params.C` 1.0 → 0.001" in worse_pr["md"]
 
 
-def test_pr_worse_model_fails_regression_gate_with_nonzero_exit(worse_pr: dict) -> None:
+def _estimates(data: dict) -> dict[str, dict]:
+    """The same-row estimates on the PR's test split, by metric."""
+    first = data["same_rows"]["comparisons"][0]
+    assert first["rows_label"] == "the PR's test split"
+    return {m["metric"]: m for m in first["metrics"]}
+
+
+def test_pr_worse_model_fails_regression_gate_with_the_interval_in_the_reason(
+        worse_pr: dict) -> None:
     data, md = worse_pr["data"], worse_pr["md"]
     assert worse_pr["code"] == 1
     assert data["verdict"] == "fail"
     gate = _gate(data, "gates.max_regression.log_loss")
     assert gate["status"] == "fail"
-    before, after = worse_pr["base"]["log_loss"], worse_pr["head"]["log_loss"]
+    assert gate["judged_by"] == "shown_worse"
+    est = _estimates(data)["log_loss"]
+    low, high = est["delta_interval"]["low"], est["delta_interval"]["high"]
     # the project's own limit: the template's 10%, a fork's (init) 0.03 nats
     limit = yaml.safe_load((worse_pr["repo"] / "params.yaml").read_text())[
         "gates"]["max_regression"]["log_loss"]
-    detail = (f"worse by {(after - before) / before * 100:.1f}%, allowed {limit['rel'] * 100:g}%"
-              if "rel" in limit else f"worse by {num(after - before)}, allowed {num(limit['abs'])}")
-    assert gate["detail"] == detail
+    allowed = min([limit["abs"]] if "abs" in limit else []
+                  + ([limit["rel"] * est["base"]] if "rel" in limit else []))
+    assert low > allowed            # worse beyond the limit across the whole interval
+    interval = f"[{signed(low)}, {signed(high)}]"
+    assert gate["detail"] == (f"worse by more than {num(allowed)} across the whole 95% "
+                              f"interval {interval}")
     assert md.startswith("## ❌ Model check failed")
-    assert f"**log_loss regression**: {detail}" in md
+    assert f"**log_loss regression**: {gate['detail']}" in md
+    assert f"| log_loss | {num(est['base'])} | {num(est['head'])} | {signed(est['delta'])} " \
+           f"{interval} | worse |" in md
 
 
-def test_pr_gate_verdicts_follow_thresholds(worse_pr: dict) -> None:
-    data, head, base = worse_pr["data"], worse_pr["head"], worse_pr["base"]
+def test_pr_gate_verdicts_follow_the_intervals(worse_pr: dict) -> None:
+    data = worse_pr["data"]
+    estimates = _estimates(data)
     gates = yaml.safe_load((worse_pr["repo"] / "params.yaml").read_text())["gates"]
     for metric, floor in gates["floors"].items():   # the project's own (a fork's may be none)
-        higher_is_better = metric not in ("log_loss", "rmse", "mae")
-        met = head[metric] >= floor if higher_is_better else head[metric] <= floor
-        assert _gate(data, f"gates.floors.{metric}")["status"] == ("pass" if met else "fail")
+        sign = -1 if metric in ("log_loss", "rmse", "mae") else 1
+        interval = estimates[metric]["head_interval"]
+        good = sorted((sign * interval["low"], sign * interval["high"]))
+        bound = sign * (floor["bound"] if isinstance(floor, dict) else floor)
+        expected = "pass" if good[0] >= bound else "fail" if good[1] < bound else "inconclusive"
+        assert _gate(data, f"gates.floors.{metric}")["status"] == expected
     allowed = gates["max_regression"]["accuracy"]["abs"]
-    assert _gate(data, "gates.max_regression.accuracy")["status"] == \
-        ("pass" if base["accuracy"] - head["accuracy"] <= allowed else "fail")
+    delta = estimates["accuracy"]["delta_interval"]
+    expected = "pass" if delta["low"] >= -allowed else "fail" if delta["high"] < -allowed \
+        else "inconclusive"
+    assert _gate(data, "gates.max_regression.accuracy")["status"] == expected
     assert _gate(data, "gates.onnx_parity")["status"] == "pass"
     assert _gate(data, "gates.data_contract")["status"] == "pass"
     assert _gate(data, "gates.max_slice_gap")["blocking"] is False
+
+
+def test_pr_worse_model_is_compared_on_the_same_rows_from_the_dvc_cache(worse_pr: dict) -> None:
+    same = worse_pr["data"]["same_rows"]
+    assert same["problem"] is None and same["skipped"] == []
+    assert same["source"] == "the DVC cache"
+    [only] = same["comparisons"]                    # the data did not change: one set of rows
+    test_rows = len(pd.read_parquet(worse_pr["repo"] / "data" / "test.parquet"))
+    assert only["rows"] + only["left_out"] == test_rows
+    flips = only["flips"]
+    assert flips["newly_wrong"] > flips["newly_right"]
+    assert "Both models on the PR's test split" in worse_pr["md"]
 
 
 def test_pr_reproduces_only_stages_the_param_reaches(worse_pr: dict) -> None:
