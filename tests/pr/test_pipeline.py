@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -219,3 +220,41 @@ def test_pr_bad_gates_config_is_reported_with_exit_2(repo: Path) -> None:
 def test_pr_unknown_base_ref_exits_2_without_report(repo: Path) -> None:
     code, md, data = run_pr(repo, "--base-ref", "no-such-branch")
     assert (code, md, data) == (2, "", {})
+
+
+@pytest.fixture(scope="module")
+def seed_pr(main_repo: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """A pull request that changes only the seed, results reproduced and committed with it, run
+    as a fork's job would be: no DVC cache for the base model (nor a remote), so the merge-base
+    is reproduced in a worktree."""
+    repo = tmp_path_factory.mktemp("seed") / "repo"
+    shutil.copytree(main_repo, repo, symlinks=True)
+    branch(repo)
+    set_param(repo, r"^seed: \d+", "seed: 1")
+    sh([sys.executable, "-m", "dvc", "repro", "--quiet"], repo)
+    commit(repo, "another seed, results reproduced")
+    shutil.rmtree(repo / ".dvc" / "cache")
+    code, md, data = run_pr(repo)
+    return {"repo": repo, "code": code, "md": md, "data": data}
+
+
+def test_pr_only_the_seed_changed_shows_no_detectable_change_and_passes(seed_pr: dict) -> None:
+    data = seed_pr["data"]
+    assert seed_pr["code"] == 0, seed_pr["md"]
+    assert data["verdict"] in ("pass", "warn")
+    [only] = data["same_rows"]["comparisons"]        # same data, another split
+    assert {m["word"] for m in only["metrics"]} == {"no detectable change"}
+    assert only["left_out"] > 0                      # rows in the base model's training split
+    test_rows = len(pd.read_parquet(seed_pr["repo"] / "data" / "test.parquet"))
+    assert only["rows"] + only["left_out"] == test_rows
+    assert not [g for g in data["gates"] if g["blocks_merge"]]
+    assert f"{only['left_out']:,} rows left out: a model trained on them; " \
+           f"{only['rows']:,} remained" in seed_pr["md"]
+
+
+def test_pr_without_the_base_model_cached_reproduces_the_merge_base(seed_pr: dict) -> None:
+    source = seed_pr["data"]["same_rows"]["source"]
+    assert source.startswith("a reproduction of the merge-base in a separate worktree")
+    assert f"Base model from {source}" in seed_pr["md"]
+    worktrees = sh(["git", "worktree", "list"], seed_pr["repo"]).stdout.splitlines()
+    assert len(worktrees) == 1                       # the temporary worktree is removed

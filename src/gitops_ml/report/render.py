@@ -159,6 +159,13 @@ def _metrics_table(inputs: ReportInputs) -> str:
 
 
 def _headline(inputs: ReportInputs) -> str:
+    same = inputs.same_rows.comparisons if inputs.same_rows is not None else ()
+    if same and same[0].metrics:      # the first metric on the same rows, with its word
+        row = same[0].metrics[0]
+        e = row.estimate
+        return (f"{e.metric} {num(e.base)} → {num(e.head)} ({signed(e.delta)} "
+                f"[{signed(e.delta_interval.low)}, {signed(e.delta_interval.high)}], "
+                f"{row.word}, same rows)")
     m = next((m for m in inputs.metrics if m.head is not None), None)
     if m is None:
         return ""
