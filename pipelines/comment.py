@@ -217,7 +217,7 @@ def _plain(value: Any) -> str:
 def blocks_merge(gate: dict[str, Any]) -> bool:
     """A blocking gate that failed or broke, or an inconclusive non-inferiority gate: the rule of
     `gitops_ml.report.gates.GateResult.blocks_merge` (this module imports nothing of the project;
-    tests/pr/test_comment_same_rows.py holds the two to the same answers)."""
+    tests/pr/test_same_rows_report.py holds the two to the same answers)."""
     if not gate["blocking"]:
         return False
     return gate["status"] in ("fail", "error") or (
