@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import sys
@@ -11,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from prtools import branch, commit, remove_dvc_outputs, run_pr, set_param, sh
+from prtools import branch, commit, remove_dvc_outputs, run_pr, set_param, sh, tool_env
 
 from gitops_ml.report.formatting import num, signed
 
@@ -258,3 +259,19 @@ def test_pr_without_the_base_model_cached_reproduces_the_merge_base(seed_pr: dic
     assert f"Base model from {source}" in seed_pr["md"]
     worktrees = sh(["git", "worktree", "list"], seed_pr["repo"]).stdout.splitlines()
     assert len(worktrees) == 1                       # the temporary worktree is removed
+
+
+def test_pr_job_summary_holds_the_same_row_table(seed_pr: dict, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from pipelines import pr
+
+    summary = tmp_path / "step_summary.md"
+    monkeypatch.chdir(seed_pr["repo"])
+    with tool_env():
+        os.environ["GITHUB_STEP_SUMMARY"] = str(summary)
+        pr.main(["--base-ref", "main", "--no-repro"])
+    text = summary.read_text()
+    [only] = seed_pr["data"]["same_rows"]["comparisons"]
+    assert "**Both models on the PR's test split**" in text
+    assert "| Metric | Base | PR | Δ (95% interval) | |" in text
+    assert f"Predictions changed on {only['flips']['changed']:,} of {only['rows']:,} rows" in text
