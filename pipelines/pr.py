@@ -1,5 +1,11 @@
 """The pull-request pipeline: reproduce, compare with the merge-base, gate, write the report.
 
+The comparison scores the merge-base's model and this PR's on the same rows (the PR's test
+split; the base's too when the data changed), leaving out rows either model trained on
+(`gitops_ml.report.same_rows`), with a paired bootstrap interval for every metric and
+difference; the metric gates judge those intervals. The base model comes from the DVC cache,
+the remote or a reproduction of the merge-base (`pipelines.base_model`); the report says which.
+
     uv run python -m pipelines.pr            # the same command CI runs (.github/workflows/pr.yml)
 
 Exit status: 0 when the change may merge (gates passed or only warned), 1 when a blocking gate
