@@ -14,6 +14,7 @@ The report says which one it was.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -110,6 +111,18 @@ def in_workspace(root: Path, paths: dict[str, str], lock_text: str | None, cache
         return Artifacts(found["model"], found["train"], found["test"],
                          hashes.get(paths["data"]), "the workspace")
     return _from_cache(cache, paths, hashes, into, "the DVC cache")
+
+
+def same_file(a: Path, b: Path) -> bool:
+    """Whether two files hold the same bytes (compared by MD5, as DVC names its outputs)."""
+    def md5(path: Path) -> str:
+        digest = hashlib.md5(usedforsecurity=False)
+        with path.open("rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+        return digest.hexdigest()
+
+    return a.stat().st_size == b.stat().st_size and md5(a) == md5(b)
 
 
 def _run(args: list[str], cwd: Path, env: dict[str, str] | None = None,
