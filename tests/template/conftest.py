@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
 from repo_tools import git_repo_of_tracked_files, sh
 
 ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:   # `pipelines/` is run as `python -m`, not installed
+    sys.path.insert(0, str(ROOT))
 
 
 @pytest.fixture(scope="session")
