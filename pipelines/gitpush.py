@@ -22,9 +22,9 @@ import sys
 from collections.abc import Mapping, Sequence
 
 
-def push_command(refspecs: Sequence[str], env: Mapping[str, str],
-                 force: bool = False) -> tuple[list[str], dict[str, str]]:
-    """The `git push` command and the environment that authenticates it."""
+def authenticated(env: Mapping[str, str]) -> tuple[str, dict[str, str]]:
+    """This repository's URL and the environment whose git config sends the token with it (for a
+    push, or a fetch of a ref the checkout does not have)."""
     missing = [k for k in ("GH_TOKEN", "GITHUB_SERVER_URL", "GITHUB_REPOSITORY") if not env.get(k)]
     if missing:
         raise ValueError(f"gitpush: {', '.join(missing)} not set")
@@ -34,9 +34,14 @@ def push_command(refspecs: Sequence[str], env: Mapping[str, str],
     extra = {"GIT_CONFIG_COUNT": str(count + 1),
              f"GIT_CONFIG_KEY_{count}": f"http.{server}/.extraheader",
              f"GIT_CONFIG_VALUE_{count}": f"AUTHORIZATION: basic {header}"}
-    cmd = ["git", "push", *(["--force"] if force else []),
-           f"{server}/{env['GITHUB_REPOSITORY']}.git", *refspecs]
-    return cmd, {**env, **extra}
+    return f"{server}/{env['GITHUB_REPOSITORY']}.git", {**env, **extra}
+
+
+def push_command(refspecs: Sequence[str], env: Mapping[str, str],
+                 force: bool = False) -> tuple[list[str], dict[str, str]]:
+    """The `git push` command and the environment that authenticates it."""
+    url, auth = authenticated(env)
+    return ["git", "push", *(["--force"] if force else []), url, *refspecs], auth
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -24,7 +24,7 @@ import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 
-from pipelines.gitpush import push_command
+from pipelines.gitpush import authenticated, push_command
 
 DEPLOY_DIR = "deploy"
 
@@ -50,8 +50,7 @@ def release_tree(head: str = "HEAD") -> str:
 def previous_release(stage: str, env: Mapping[str, str]) -> str | None:
     """The branch's tip when it holds releases only; None when it is missing or old-style."""
     refspec = f"+refs/heads/deploy/{stage}:refs/release-branch/previous"
-    push, auth = push_command([refspec], env)
-    url = push[-2]                                    # the URL gitpush builds, token in a header
+    url, auth = authenticated(env)
     done = subprocess.run(["git", "fetch", "--quiet", url, refspec], capture_output=True,
                           text=True, env=auth, check=False, timeout=120)
     if done.returncode != 0:
