@@ -34,6 +34,7 @@ from gitops_ml.registry import (
     versioning,
 )
 from gitops_ml.registry.state import Registry
+from pipelines import dvc_paths
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -47,7 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--dvc-yaml", type=Path, default=Path("dvc.yaml"),
                        help="declares the artifact (name, path) under `artifacts:`")
         p.add_argument("--artifact", help="artifact name (default: the one in dvc.yaml)")
-        p.add_argument("--meta", type=Path, default=Path("models/model.json"))
+        p.add_argument("--meta", type=Path,
+                       help="the model's metadata (default: export's --meta in dvc.yaml)")
         p.add_argument("--onnx", type=Path, help="default: the artifact's path in dvc.yaml")
         p.add_argument("--bump", default="auto", choices=["auto", *versioning.BUMPS],
                        help="override the bump rule, e.g. `patch` to ship a server-only change")
@@ -112,6 +114,9 @@ def _commit_of(repo: Path, ref: str) -> str:
 def _load(args: argparse.Namespace) -> tuple[str, dict, bytes, Registry]:
     name, onnx_path = artifact.declared(args.dvc_yaml, args.artifact)
     onnx_file = args.onnx or args.repo / onnx_path
+    if args.meta is None:
+        stages = dvc_paths.load(args.dvc_yaml)
+        args.meta = args.repo / dvc_paths.path(stages, "export", "--meta", str(args.dvc_yaml))
     try:
         meta = json.loads(args.meta.read_text())
         onnx_bytes = Path(onnx_file).read_bytes()

@@ -139,7 +139,7 @@ def model_repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ModelRepo:
     shutil.copy(PROJECT / "deploy" / "deploy.sh", root / "deploy" / "deploy.sh")
     (root / "pipelines").mkdir()
     for name in ("__init__.py", "register.py", "promote.py", "deploy.py", "gitpush.py",
-                 "image.py", "release_branch.py"):
+                 "image.py", "release_branch.py", "dvc_paths.py"):
         shutil.copy(PROJECT / "pipelines" / name, root / "pipelines" / name)
     (root / ".gitignore").write_text("models/\n__pycache__/\n")
     git(root, "init", "-q", "-b", "main")

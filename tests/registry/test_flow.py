@@ -42,6 +42,28 @@ def test_register_plan_outputs_and_stamps_the_version(model_repo, tmp_path, monk
     assert stamped["version"] == "v1.0.0"
 
 
+def test_register_reads_the_metadata_where_dvc_yaml_exports_it(model_repo, tmp_path,
+                                                               monkeypatch, capsys):
+    # no --meta: the path export's command writes in dvc.yaml, so a team that moves the
+    # metadata moves it in one place (main.yml's register job passes none)
+    dvc_yaml = model_repo.root / "dvc.yaml"
+    dvc_yaml.write_text(dvc_yaml.read_text().replace("models/model.json", "build/model.json"))
+    (model_repo.root / "build").mkdir()
+    (model_repo.root / "models" / "model.json").rename(model_repo.root / "build" / "model.json")
+    out = tmp_path / "github_output"
+    monkeypatch.setenv("GITHUB_OUTPUT", str(out))
+    paths = ["--repo", str(model_repo.root), "--dvc-yaml", str(dvc_yaml)]
+    assert register.main(["plan", *paths, "--stamp"]) == 0
+    assert outputs(out)["version"] == "v1.0.0"
+    stamped = json.loads((model_repo.root / "build" / "model.json").read_text())
+    assert stamped["version"] == "v1.0.0"
+    # dvc.yaml without the flag: an error naming the stage and the flag, nothing registered
+    dvc_yaml.write_text(dvc_yaml.read_text().replace("--meta build/model.json", ""))
+    capsys.readouterr()
+    assert register.main(["plan", *paths]) == 2
+    assert "stages.export.cmd passes no declared path as --meta" in capsys.readouterr().err
+
+
 def test_register_apply_records_the_image_digest_in_the_tag(model_repo):
     assert apply(model_repo, "v1.0.0", DIGEST_A) == 0
     message = git(model_repo.root, "tag", "-l", "--format=%(contents)", "model@v1.0.0")
