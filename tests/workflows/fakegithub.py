@@ -126,6 +126,10 @@ class Repo:
     full_name: str
     default_branch: str = "main"
     is_template: bool = False
+    # a private repository on a plan without artifact attestations (every plan but GitHub
+    # Enterprise Cloud: https://docs.github.com/en/actions/security-for-github-actions/
+    # using-artifact-attestations/using-artifact-attestations-to-establish-provenance-for-builds)
+    private: bool = False
     allow_actions_prs: bool = False          # "Allow GitHub Actions to create ... pull requests"
     protected: list[str] = field(default_factory=list)
     fork_of: str | None = None
@@ -724,6 +728,7 @@ def get_repo(gh: FakeGitHub, repo: Repo, token: Token | None, groups: Any, query
     # https://docs.github.com/en/rest/repos/repos#get-a-repository
     return 200, {"full_name": repo.full_name, "default_branch": repo.default_branch,
                  "is_template": repo.is_template, "fork": repo.fork_of is not None,
+                 "private": repo.private, "visibility": "private" if repo.private else "public",
                  "description": repo.description}
 
 
@@ -1021,6 +1026,10 @@ def create_attestation(gh: FakeGitHub, repo: Repo, token: Token | None, groups: 
     # https://docs.github.com/en/rest/repos/attestations#create-an-attestation: "must have write
     # permission to the repository and ... the attestations:write permission"; 201 {"id"}
     _need(token, "attestations", "write")
+    if repo.private:
+        # the plan has no artifact attestations for private repositories (see Repo.private)
+        raise ApiError(403, "Artifact attestations are not available for private repositories "
+                            "on this plan")
     bundle = (data or {}).get("bundle")
     statement = _statement(bundle)
     aid = gh.next_id()

@@ -352,6 +352,9 @@ class Harness:
         payload = {**payload, "repository": {"id": repo_id(repo), "full_name": repo,
                                              "default_branch": info.default_branch,
                                              "is_template": info.is_template,
+                                             "private": info.private,
+                                             "visibility": "private" if info.private
+                                             else "public",
                                              "description": info.description,
                                              "owner": {"login": repo.split("/")[0]},
                                              "name": repo.split("/")[1]},

@@ -237,6 +237,16 @@ def test_fake_attestations_need_write_to_store_and_read_to_list(gh: FakeGitHub) 
     assert other == {"attestations": []}
 
 
+def test_fake_private_repository_cannot_store_attestations(gh: FakeGitHub) -> None:
+    # a private repository on a plan without artifact attestations: main.yml skips attest there
+    gh.repos[REPO].private = True
+    writer = job_token(gh, {"attestations": "write"})
+    status, body, _ = call(gh, "POST", f"/repos/{REPO}/attestations", writer,
+                           {"bundle": _bundle("a" * 64)})
+    assert status == 403 and "private" in body["message"]
+    assert gh.attestations == []
+
+
 def test_fake_oidc_answers_only_the_running_job_with_id_token_write(gh: FakeGitHub) -> None:
     run = gh.add_token("ghs_run", "workflow", {})
     oidc = gh.add_token("oidc_run", "oidc", {})
