@@ -8,8 +8,6 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from gitops_ml.config import DataConfig, SyntheticConfig
 from gitops_ml.errors import UserError
 
@@ -25,6 +23,7 @@ def load_sklearn(name: str, target: str) -> Any:
 
     Class labels become their names (`malignant`, `benign`), so reports read in words.
     """
+    import numpy as np
     import pandas as pd
     from sklearn import datasets
 
@@ -49,6 +48,7 @@ def make_synthetic(cfg: SyntheticConfig, target: str, seed: int) -> Any:
     Built in place and in Arrow where it can be (a million rows took two seconds); the draws
     and the arithmetic are unchanged, so a seed gives the same data as before.
     """
+    import numpy as np
     import pandas as pd
 
     rng = np.random.default_rng(seed)
@@ -57,12 +57,12 @@ def make_synthetic(cfg: SyntheticConfig, target: str, seed: int) -> Any:
     numeric *= rng.uniform(0.5, 3, cfg.numeric)
     numeric += rng.uniform(-5, 5, cfg.numeric)
     weights = rng.standard_normal(cfg.numeric)
-    standardised = numeric - numeric.mean(axis=0)
-    standardised /= numeric.std(axis=0)
-    signal = standardised @ weights / np.sqrt(cfg.numeric)
-    del standardised
-    if cfg.missing_rate > 0:
-        numeric[rng.random(numeric.shape) < cfg.missing_rate] = np.nan
+    scratch = numeric - numeric.mean(axis=0)
+    scratch /= numeric.std(axis=0)
+    signal = scratch @ weights / np.sqrt(cfg.numeric)
+    if cfg.missing_rate > 0:  # the same draws as `rng.random(numeric.shape)`, into the scratch
+        numeric[rng.random(out=scratch) < cfg.missing_rate] = np.nan
+    del scratch
     cols: dict[str, Any] = {f"num_{i:02d}": numeric[:, i] for i in range(cfg.numeric)}
     labels = [f"c{k}" for k in range(cfg.categories)]
     for j in range(cfg.categorical):
