@@ -34,8 +34,10 @@ def feeds_by_every_path(records: list[dict]) -> list[dict[str, np.ndarray]]:
     """The same rows as /predict records, v2 tensors, columns, a DataFrame."""
     columns = {f.name: [r.get(f.name) for r in records] for f in FEATURES}
     frame = pd.DataFrame({f.name: pd.Series(columns[f.name], dtype=object) for f in FEATURES})
+    # as read from Parquet: the category in pandas' own string type, missing as NaN
+    typed = frame.assign(c=frame["c"].astype("str"))
     return [SCHEMA.records(records, 1000)[0], SCHEMA.tensors(v2(records), 1000)[0],
-            SCHEMA.columns(columns, len(records)), SCHEMA.frame(frame)]
+            SCHEMA.columns(columns, len(records)), SCHEMA.frame(frame), SCHEMA.frame(typed)]
 
 
 def test_feature_schema_builds_float32_and_string_columns():
@@ -112,6 +114,26 @@ def test_feature_schema_checks_tables_with_the_same_rules():
         (11, "x", "not a finite number"),
         (12, "x", "number out of range (float32 holds up to 3.4e38)"),
         (12, "c", "unknown category"), (13, "x", "missing")]
+
+
+@pytest.mark.parametrize("dtype", [object, "str"])
+def test_feature_schema_feeds_a_table_category_column_with_missing_as_empty(dtype):
+    df = pd.DataFrame({"x": [1.0] * 4, "y": [np.nan] * 4, "flag": [True] * 4,
+                       "c": pd.Series(["a", None, "", "b"], dtype=dtype)})
+    assert SCHEMA.frame(df)["c"].ravel().tolist() == ["a", "", "", "b"]
+
+
+def test_feature_schema_names_what_is_not_a_category_in_a_table_column():
+    df = pd.DataFrame({"x": [1.0] * 4, "y": [np.nan] * 4, "flag": [True] * 4,
+                       "c": pd.Series(["a", 2.5, float("nan"), "q"], dtype=object)})
+    with pytest.raises(InvalidInput) as info:
+        SCHEMA.frame(df)
+    assert problems(info.value) == [(1, "c", "expected a string"), (3, "c", "unknown category")]
+    required = FeatureSchema([Feature("c", "category", "string", tensor="string")],
+                             reject_unknown_categories=False)
+    with pytest.raises(InvalidInput) as info:
+        required.frame(pd.DataFrame({"c": pd.Series(["a", None, ""], dtype="str")}))
+    assert problems(info.value) == [(1, "c", "missing"), (2, "c", "missing")]
 
 
 def test_feature_schema_caps_the_error_body():

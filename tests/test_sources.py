@@ -82,6 +82,19 @@ def test_synthetic_is_seeded():
     assert not make_synthetic(cfg, "y", 7).equals(make_synthetic(cfg, "y", 8))
 
 
+def test_synthetic_labels_are_the_column_pandas_makes_of_the_same_strings():
+    import numpy as np
+
+    from gitops_ml.sources import _labels
+
+    codes = np.array([2, 0, 1, 2, 0])
+    missing = np.array([False, True, False, False, False])
+    labels = _labels(codes, ["c0", "c1", "c2"], missing=missing)
+    expected = pd.Series(["c2", None, "c1", "c2", "c0"])
+    pd.testing.assert_series_equal(labels, expected)
+    assert labels.dtype == expected.dtype
+
+
 def test_synthetic_regression_target_is_numeric():
     df = make_synthetic(SyntheticConfig(rows=200, classes=0), "y", 0)
     assert pd.api.types.is_float_dtype(df["y"])

@@ -1,5 +1,5 @@
 """Allow `python -m gitops_ml`."""
 
-from gitops_ml.cli import main
+from gitops_ml.cli import run
 
-raise SystemExit(main())
+run()

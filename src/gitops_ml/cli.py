@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import sys
 from collections.abc import Callable, Sequence
@@ -257,6 +258,18 @@ def _requested(argv: Sequence[str]) -> str | None:
         elif not word.startswith("-"):
             return word
     return None
+
+
+def run() -> None:
+    """The `gitops-ml` command and `python -m gitops_ml`: `main` on sys.argv, exit with its code."""
+    code = main()
+    # A stage imports scikit-learn, SciPy, pandas or pandera, and at exit the interpreter then
+    # garbage-collects their hundred thousand-odd objects: 0.2-0.35 s of every stage process
+    # (docs/benchmarks.md). Frozen, they are left out of that collection
+    # (https://docs.python.org/3/library/gc.html#gc.freeze); they are still released, and exit
+    # handlers still run. Not in `main`: a long-lived caller (the tests) keeps collecting.
+    gc.freeze()
+    sys.exit(code)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -412,7 +412,9 @@ def validate(df: Any, contract: Contract) -> dict[str, Any]:
         failures.append({"column": None, "check": f"at least {contract.min_rows} labelled rows",
                          "failing": 1, "examples": [len(df) - unlabelled]})
     try:
-        _pandera_schema(contract).validate(df, lazy=True)
+        # inplace: pandera otherwise copies the whole frame first (0.3 s at a million rows);
+        # the schema neither coerces, adds, fills nor drops columns, so nothing is changed
+        _pandera_schema(contract).validate(df, lazy=True, inplace=True)
     except pa.errors.SchemaErrors as exc:
         cases = exc.failure_cases
         cases = cases.assign(column=cases["column"].astype(object).where(cases["column"].notna(),

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import operator
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import chain
@@ -568,6 +569,9 @@ class FeatureSchema:
                 if not found:
                     feeds[f.name] = x.astype(np.float32).reshape(n, 1)
                 continue
+            if f.kind == "category" and (feed := self._clean_categories(f, arr)) is not None:
+                feeds[f.name] = feed
+                continue
             if f.kind == "boolean" and arr.dtype.kind == "b":
                 values: list[Any] = arr.tolist()
             else:
@@ -578,6 +582,35 @@ class FeatureSchema:
         if problems:
             raise InvalidInput(_by_row(problems), uncounted=uncounted)
         return feeds
+
+    def _clean_categories(self, f: Feature, arr: np.ndarray) -> np.ndarray | None:
+        """A category array in the common case (strings, and missing values where nullable) as
+        its feed, in a few whole-array passes; None when any value needs naming, so that the
+        value-by-value path (`_categories`) reports it. Same feed as that path: "" for missing.
+
+        A million-row export spent a second converting and checking category values one by one.
+        """
+        if arr.dtype.kind == "U":
+            arr = arr.astype(object)
+        if arr.dtype != object:
+            return None
+        types = Counter(map(type, arr.tolist()))
+        if not types.keys() <= {str, NoneType, float}:
+            return None  # numpy scalars, pandas.NA, numbers: the long way converts or names them
+        missing = arr == ""
+        if types[NoneType]:
+            missing |= np.equal(arr, None)
+        if types[float]:
+            nan = arr != arr  # only NaN differs from itself
+            if int(nan.sum()) != types[float]:
+                return None  # a float that is not NaN is not a category
+            missing |= nan
+        if not f.nullable and missing.any():
+            return None
+        closed = self._closed.get(f.name)
+        if closed is not None and not set(arr[~missing].tolist()) <= closed:
+            return None
+        return np.where(missing, "", arr).astype(object, copy=False).reshape(-1, 1)
 
     def _array_block(self, columns: Mapping[str, np.ndarray], n: int) -> dict[str, np.ndarray]:
         """Every numeric feature's array checked at once, when all are clean (the common case).

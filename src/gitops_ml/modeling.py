@@ -84,6 +84,10 @@ def _as_strings(col: Any) -> Any:
     row (a million-row column has a handful of categories)."""
     import pandas as pd
 
+    if col.dtype == pd.api.types.pandas_dtype("str"):
+        # a column of pandas' own string type holds only strings: fill the missing ones (in
+        # Arrow), rather than a round trip through Python objects back to the same type
+        return col.fillna("")
     codes, uniques = pd.factorize(col, use_na_sentinel=True)
     lookup = np.array([str(u) for u in uniques] + [""], dtype=object)
     return lookup[codes]  # code -1 (missing) picks the trailing ""

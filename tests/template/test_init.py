@@ -128,7 +128,24 @@ def test_init_writes_a_starter_model_tests_file_for_the_new_data(with_csv):
     assert [t.kind for t in kinds] == ["invariance", "directional", "minimum_functionality"]
     assert kinds[0].column == "colour" and kinds[0].values == ["blue", "green"]
     assert kinds[1].score_of == "mid" and kinds[2].examples[0].label == "high"
+    assert kinds[0].tolerance == 0.05 and "largest change of any class probability" in text
+    assert "Calibrate it before relying on it" in text
     assert "mean_radius" not in text
+
+
+def test_init_starter_gives_a_regression_invariance_tolerance_in_target_units():
+    from gitops_ml.contract import ColumnSpec, Contract
+    from gitops_ml.init.model_tests import starter
+    from gitops_ml.model_tests_spec import parse
+
+    features = (ColumnSpec("rooms", "integer", False, 1, 9),
+                ColumnSpec("area", "string", False, categories=("north", "south")))
+    contract = Contract(target=ColumnSpec("price", "float", False, 20_000.0, 520_000.0),
+                        features=features, min_rows=1)
+    text = starter(contract)
+    invariance = parse(yaml.safe_load(_uncommented(text))).tests[0]
+    assert invariance.tolerance == 25_000       # 5% of the target's range, in its units
+    assert "predicted price, in its units" in text and "(20000 to 520000)" in text
 
 
 def test_init_resets_results_of_the_old_data_and_keeps_templates(with_csv):

@@ -48,6 +48,7 @@ def starter(contract: Contract) -> str:
     else:
         inv = "#     column: <a feature>\n#     values: [<a>, <b>]"
     num = numeric or "<a numeric feature>"
+    tolerance = _invariance_tolerance(contract)
     example = f"{{{num}: 1.0}}" if numeric else "{<feature>: <value>}"
     return f"""\
 # Behavioural tests of the served (ONNX) model, run by the `model_tests` stage on the test
@@ -58,7 +59,11 @@ tests: []
 #   - name: changing {inv.splitlines()[0].split(': ')[1]} does not move the prediction
 #     kind: invariance
 {inv}
-#     tolerance: 0.05             # largest change of any class probability (regression: value)
+{tolerance}
+#     # Calibrate it before relying on it: retrain on bootstrap resamples of the training set
+#     # and rerun this test; how far the resampled models move is noise, so the tolerance goes
+#     # above the largest of those moves (the template's model_tests.yaml shows one such
+#     # calibration). Too tight, and a pull request that changes nothing fails.
 #
 #   - name: more {num} never lowers the score
 #     kind: directional
@@ -73,6 +78,24 @@ tests: []
 #         features: {example}
 #         {expect}
 """
+
+
+def _invariance_tolerance(contract: Contract) -> str:
+    """The example's `tolerance` line: a probability for classes, target units for regression."""
+    target = contract.target
+    if target.categories is not None:
+        return "#     tolerance: 0.05             # largest change of any class probability (0-1)"
+    if target.min is None or target.max is None or target.max <= target.min:
+        return (f"#     tolerance: <a value>        # largest change of the predicted "
+                f"{target.name}, in its units")
+    import numpy as np
+
+    # two significant digits, never in exponent form (YAML would read `2e+06` as a string)
+    value = np.format_float_positional(0.05 * (target.max - target.min), precision=2,
+                                       unique=False, fractional=False, trim="-")
+    source = f"5% of its range in contract.yaml ({target.min:g} to {target.max:g})"
+    return (f"#     tolerance: {value:<17}# largest change of the predicted {target.name}, in its "
+            f"units:\n#     #   {source}")
 
 
 def add_starter(plan: Any, paths: Any) -> None:
