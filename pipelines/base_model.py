@@ -113,16 +113,18 @@ def in_workspace(root: Path, paths: dict[str, str], lock_text: str | None, cache
     return _from_cache(cache, paths, hashes, into, "the DVC cache")
 
 
+def _md5(path: Path) -> str:
+    """A file's MD5, as DVC 3 names a file's content."""
+    digest = hashlib.md5(usedforsecurity=False)
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def same_file(a: Path, b: Path) -> bool:
     """Whether two files hold the same bytes (compared by MD5, as DVC names its outputs)."""
-    def md5(path: Path) -> str:
-        digest = hashlib.md5(usedforsecurity=False)
-        with path.open("rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(block)
-        return digest.hexdigest()
-
-    return a.stat().st_size == b.stat().st_size and md5(a) == md5(b)
+    return a.stat().st_size == b.stat().st_size and _md5(a) == _md5(b)
 
 
 def _run(args: list[str], cwd: Path, env: dict[str, str] | None = None,
@@ -156,9 +158,42 @@ def of_base(base_sha: str, root: Path, into: Path, *, pull: bool, cache: Path) -
                 found = _from_cache(cache, paths, hashes, into, "the DVC remote")
                 if found is not None:
                     return found
+            _tracked_data(tree, root, pull)
             return _reproduce(tree, paths, hashes, into)
         finally:
             _run(["git", "worktree", "remove", "--force", str(tree)], root)
+
+
+def _tracked_outs(tree: Path, rel: str) -> list[tuple[str, str | None]]:
+    """Each output a `.dvc` file names (relative to the worktree) and its recorded md5."""
+    doc = parse_yaml((tree / rel).read_text()) or {}
+    outs = doc.get("outs") if isinstance(doc, dict) else None
+    return [(str((Path(rel).parent / str(out.get("path"))).as_posix()),
+             out.get("md5") if isinstance(out.get("md5"), str) else None)
+            for out in outs or [] if isinstance(out, dict)]
+
+
+def _tracked_data(tree: Path, root: Path, pull: bool) -> None:
+    """Bring the base's `dvc add`-tracked data into its worktree, as `pipelines.pr` does for the
+    PR's checkout (`repro.materialise_tracked_data`).
+
+    A worktree holds only what git tracks. A file the PR's checkout already has with the md5 the
+    base's `.dvc` file records (the data did not change) is copied from there: the cache need not
+    hold it (`dvc add` data in a checkout whose cache CI did not restore). The rest is pulled from
+    the DVC remote when this job may use it, else checked out from the shared cache; raises
+    UserError naming the `.dvc` file when neither has it.
+    """
+    for rel in repro.missing_tracked_data(tree):
+        for path, md5 in _tracked_outs(tree, rel):
+            here, there = root / path, tree / path
+            if md5 and ".dir" not in md5 and not there.exists() and here.is_file() \
+                    and _md5(here) == md5:
+                there.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(here, there)
+    try:
+        repro.materialise_tracked_data(tree, pull, "the merge-base's worktree")
+    except RuntimeError as exc:
+        raise UserError(f"reproducing the base: {exc}") from None
 
 
 def _reproduce(tree: Path, paths: dict[str, str], hashes: dict[str, str],
@@ -166,9 +201,6 @@ def _reproduce(tree: Path, paths: dict[str, str], hashes: dict[str, str],
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(
         [str(tree / "src"), str(tree)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
-    # A data file tracked with `dvc add` is checked out first; one missing from the cache is
-    # reported by the repro below, which needs it.
-    _run(repro.dvc(["checkout"]), tree, env)
     out = _run(repro.dvc(["repro", NEEDED["model"][0]]), tree, env)
     if out.returncode != 0:
         raise UserError("reproducing the base failed: "
