@@ -261,7 +261,8 @@ def run(args: argparse.Namespace, root: Path) -> tuple[render.ReportInputs, str]
             data_validation=head.data_validation if validation is None else validation,
             slices=head.slices, model_tests=head.model_tests, fairness=head.fairness,
             estimates=None if gated is None else {m.estimate.metric: m.estimate
-                                                   for m in gated.metrics})
+                                                   for m in gated.metrics},
+            floor_estimates=None if gated is None else same.floor_estimates)
         if gated is not None:
             same = replace(same, comparisons=(gated.with_gates(gate_results),
                                               *same.comparisons[1:]))

@@ -96,7 +96,20 @@ def estimates(report: dict[str, Any], cfg: gates.GatesConfig) -> dict[str, Estim
     ask (confidence, resamples) and hang together (Δ = PR - base, low <= high); else None."""
     same = report.get("same_rows")
     comparisons = same.get("comparisons") if isinstance(same, dict) else None
-    first = comparisons[0] if isinstance(comparisons, list) and comparisons else None
+    return _estimates(comparisons[0] if isinstance(comparisons, list) and comparisons else None,
+                      cfg)
+
+
+def floor_estimates(report: dict[str, Any], cfg: gates.GatesConfig,
+                    ) -> dict[str, Estimate] | None:
+    """What the floors judge: the PR's model alone on its whole test split when the report has
+    it (rows were left out of the paired comparison), else the paired comparison's."""
+    same = report.get("same_rows")
+    own = same.get("own") if isinstance(same, dict) else None
+    return estimates(report, cfg) if own is None else _estimates(own, cfg)
+
+
+def _estimates(first: Any, cfg: gates.GatesConfig) -> dict[str, Estimate] | None:
     if not isinstance(first, dict) or first.get("rows_label") != PR_SPLIT \
             or first.get("confidence") != cfg.confidence \
             or first.get("resamples") != cfg.bootstrap:
@@ -132,7 +145,8 @@ def judge(report: dict[str, Any], cfg: gates.GatesConfig, base_metrics: dict[str
     for result in gates.evaluate(numeric, head_metrics=_numbers(report["metrics"], "head"),
                                  base_metrics=base_metrics, onnx_parity=None,
                                  data_validation=None, slices=None,
-                                 estimates=estimates(report, cfg)):
+                                 estimates=estimates(report, cfg),
+                                 floor_estimates=floor_estimates(report, cfg)):
         if result.blocks_merge:
             reasons.append(f"{result.key} {'is ' if result.status == 'inconclusive' else ''}"
                            f"{result.status}{'' if result.status == 'inconclusive' else 's'}")

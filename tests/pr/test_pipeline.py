@@ -262,8 +262,16 @@ def test_pr_only_the_seed_changed_shows_no_detectable_change_and_passes(seed_pr:
     assert seed_pr["code"] == 0, seed_pr["md"]
     assert data["verdict"] in ("pass", "warn")
     [only] = data["same_rows"]["comparisons"]        # same data, another split
-    assert {m["word"] for m in only["metrics"]} == {"no detectable change"}
+    # noise, not harm: on the template's data no detectable change at all (test_same_rows.py);
+    # on a large table a refit may differ detectably, never by more than a limit allows
+    for m in only["metrics"]:
+        gate = [g for g in data["gates"] if g["key"] == f"gates.max_regression.{m['metric']}"]
+        assert m["word"] == "no detectable change" or [g["status"] for g in gate] in (
+            [], ["pass"]), m
     assert only["left_out"] > 0                      # rows in the base model's training split
+    # the floors judge the PR's model on its whole test split, not only the rows left
+    own = data["same_rows"]["own"]
+    assert own["rows"] == only["rows"] + only["left_out"]
     test_rows = len(pd.read_parquet(seed_pr["repo"] / "data" / "test.parquet"))
     assert only["rows"] + only["left_out"] == test_rows
     assert not [g for g in data["gates"] if g["blocks_merge"]]
@@ -292,4 +300,9 @@ def test_pr_job_summary_holds_the_same_row_table(seed_pr: dict, tmp_path: Path,
     [only] = seed_pr["data"]["same_rows"]["comparisons"]
     assert "**Both models on the PR's test split**" in text
     assert "| Metric | Base | PR | Δ (95% interval) | |" in text
-    assert f"Predictions changed on {only['flips']['changed']:,} of {only['rows']:,} rows" in text
+    if only["flips"] is not None:                    # classification
+        assert f"Predictions changed on {only['flips']['changed']:,} of {only['rows']:,} " \
+               "rows" in text
+    else:                                            # regression (a fork)
+        assert f"Predictions moved on {only['differences']['changed']:,} of " \
+               f"{only['rows']:,} rows" in text

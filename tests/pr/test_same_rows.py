@@ -5,8 +5,6 @@ models on both test splits."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -21,8 +19,12 @@ from gitops_ml.stages.train import train
 
 SETTINGS = Settings(seed=42, resamples=1000)
 TARGET = "diagnosis"
-GATES = gates.GatesConfig.from_params(
-    config.read_params(Path(__file__).resolve().parents[2] / "params.yaml"))
+# The template's metric gates for this data, spelled out: a fork's params.yaml gates its own
+# task's metrics (a regressor's rmse and r2), not these.
+GATES = gates.GatesConfig.from_params({"gates": {
+    "floors": {"roc_auc": 0.95, "accuracy": 0.90},
+    "max_regression": {"roc_auc": {"abs": 0.01}, "accuracy": {"abs": 0.02},
+                       "log_loss": {"rel": 0.10}}}})
 
 
 @pytest.fixture(scope="module")
@@ -74,12 +76,17 @@ def test_another_seed_shows_no_detectable_change_and_passes(table, base) -> None
     assert outcome.left_out[0] > len(head_test) // 2
     assert c.rows == len(head_test) - outcome.left_out[0]
     assert {row.word for row in c.metrics} == {"no detectable change"}
+    # the floors judge the PR's model alone on its whole test split (none of it trained it)
+    assert outcome.own is not None and outcome.own.rows == len(head_test)
     results = gates.evaluate(GATES, head_metrics={}, base_metrics={}, onnx_parity=None,
                              data_validation=None, slices=None,
-                             estimates={m.estimate.metric: m.estimate for m in c.metrics})
+                             estimates={m.estimate.metric: m.estimate for m in c.metrics},
+                             floor_estimates=outcome.floor_estimates)
     # on the few rows neither model trained on, a tight limit may be inconclusive, never failed
     regressions = [r for r in results if r.key.startswith("gates.max_regression")]
     assert {r.status for r in regressions} <= {"pass", "inconclusive"}
+    floors = [r for r in results if r.key.startswith("gates.floors")]
+    assert [(r.status, r.judged_by) for r in floors] == [("pass", "non_inferiority")] * 2
     assert not any(r.blocks_merge for r in c.with_gates(results).gates)   # the metric gates
     assert c.with_gates(results).deciding is None
 
@@ -92,6 +99,8 @@ def test_a_hyperparameter_that_changes_nothing_material_passes(table, base) -> N
                                 settings=SETTINGS)
     [c] = outcome.comparisons
     assert outcome.left_out == (0,)
+    assert outcome.own is None                       # the floors judge the same rows
+    assert outcome.floor_estimates == {m.estimate.metric: m.estimate for m in c.metrics}
     assert {row.word for row in c.metrics} == {"no detectable change"}
     assert c.flips is not None and c.flips.mcnemar_p == 1.0
 

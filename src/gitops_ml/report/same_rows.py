@@ -9,6 +9,7 @@ has seen. Rows are matched by content, not position, because positions change wi
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -44,6 +45,10 @@ class Outcome:
     skipped: tuple[str, ...] = ()           # sets not compared, with the reason
     source: str = ""                        # where the base model came from
     problem: str = ""                       # why nothing was compared (no base model ...)
+    # The PR's model alone on its whole test split, when rows were left out of the paired
+    # comparison: a floor is about this model, and none of these rows trained it, so it is
+    # judged on all of them (a moved split leaves a fifth of them for the comparison).
+    own: Comparison | None = None
 
     @property
     def gated(self) -> Comparison | None:
@@ -51,10 +56,19 @@ class Outcome:
         first = self.comparisons[0] if self.comparisons else None
         return first if first is not None and first.rows_label == PR_SPLIT else None
 
+    @property
+    def floor_estimates(self) -> dict[str, Any] | None:
+        """What the floors judge: the PR's model on its whole test split (`own`, else the gated
+        comparison, whose head intervals are the same when nothing was left out)."""
+        judged = self.own or self.gated
+        return None if judged is None else {m.estimate.metric: m.estimate
+                                            for m in judged.metrics}
+
     def as_dict(self) -> dict[str, Any]:
         """Plain data for the JSON report."""
         return {"comparisons": [c.as_dict() | {"left_out": n}
                                 for c, n in zip(self.comparisons, self.left_out, strict=True)],
+                "own": None if self.own is None else self.own.as_dict(),
                 "skipped": list(self.skipped), "source": self.source or None,
                 "problem": self.problem or None}
 
@@ -144,8 +158,13 @@ def compare(sets: Sequence[RowSet], base: dict[str, Any], head: dict[str, Any],
     if reason:
         return Outcome(skipped=tuple(f"{s.label}: {reason}" for s in sets), source=source)
     comparisons, left_out, skipped = [], [], []
+    own = None
     for s in sets:
         rows, dropped = unseen(s.rows, trained_on)
+        if s.label == PR_SPLIT and dropped:
+            with contextlib.suppress(UserError):      # the paired comparison says why
+                own = compare_on(s, head, head, positive_class=positive_class,
+                                 settings=settings)
         if len(rows) == 0:
             skipped.append(f"{s.label}: every row is in a model's training split")
             continue
@@ -157,4 +176,4 @@ def compare(sets: Sequence[RowSet], base: dict[str, Any], head: dict[str, Any],
             continue
         comparisons.append(result)
         left_out.append(dropped)
-    return Outcome(tuple(comparisons), tuple(left_out), tuple(skipped), source=source)
+    return Outcome(tuple(comparisons), tuple(left_out), tuple(skipped), source=source, own=own)
