@@ -115,6 +115,10 @@ def _validate_same_rows(same: dict[str, Any]) -> None:
     _require(isinstance(skipped, list) and len(skipped) <= MAX_COMPARISONS and all(
         isinstance(s, str) and len(s) <= 500 for s in skipped),
         "same_rows.skipped: expected a short list of strings")
+    own = same.get("own")
+    _require(own is None or isinstance(own, dict) and isinstance(own.get("rows"), int)
+             and not isinstance(own.get("rows"), bool),
+             "same_rows.own: expected an object with an integer rows, or null")
     for c in _list(same, "comparisons", MAX_COMPARISONS):
         _str(c.get("rows_label"), "same_rows.comparisons[].rows_label", 100)
         for k in ("rows", "left_out", "resamples", "seed"):
@@ -260,6 +264,9 @@ def same_rows_tables(same: dict[str, Any] | None) -> str:
         if c.get("deciding"):
             lines.append(f"Decided by {code(c['deciding'], 80)}.")
         parts.append("\n".join(lines))
+    if same.get("own") is not None:
+        parts.append(f"The floors judge this PR's model alone on all {same['own']['rows']:,} "
+                     "rows of its test split (none of them trained it).")
     parts += [f"Not compared: {code(s, 300)}." for s in same["skipped"]]
     if same.get("source"):
         parts.append(f"Base model from {code(same['source'], 200)}.")

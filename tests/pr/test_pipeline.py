@@ -272,6 +272,8 @@ def test_pr_only_the_seed_changed_shows_no_detectable_change_and_passes(seed_pr:
     # the floors judge the PR's model on its whole test split, not only the rows left
     own = data["same_rows"]["own"]
     assert own["rows"] == only["rows"] + only["left_out"]
+    assert f"The floors judge this PR's model alone on all {own['rows']:,} rows of its test " \
+           "split" in seed_pr["md"]
     test_rows = len(pd.read_parquet(seed_pr["repo"] / "data" / "test.parquet"))
     assert only["rows"] + only["left_out"] == test_rows
     assert not [g for g in data["gates"] if g["blocks_merge"]]

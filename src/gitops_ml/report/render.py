@@ -319,6 +319,14 @@ def same_rows_markdown(inputs: ReportInputs) -> str:
             head += (f" ({left_out:,} rows left out: a model trained on them; "
                      f"{c.rows:,} remained)")
         parts.append(head + "\n\n" + comparison.markdown(c))
+    if same.own is not None:
+        level = f"{same.own.settings.confidence * 100:g}%"
+        parts.append(f"The floors judge this PR's model alone on all {same.own.rows:,} rows of "
+                     f"its test split (none of them trained it): " + ", ".join(
+                         f"{m.estimate.metric} {num(m.estimate.head)} "
+                         f"[{num(m.estimate.head_interval.low)}, "
+                         f"{num(m.estimate.head_interval.high)}]" for m in same.own.metrics)
+                     + f" ({level} intervals).\n")
     parts += [f"> Not compared on {cell(reason, 300)}.\n" for reason in same.skipped]
     parts.append(f"<sub>Base model from {cell(same.source, 200)}.</sub>\n")
     return "\n".join(parts)
