@@ -2,6 +2,7 @@
 at 1M evaluation rows, the base model from a cache).
 
     uv run python bench/pr_compare.py job  [--repeats 3]   # the PR job on the project's data
+    uv run python bench/pr_compare.py base [--repeats 3]   # the merge-base reproduced
     uv run python bench/pr_compare.py rows [--rows 1000000] [--repeats 3]
 
 `job`: a clone of this checkout at HEAD becomes `main` (its pipeline reproduced and committed,
@@ -9,6 +10,10 @@ so its model is in the DVC cache, as CI restores it); a pull request shrinks C t
 repeat copies that repository and runs `python -m pipelines.pr` as CI does (reproducing the
 stages the change reaches); the comparison's own seconds are the ones pipelines.pr prints
 ("compared both models on the same rows in X s"), the share is X / (job - X).
+
+`base`: the same pull request with no DVC cache at all (a fork's job, no remote), so the
+comparison reproduces the merge-base in a worktree; against one `dvc repro --force` of main
+from nothing (its cache removed).
 
 `rows`: two models trained on synthetic data (20,000 rows each, different seeds) scored by
 `gitops_ml.report.same_rows.compare` on `--rows` evaluation rows, leaving out rows either model
@@ -87,6 +92,37 @@ def job(repeats: int) -> None:
           f"{statistics.median(shares) * 100:.0f}% (budget 20%)")
 
 
+def base(repeats: int) -> None:
+    """The merge-base reproduced (no DVC cache: a fork's first run) against one pipeline run."""
+    repro_s, compares = [], []
+    with tempfile.TemporaryDirectory(prefix="bench-pr-base-") as tmp:
+        prepared = _prepare(Path(tmp))
+        for i in range(repeats):
+            repo = Path(tmp) / f"run{i}"
+            shutil.copytree(prepared, repo, symlinks=True)
+            shutil.rmtree(repo / ".dvc" / "cache")
+            out = _sh([sys.executable, "-m", "pipelines.pr", "--base-ref", "main", "--no-pull"],
+                      repo)
+            found = COMPARED.search(out.stderr)
+            if found is None or "a reproduction of the merge-base" not in out.stderr:
+                raise SystemExit(f"bench: the merge-base was not reproduced:\n"
+                                 f"{out.stderr[-3000:]}")
+            compares.append(float(found.group(1)))
+            # one pipeline run of the base from nothing: its outputs and cache removed
+            one = Path(tmp) / f"one{i}"
+            shutil.copytree(prepared, one, symlinks=True)
+            _sh(["git", "checkout", "-q", "main"], one)
+            shutil.rmtree(one / ".dvc" / "cache")
+            start = time.perf_counter()
+            _sh([sys.executable, "-m", "dvc", "repro", "--quiet", "--force"], one)
+            repro_s.append(time.perf_counter() - start)
+            print(f"  run {i + 1}: comparison with the merge-base reproduced {compares[-1]:.1f} s;"
+                  f" one pipeline run {repro_s[-1]:.1f} s", flush=True)
+    print(f"base (default data, no DVC cache): comparison with the merge-base reproduced median "
+          f"{statistics.median(compares):.1f} s, one pipeline run median "
+          f"{statistics.median(repro_s):.1f} s (budget: no more than one run)")
+
+
 def rows(n: int, repeats: int) -> None:
     import pandas as pd
 
@@ -124,12 +160,14 @@ def rows(n: int, repeats: int) -> None:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("what", choices=("job", "rows"))
+    ap.add_argument("what", choices=("job", "base", "rows"))
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args()
     if args.what == "job":
         job(args.repeats)
+    elif args.what == "base":
+        base(args.repeats)
     else:
         rows(args.rows, args.repeats)
     return 0
