@@ -95,6 +95,22 @@ def test_verdict_ignores_intervals_that_do_not_hang_together():
     assert verdict.estimates(_report(bad), _gates()) is None
 
 
+def test_verdict_judges_a_floor_on_the_prs_own_split_when_rows_were_left_out():
+    # a moved split: 23 rows left for the paired comparison, where the ceiling is not shown
+    # met; on the PR's whole test split (`own`) it is
+    report = _report(_estimate(0.0773, 0.0948, -0.004, 0.041))
+    cfg = GatesConfig.from_params({"gates": {"floors": {"log_loss": 0.2}}})
+    assert verdict.judge(report, cfg, BASE, "success").state == "success"   # [0.0648, 0.1248]
+    wide = copy.deepcopy(report)
+    wide["same_rows"]["comparisons"][0]["metrics"][0]["head_interval"] = {"low": 0.05,
+                                                                         "high": 0.25}
+    assert verdict.judge(wide, cfg, BASE, "success").description == (
+        "Failed: gates.floors.log_loss is inconclusive")
+    wide["same_rows"]["own"] = copy.deepcopy(report["same_rows"]["comparisons"][0]) | {
+        "rows": 114}
+    assert verdict.judge(wide, cfg, BASE, "success").state == "success"
+
+
 def test_comment_accepts_inconclusive_and_renders_the_same_row_table():
     report = _report(_estimate(0.0773, 0.0948, -0.004, 0.041), gates=[
         {"gate": "log_loss regression", "key": "gates.max_regression.log_loss", "rule": "r",
