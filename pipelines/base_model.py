@@ -122,6 +122,32 @@ def _md5(path: Path) -> str:
     return digest.hexdigest()
 
 
+def of_head(root: Path, paths: dict[str, str], lock_text: str | None, cache: Path, into: Path,
+            *, pull: bool) -> Artifacts:
+    """This PR's model and splits: `in_workspace`, else reproduced in this checkout.
+
+    A pull request whose results are committed and up to date reproduces nothing, and a fresh
+    checkout (CI, or a fork's job without the DVC cache) then has no model or splits: they come
+    from `dvc repro` of the model's stage here (pulling what the remote has, when it may be
+    used), which rebuilds exactly what the committed dvc.lock records. Raises UserError saying
+    why when it cannot.
+    """
+    found = in_workspace(root, paths, lock_text, cache, into)
+    if found is not None:
+        return found
+    stage = NEEDED["model"][0]
+    out = _run(repro.dvc(["repro", "--pull", stage] if pull else ["repro", stage]), root)
+    if out.returncode != 0:
+        raise UserError("this PR's model is neither in the workspace nor in the DVC cache, and "
+                        "reproducing it failed: "
+                        + repro.error_tail(out.stdout + out.stderr)[-500:])
+    found = in_workspace(root, paths, lock_text, cache, into)
+    if found is None:
+        raise UserError("this PR's model or splits are missing after `dvc repro "
+                        f"{stage}`")
+    return found
+
+
 def same_file(a: Path, b: Path) -> bool:
     """Whether two files hold the same bytes (compared by MD5, as DVC names its outputs)."""
     return a.stat().st_size == b.stat().st_size and _md5(a) == _md5(b)

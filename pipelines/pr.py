@@ -165,8 +165,12 @@ def _results(args: argparse.Namespace, root: Path, cfg: consistency.ResultsConfi
 
 
 def _same_rows(args: argparse.Namespace, root: Path, base_sha: str, cfg: gates.GatesConfig,
-               seed: int, positive_class: object) -> Outcome:
-    """Both models on the PR's test split (and the base's, when the data changed)."""
+               seed: int, positive_class: object, *, rebuild: bool) -> Outcome:
+    """Both models on the PR's test split (and the base's, when the data changed).
+
+    `rebuild`: reproduce a model no cache has. Not when the PR changes no input of the model
+    (dvc.lock's): both sides are then main's model, compared only if it is at hand.
+    """
     import tempfile
 
     import joblib
@@ -179,14 +183,20 @@ def _same_rows(args: argparse.Namespace, root: Path, base_sha: str, cfg: gates.G
     try:
         cache = base_model.cache_dir(root)
         paths = base_model.needed_paths((root / args.dvc_yaml).read_text(), str(args.dvc_yaml))
+        pull = _remote(args, root).pull
         with tempfile.TemporaryDirectory(prefix="gitops-ml-base-model-") as tmp:
-            head = base_model.in_workspace(root, paths, baseline._read(root / args.lock), cache,
-                                           Path(tmp) / "head")
-            if head is None:
-                return Outcome(problem="this PR's model or splits are neither in the workspace "
-                                       "nor in the DVC cache")
+            lock = baseline._read(root / args.lock)
+            if rebuild:
+                head = base_model.of_head(root, paths, lock, cache, Path(tmp) / "head",
+                                          pull=pull)
+            else:
+                head = base_model.in_workspace(root, paths, lock, cache, Path(tmp) / "head")
+                if head is None:
+                    return Outcome(problem="this pull request changes no input of the model, "
+                                           "so both sides are main's model, which this "
+                                           "checkout does not have (not rebuilt to compare)")
             base = base_model.of_base(base_sha, root, Path(tmp) / "base", cache=cache,
-                                      pull=_remote(args, root).pull)
+                                      pull=pull)
             # Both are pickles this job's pipeline (or the base branch's) wrote, never the
             # serving path's input (SECURITY.md).
             base_bundle, head_bundle = joblib.load(base.model), joblib.load(head.model)
@@ -253,7 +263,8 @@ def run(args: argparse.Namespace, root: Path) -> tuple[render.ReportInputs, str]
         if base is not None:
             evaluate = settings.get("evaluate") or {}
             same = _same_rows(args, root, base_sha, cfg, int(at_base.params.get("seed", 0)),
-                              evaluate.get("positive_class"))
+                              evaluate.get("positive_class"),
+                              rebuild=not pipeline.inputs_unchanged)
         gated = same.gated if same is not None else None
         gate_results = gates.evaluate(
             cfg, head_metrics=head.metrics, base_metrics=base.metrics if base else None,

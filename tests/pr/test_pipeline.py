@@ -244,15 +244,16 @@ def test_pr_unknown_base_ref_exits_2_without_report(repo: Path) -> None:
 @pytest.fixture(scope="module")
 def seed_pr(main_repo: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
     """A pull request that changes only the seed, results reproduced and committed with it, run
-    as a fork's job would be: no DVC cache for the base model (nor a remote), so the merge-base
-    is reproduced in a worktree."""
+    as a fork's job would be: a fresh checkout (no DVC cache, no outputs, the `dvc add` data
+    brought in) and no remote, so nothing is stale, this PR's model is reproduced in the
+    checkout and the merge-base in a worktree."""
     repo = tmp_path_factory.mktemp("seed") / "repo"
     shutil.copytree(main_repo, repo, symlinks=True)
     branch(repo)
     set_param(repo, r"^seed: \d+", "seed: 1")
     sh([sys.executable, "-m", "dvc", "repro", "--quiet"], repo)
     commit(repo, "another seed, results reproduced")
-    shutil.rmtree(repo / ".dvc" / "cache")
+    remove_dvc_outputs(repo)
     code, md, data = run_pr(repo)
     return {"repo": repo, "code": code, "md": md, "data": data}
 
@@ -261,6 +262,7 @@ def test_pr_only_the_seed_changed_shows_no_detectable_change_and_passes(seed_pr:
     data = seed_pr["data"]
     assert seed_pr["code"] == 0, seed_pr["md"]
     assert data["verdict"] in ("pass", "warn")
+    assert data["pipeline"]["state"] == "up_to_date"  # the committed results are this commit's
     [only] = data["same_rows"]["comparisons"]        # same data, another split
     # noise, not harm: on the template's data no detectable change at all (test_same_rows.py);
     # on a large table a refit may differ detectably, never by more than a limit allows
