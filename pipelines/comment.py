@@ -31,7 +31,11 @@ MAX_JSON_BYTES = 1024 * 1024
 SHA = re.compile(r"^[0-9a-f]{40}$")
 VERDICTS = {"pass", "warn", "fail"}
 STATES = {"reproduced", "up_to_date", "failed", "not_run"}
-GATE_STATUSES = {"pass", "fail", "skip", "error"}
+GATE_STATUSES = {"pass", "fail", "inconclusive", "skip", "error"}
+# How a metric gate judged an interval (gitops_ml.report.gates.RULES); "" for point values.
+JUDGED_BY = {"", "shown_worse", "non_inferiority"}
+WORDS = {"better", "worse", "no detectable change"}     # gitops_ml.report.comparison.WORDS
+MAX_COMPARISONS = 2      # the PR's test split, and the base's when the data changed
 
 
 class Rejected(Exception):
@@ -80,10 +84,71 @@ def validate_report(data: Any) -> dict[str, Any]:
         _require(isinstance(g.get("blocking"), bool), "gates[].blocking: expected true/false")
         for k in ("gate", "key", "rule", "value", "detail"):
             _str(g.get(k), f"gates[].{k}", 500)
+        g.setdefault("judged_by", "")
+        _require(g["judged_by"] in JUDGED_BY, f"gates[].judged_by: expected one of "
+                                              f"{sorted(JUDGED_BY)}")
+    same = data.get("same_rows")
+    _require(same is None or isinstance(same, dict), "same_rows: expected an object or null")
+    if same is not None:
+        _validate_same_rows(same)
     for p in _list(data, "params", 1000):
         _str(p.get("key"), "params[].key", 300)
     _require(isinstance(data.get("first_pr"), bool), "first_pr: expected true/false")
     return data
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _interval(value: Any, key: str) -> None:
+    _require(isinstance(value, dict) and all(
+        value.get(k) is None or _is_number(value.get(k)) for k in ("low", "high")),
+        f"{key}: expected {{low, high}} numbers")
+
+
+def _validate_same_rows(same: dict[str, Any]) -> None:
+    for k in ("source", "problem"):
+        _require(same.get(k) is None or isinstance(same[k], str) and len(same[k]) <= 500,
+                 f"same_rows.{k}: expected a string of at most 500 characters or null")
+    skipped = same.get("skipped")
+    _require(isinstance(skipped, list) and len(skipped) <= MAX_COMPARISONS and all(
+        isinstance(s, str) and len(s) <= 500 for s in skipped),
+        "same_rows.skipped: expected a short list of strings")
+    own = same.get("own")
+    _require(own is None or isinstance(own, dict) and isinstance(own.get("rows"), int)
+             and not isinstance(own.get("rows"), bool),
+             "same_rows.own: expected an object with an integer rows, or null")
+    for c in _list(same, "comparisons", MAX_COMPARISONS):
+        _str(c.get("rows_label"), "same_rows.comparisons[].rows_label", 100)
+        for k in ("rows", "left_out", "resamples", "seed"):
+            _require(isinstance(c.get(k), int) and not isinstance(c.get(k), bool),
+                     f"same_rows.comparisons[].{k}: expected an integer")
+        _require(_is_number(c.get("confidence")),
+                 "same_rows.comparisons[].confidence: expected a number")
+        for m in _list(c, "metrics", 30):
+            _str(m.get("metric"), "same_rows.comparisons[].metrics[].metric", 60)
+            for k in ("base", "head", "delta"):
+                _require(m.get(k) is None or _is_number(m.get(k)),
+                         f"same_rows.comparisons[].metrics[].{k}: expected a number")
+            _interval(m.get("delta_interval"), "same_rows.comparisons[].metrics[].delta_interval")
+            _require(m.get("word") in WORDS, "same_rows.comparisons[].metrics[].word: expected "
+                                             f"one of {sorted(WORDS)}")
+        flips = c.get("flips")
+        _require(flips is None or isinstance(flips, dict) and all(
+            isinstance(flips.get(k), int) for k in ("rows", "changed", "newly_wrong",
+                                                     "newly_right"))
+                 and _is_number(flips.get("mcnemar_p")),
+                 "same_rows.comparisons[].flips: expected counts and mcnemar_p")
+        diffs = c.get("differences")
+        _require(diffs is None or isinstance(diffs, dict) and isinstance(diffs.get("changed"), int)
+                 and isinstance(diffs.get("quantiles"), dict) and all(
+                     _is_number(diffs["quantiles"].get(q)) for q in ("0", "0.05", "0.5",
+                                                                      "0.95", "1")),
+                 "same_rows.comparisons[].differences: expected counts and quantiles")
+        _require(c.get("deciding") is None or isinstance(c["deciding"], str)
+                 and len(c["deciding"]) <= 200,
+                 "same_rows.comparisons[].deciding: expected a gate key or null")
 
 
 def _read_capped(path: Path, limit: int) -> bytes:
@@ -130,7 +195,7 @@ VERDICT_LINES = {
     "warn": "## ⚠️ Model check passed with warnings",
     "fail": "## ❌ Model check failed",
 }
-STATUS_MARKS = {"pass": "✅", "fail": "❌", "skip": "⏭️", "error": "❌"}
+STATUS_MARKS = {"pass": "✅", "fail": "❌", "inconclusive": "❔", "skip": "⏭️", "error": "❌"}
 CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
 
 
@@ -153,11 +218,66 @@ def _plain(value: Any) -> str:
     return "–" if value is None else f"{value:.4f}" if isinstance(value, float) else str(value)
 
 
+def blocks_merge(gate: dict[str, Any]) -> bool:
+    """A blocking gate that failed or broke, or an inconclusive non-inferiority gate: the rule of
+    `gitops_ml.report.gates.GateResult.blocks_merge` (this module imports nothing of the project;
+    tests/pr/test_same_rows_report.py holds the two to the same answers)."""
+    if not gate["blocking"]:
+        return False
+    return gate["status"] in ("fail", "error") or (
+        gate["status"] == "inconclusive" and gate.get("judged_by") == "non_inferiority")
+
+
+def _signed(value: Any) -> str:
+    return "–" if not _is_number(value) else f"{value:+.4f}"
+
+
+def same_rows_tables(same: dict[str, Any] | None) -> str:
+    """Per set of rows: base, PR, Δ with its interval and one word; flips; the deciding gate."""
+    if not same:
+        return ""
+    if same.get("problem"):
+        return f"Not compared on the same rows: {code(same['problem'], 300)}.\n"
+    parts = []
+    for c in same["comparisons"]:
+        level = f"{c['confidence'] * 100:g}%"
+        rows = "\n".join(
+            f"| {code(m['metric'], 40)} | {_plain(m.get('base'))} | {_plain(m.get('head'))} | "
+            f"{_signed(m.get('delta'))} [{_signed(m['delta_interval'].get('low'))}, "
+            f"{_signed(m['delta_interval'].get('high'))}] | {m['word']} |" for m in c["metrics"])
+        lines = [f"**Both models on {code(c['rows_label'], 60)}**: {c['rows']:,} rows"
+                 + (f" ({c['left_out']:,} left out: a model trained on them)"
+                    if c["left_out"] else "") + ".", "",
+                 f"| metric | base | this PR | Δ ({level} interval) | |", "|---|---|---|---|---|",
+                 rows, ""]
+        f = c.get("flips")
+        if f is not None:
+            lines.append(f"Predictions changed on {f['changed']:,} rows: {f['newly_wrong']:,} "
+                         f"correct → wrong, {f['newly_right']:,} wrong → correct (McNemar's "
+                         f"exact p = {f['mcnemar_p']:.3g}).")
+        d = c.get("differences")
+        if d is not None:
+            q = d["quantiles"]
+            lines.append(f"Predictions moved on {d['changed']:,} rows; PR − base: median "
+                         f"{_signed(q['0.5'])}, middle 90% [{_signed(q['0.05'])}, "
+                         f"{_signed(q['0.95'])}], range [{_signed(q['0'])}, {_signed(q['1'])}].")
+        if c.get("deciding"):
+            lines.append(f"Decided by {code(c['deciding'], 80)}.")
+        parts.append("\n".join(lines))
+    if same.get("own") is not None:
+        parts.append(f"The floors judge this PR's model alone on all {same['own']['rows']:,} "
+                     "rows of its test split (none of them trained it).")
+    parts += [f"Not compared: {code(s, 300)}." for s in same["skipped"]]
+    if same.get("source"):
+        parts.append(f"Base model from {code(same['source'], 200)}.")
+    return "\n\n".join(parts) + "\n"
+
+
 def render(data: dict[str, Any], template: str, run_url: str, head_sha: str) -> str:
     """The comment body, from the validated report and the default branch's template."""
     gates = data["gates"]
     failed = [g for g in gates if g["status"] in ("fail", "error")]
-    blocking = [g for g in failed if g["blocking"]]
+    blocking = [g for g in gates if blocks_merge(g)]
     results = data.get("results") if isinstance(data.get("results"), dict) else {}
     if data["verdict"] == "fail" and blocking:
         why = "blocked by " + ", ".join(code(g["gate"], 60) for g in blocking)
@@ -171,6 +291,9 @@ def render(data: dict[str, Any], template: str, run_url: str, head_sha: str) -> 
         why = "the check failed (see the workflow run)"
     elif failed:
         why = "warnings from " + ", ".join(code(g["gate"], 60) for g in failed)
+    elif any(g["status"] == "inconclusive" for g in gates):
+        why = "no gate blocks; inconclusive (not shown worse): " + ", ".join(
+            code(g["gate"], 60) for g in gates if g["status"] == "inconclusive")
     else:
         why = f"all {len(gates)} gates passed"
     gate_rows = "\n".join(
@@ -195,6 +318,7 @@ def render(data: dict[str, Any], template: str, run_url: str, head_sha: str) -> 
         "base_sha": f"`{data['base']['sha'][:7]}`",
         "gates": gate_rows or "| – | | | | |",
         "metrics": metric_rows or "| – | | | |",
+        "same_rows": same_rows_tables(data.get("same_rows")),
         "params": params or "none",
         "footer": footer,
     }

@@ -1,5 +1,11 @@
 """The pull-request pipeline: reproduce, compare with the merge-base, gate, write the report.
 
+The comparison scores the merge-base's model and this PR's on the same rows (the PR's test
+split; the base's too when the data changed), leaving out rows either model trained on
+(`gitops_ml.report.same_rows`), with a paired bootstrap interval for every metric and
+difference; the metric gates judge those intervals. The base model comes from the DVC cache,
+the remote or a reproduction of the merge-base (`pipelines.base_model`); the report says which.
+
     uv run python -m pipelines.pr            # the same command CI runs (.github/workflows/pr.yml)
 
 Exit status: 0 when the change may merge (gates passed or only warned), 1 when a blocking gate
@@ -21,7 +27,8 @@ from gitops_ml.config import read_params
 from gitops_ml.errors import UserError
 from gitops_ml.io import atomic_path, write_json
 from gitops_ml.report import baseline, consistency, data_change, diff, gates, render, rules
-from pipelines import dvc_paths, remote, repro
+from gitops_ml.report.same_rows import Outcome
+from pipelines import base_model, dvc_paths, remote, repro
 
 # Each result path as dvc.yaml declares it: (stage, the flag its command passes the path as).
 FROM_DVC_YAML = {
@@ -157,6 +164,61 @@ def _results(args: argparse.Namespace, root: Path, cfg: consistency.ResultsConfi
     return consistency.check(cfg, stale, committed, reproduced, changed, args.lock)
 
 
+def _same_rows(args: argparse.Namespace, root: Path, base_sha: str, cfg: gates.GatesConfig,
+               seed: int, positive_class: object, *, rebuild: bool) -> Outcome:
+    """Both models on the PR's test split (and the base's, when the data changed).
+
+    `rebuild`: reproduce a model no cache has. Not when the PR changes no input of the model
+    (dvc.lock's): both sides are then main's model, compared only if it is at hand.
+    """
+    import tempfile
+
+    import joblib
+
+    from gitops_ml.io import read_table
+    from gitops_ml.report import same_rows
+    from gitops_ml.report.uncertainty import Settings
+
+    start = time.monotonic()
+    try:
+        cache = base_model.cache_dir(root)
+        paths = base_model.needed_paths((root / args.dvc_yaml).read_text(), str(args.dvc_yaml))
+        pull = _remote(args, root).pull
+        with tempfile.TemporaryDirectory(prefix="gitops-ml-base-model-") as tmp:
+            lock = baseline._read(root / args.lock)
+            if rebuild:
+                head = base_model.of_head(root, paths, lock, cache, Path(tmp) / "head",
+                                          pull=pull)
+            else:
+                head = base_model.in_workspace(root, paths, lock, cache, Path(tmp) / "head")
+                if head is None:
+                    return Outcome(problem="this pull request changes no input of the model, "
+                                           "so both sides are main's model, which this "
+                                           "checkout does not have (not rebuilt to compare)")
+            base = base_model.of_base(base_sha, root, Path(tmp) / "base", cache=cache,
+                                      pull=pull)
+            # Both are pickles this job's pipeline (or the base branch's) wrote, never the
+            # serving path's input (SECURITY.md).
+            base_bundle, head_bundle = joblib.load(base.model), joblib.load(head.model)
+            # The same training split (same bytes): the test split is disjoint from it by
+            # construction, and nothing is left out; a moved split is matched by content.
+            trained_on = [] if base_model.same_file(base.train, head.train) else [
+                read_table(base.train, key="base train split"),
+                read_table(head.train, key="train split")]
+            sets = [same_rows.RowSet(same_rows.PR_SPLIT, read_table(head.test, key="test split"))]
+            if base.data_md5 != head.data_md5:
+                sets.append(same_rows.RowSet(same_rows.BASE_SPLIT,
+                                             read_table(base.test, key="base test split")))
+    except UserError as exc:
+        return Outcome(problem=str(exc))
+    outcome = same_rows.compare(
+        sets, base_bundle, head_bundle, trained_on, positive_class=positive_class,
+        settings=Settings(seed, cfg.bootstrap, cfg.confidence), source=base.source)
+    print(f"pr: compared both models on the same rows in {time.monotonic() - start:.1f} s "
+          f"(base model from {base.source})", file=sys.stderr)
+    return outcome
+
+
 def run(args: argparse.Namespace, root: Path) -> tuple[render.ReportInputs, str]:
     """Everything but writing: returns the report inputs and the template text."""
     start = time.monotonic()
@@ -192,17 +254,29 @@ def run(args: argparse.Namespace, root: Path) -> tuple[render.ReportInputs, str]
     at_base = baseline.results_at(base_sha, paths, root)
     base = at_base if at_base.metrics is not None else None   # first pull request
     head = baseline.results_in_worktree(paths, root)
-    metrics, gate_results = [], []
+    metrics, gate_results, same = [], [], None
     if pipeline.state != "failed" and config_error is None:
         if head.metrics is None:
             raise UserError(f"--metrics: {args.metrics} is missing after the pipeline ran")
         metrics = diff.metric_deltas(base.metrics if base else None, head.metrics)
         validation = _validation_by_base_contract(args, root, base_sha, change)
+        if base is not None:
+            evaluate = settings.get("evaluate") or {}
+            same = _same_rows(args, root, base_sha, cfg, int(at_base.params.get("seed", 0)),
+                              evaluate.get("positive_class"),
+                              rebuild=not pipeline.inputs_unchanged)
+        gated = same.gated if same is not None else None
         gate_results = gates.evaluate(
             cfg, head_metrics=head.metrics, base_metrics=base.metrics if base else None,
             onnx_parity=head.onnx_parity,
             data_validation=head.data_validation if validation is None else validation,
-            slices=head.slices, model_tests=head.model_tests, fairness=head.fairness)
+            slices=head.slices, model_tests=head.model_tests, fairness=head.fairness,
+            estimates=None if gated is None else {m.estimate.metric: m.estimate
+                                                   for m in gated.metrics},
+            floor_estimates=None if gated is None else same.floor_estimates)
+        if gated is not None:
+            same = replace(same, comparisons=(gated.with_gates(gate_results),
+                                              *same.comparisons[1:]))
     params = diff.params_diff(at_base.params, head.params)
     results = None if config_error else _results(args, root, results_cfg, pipeline, stale,
                                                   head_sha, head.metrics)
@@ -216,7 +290,7 @@ def run(args: argparse.Namespace, root: Path) -> tuple[render.ReportInputs, str]
         pipeline=pipeline, head=head, base=base, metrics=metrics, params=params,
         gates=gate_results, config_error=config_error, results=results,
         wall_seconds=time.monotonic() - start, artifact=args.artifact, rules=change,
-        data_change=data)
+        data_change=data, same_rows=same)
     return inputs, template_path.read_text(encoding="utf-8")
 
 

@@ -12,9 +12,12 @@ code that wrote it), so nothing it says can make the verdict better than these r
 
 - it must be a valid report (pipelines.comment's schema and size checks) for the run's head
   commit: a report for another commit is refused;
-- floors and regression limits are the default branch's `gates:` (params.yaml here), applied to
-  the report's head metrics, against the default branch's committed metrics (the ruleset's
-  strict status-check policy keeps a mergeable PR up to date with that branch);
+- floors and regression limits are the default branch's `gates:` (params.yaml here), each by its
+  rule (`shown_worse`, `non_inferiority`), applied to the intervals of the report's same-row
+  comparison on the PR's test split when the report has one at the default branch's
+  `gates.confidence` and `gates.bootstrap`, else to the report's head metrics against the
+  default branch's committed metrics (the ruleset's strict status-check policy keeps a mergeable
+  PR up to date with that branch);
 - every other gate the default branch configures must appear in the report with a passing (or
   skipped) result; a missing one fails;
 - a failed pipeline, a results mismatch, a config error, the report's own `fail` or a PR run
@@ -37,8 +40,11 @@ from typing import Any
 
 import yaml
 
+from gitops_ml.config import parse_yaml
 from gitops_ml.errors import UserError
 from gitops_ml.report import gates
+from gitops_ml.report.same_rows import PR_SPLIT
+from gitops_ml.report.uncertainty import Estimate, Interval
 from pipelines import dvc_paths
 from pipelines.comment import SHA, Rejected, load_artifact
 from pipelines.register import github_output
@@ -76,6 +82,50 @@ def _configured_elsewhere(cfg: gates.GatesConfig) -> list[tuple[str, str]]:
     return keys
 
 
+def _bounds(value: Any) -> Interval | None:
+    if not isinstance(value, dict):
+        return None
+    low, high = value.get("low"), value.get("high")
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in (low, high)):
+        return None
+    return Interval(float(low), float(high)) if low <= high else None
+
+
+def estimates(report: dict[str, Any], cfg: gates.GatesConfig) -> dict[str, Estimate] | None:
+    """The report's intervals on the PR's test split, when they were computed as these rules
+    ask (confidence, resamples) and hang together (Δ = PR - base, low <= high); else None."""
+    same = report.get("same_rows")
+    comparisons = same.get("comparisons") if isinstance(same, dict) else None
+    return _estimates(comparisons[0] if isinstance(comparisons, list) and comparisons else None,
+                      cfg)
+
+
+def floor_estimates(report: dict[str, Any], cfg: gates.GatesConfig,
+                    ) -> dict[str, Estimate] | None:
+    """What the floors judge: the PR's model alone on its whole test split when the report has
+    it (rows were left out of the paired comparison), else the paired comparison's."""
+    same = report.get("same_rows")
+    own = same.get("own") if isinstance(same, dict) else None
+    return estimates(report, cfg) if own is None else _estimates(own, cfg)
+
+
+def _estimates(first: Any, cfg: gates.GatesConfig) -> dict[str, Estimate] | None:
+    if not isinstance(first, dict) or first.get("rows_label") != PR_SPLIT \
+            or first.get("confidence") != cfg.confidence \
+            or first.get("resamples") != cfg.bootstrap:
+        return None
+    out = {}
+    for m in first.get("metrics") or []:
+        base, head = m.get("base"), m.get("head")
+        intervals = [_bounds(m.get(k)) for k in ("base_interval", "head_interval",
+                                                  "delta_interval")]
+        if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in (base, head)) \
+                or None in intervals or not isinstance(m.get("metric"), str):
+            return None
+        out[m["metric"]] = Estimate(m["metric"], float(base), float(head), *intervals)
+    return out or None
+
+
 def judge(report: dict[str, Any], cfg: gates.GatesConfig, base_metrics: dict[str, Any] | None,
           run_conclusion: str) -> Verdict:
     """The verdict on a validated report under the trusted gates; never better than the report's."""
@@ -90,12 +140,16 @@ def judge(report: dict[str, Any], cfg: gates.GatesConfig, base_metrics: dict[str
     if report.get("config_error"):
         reasons.append("the configuration is invalid")
     numeric = gates.GatesConfig(floors=cfg.floors, max_regression=cfg.max_regression,
-                                warn_only=cfg.warn_only)
+                                warn_only=cfg.warn_only, confidence=cfg.confidence,
+                                bootstrap=cfg.bootstrap)
     for result in gates.evaluate(numeric, head_metrics=_numbers(report["metrics"], "head"),
                                  base_metrics=base_metrics, onnx_parity=None,
-                                 data_validation=None, slices=None):
-        if result.blocking and result.status in BAD:
-            reasons.append(f"{result.key} {result.status}s")
+                                 data_validation=None, slices=None,
+                                 estimates=estimates(report, cfg),
+                                 floor_estimates=floor_estimates(report, cfg)):
+        if result.blocks_merge:
+            reasons.append(f"{result.key} {'is ' if result.status == 'inconclusive' else ''}"
+                           f"{result.status}{'' if result.status == 'inconclusive' else 's'}")
     reported: dict[str, list[str]] = {}
     for gate in report["gates"]:
         reported.setdefault(gate["key"], []).append(gate["status"])
@@ -119,7 +173,7 @@ def judge(report: dict[str, Any], cfg: gates.GatesConfig, base_metrics: dict[str
 def load_gates(params: Path) -> gates.GatesConfig:
     """The default branch's `gates:`; a broken file is a UserError naming it."""
     try:
-        raw = yaml.safe_load(params.read_text()) or {}
+        raw = parse_yaml(params.read_text()) or {}
     except FileNotFoundError:
         raise UserError(f"--params: {params} not found") from None
     except yaml.YAMLError as exc:

@@ -300,6 +300,12 @@ NonNegative = Annotated[float, _in_range(0.0, float("inf"))]
 # shown_worse fails only when the interval lies wholly beyond the limit; non_inferiority fails
 # unless it lies wholly within it.
 GateRule = Literal["shown_worse", "non_inferiority"]
+# The defaults differ by what a gate guards. A move against main is noise until shown otherwise
+# (a reseeded refit must pass); a floor is an absolute requirement, met only when shown met
+# (acceptance testing: the interval's worse bound must clear it), so a model whose interval
+# reaches below the floor has not shown it is good enough.
+REGRESSION_RULE: GateRule = "shown_worse"
+FLOOR_RULE: GateRule = "non_inferiority"
 
 
 class RegressionLimit(_Section):
@@ -307,7 +313,7 @@ class RegressionLimit(_Section):
 
     abs: NonNegative | None = None
     rel: NonNegative | None = None
-    rule: GateRule = "shown_worse"
+    rule: GateRule = REGRESSION_RULE
 
     @model_validator(mode="after")
     def _some_limit(self) -> RegressionLimit:
@@ -317,7 +323,8 @@ class RegressionLimit(_Section):
 
 
 def _bare_bound(value: Any) -> Any:
-    # `floors: {roc_auc: 0.95}` (the shape before rules existed) is `{bound: 0.95}`.
+    # `floors: {roc_auc: 0.95}` (the shape before rules existed) is `{bound: 0.95}`, judged by
+    # FLOOR_RULE; `{bound: 0.95, rule: shown_worse}` keeps a floor that only a shown breach fails.
     if isinstance(value, dict):
         return value
     if isinstance(value, int | float) and not isinstance(value, bool):
@@ -329,7 +336,7 @@ class FloorLimit(_Section):
     """`gates.floors.<metric>`: a bound on the head's metric (a ceiling when lower is better)."""
 
     bound: float
-    rule: GateRule = "shown_worse"
+    rule: GateRule = FLOOR_RULE
 
 
 class SliceGapGate(_Section):

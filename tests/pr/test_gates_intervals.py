@@ -93,11 +93,23 @@ def test_floor_judges_the_heads_interval(rule, interval, status, blocks) -> None
     assert (got.status, got.blocks_merge) == (status, blocks)
 
 
+def test_floor_not_shown_met_blocks_naming_the_interval_and_how_to_relax_it() -> None:
+    got = _gate(GatesConfig(floors=(Floor("accuracy", 0.44),)),
+                _est("accuracy", 0.71, 0.59, (0, 0), (0.41, 0.76)))
+    assert (got.status, got.blocks_merge, got.judged_by) == ("inconclusive", True,
+                                                             "non_inferiority")
+    assert got.rule == "≥ 0.4400, passes only if shown above (95% interval)"
+    assert got.detail == ("the 95% interval [0.4100, 0.7600] reaches below 0.4400: not shown to "
+                          "reach the floor; blocks: a floor must be shown met (rule "
+                          "non_inferiority; `{bound: 0.4400, rule: shown_worse}` fails only "
+                          "when shown short)")
+
+
 def test_ceiling_for_a_lower_is_better_metric_fails_when_shown_above() -> None:
-    got = _gate(GatesConfig(floors=(Floor("log_loss", 0.3),)),
+    got = _gate(GatesConfig(floors=(Floor("log_loss", 0.3, "shown_worse"),)),
                 _est("log_loss", 0.2, 0.4, (0, 0), (0.35, 0.45)))
     assert (got.gate, got.status) == ("log_loss ceiling", "fail")
-    assert got.detail == "the whole 95% interval is above 0.3000"
+    assert got.detail == "the whole 95% interval [0.3500, 0.4500] is above 0.3000"
     assert got.rule == "≤ 0.3000, fails only if shown above (95% interval)"
 
 
@@ -117,9 +129,10 @@ def test_gates_config_is_built_from_the_validated_config_section(example_params)
                                                              "log_loss": {"rel": 0.10}}}}
     cfg = GatesConfig.from_params(params)
     assert cfg == GatesConfig.from_section(config.parse(params).gates)
-    # today's shape keeps working, judged by the default rule
+    # today's shape keeps working, judged by each group's default rule: a move against main
+    # must be shown worse to fail, a floor must be shown met to pass
     assert MaxRegression("roc_auc", abs=0.01, rule="shown_worse") in cfg.max_regression
-    assert Floor("roc_auc", 0.95, "shown_worse") in cfg.floors
+    assert Floor("roc_auc", 0.95, "non_inferiority") in cfg.floors
     assert (cfg.confidence, cfg.bootstrap) == (0.95, 1000)
 
 

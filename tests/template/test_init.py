@@ -356,21 +356,30 @@ def test_init_keeps_an_estimator_that_fits_the_task(with_csv):
     assert model["params"] == {"C": 1.0, "max_iter": 2000}
 
 
-def test_calibrated_gates_leave_standard_errors_of_room():
+def test_calibrated_floors_sit_below_the_first_models_interval():
     from gitops_ml.init.calibrate import FirstModel, gates
 
+    # diamonds: r2 0.9189, its bootstrap interval from 0.9150; floor 0.9150 - 0.02, rounded down
     first = FirstModel("sklearn.linear_model.Ridge", 10788, {"r2": 0.9189, "rmse": 1135.2},
-                       0.2778, 6000)
+                       0.2778, 6000, {"r2": 0.9150, "rmse": 1160.0})
     floors, flip, comment = gates(first, "regression")
-    assert floors == {"r2": 0.89}              # 0.9189 - 0.02 (3 SE is 0.008), rounded down
+    assert floors == {"r2": 0.89}
     assert flip == 0.30                        # 0.2778 + 3 * sqrt(.2778 * .7222 / 6000) = 0.2951
-    assert comment.startswith("init: the first model (Ridge, 10788 test rows) scored r2 0.919, "
-                              "flip rate 0.278;")
+    assert comment.startswith("init: the first model (Ridge, 10788 test rows) scored r2 0.919 "
+                              "(95% lower end 0.915), flip rate 0.278; each floor is that lower "
+                              "end less 0.02 (a PR must show its own interval above it)")
+    # arthritis: 12 of 17 right; Wilson's bound (0.469) is below the bootstrap's (0.529)
     small = FirstModel("sklearn.linear_model.LogisticRegression", 17,
-                       {"accuracy": 0.7059, "f1_macro": 0.6}, 0.0, 51)
+                       {"accuracy": 0.7059, "f1_macro": 0.517}, 0.0, 51,
+                       {"accuracy": 0.529, "f1_macro": 0.378})
     floors, flip, _ = gates(small, "multiclass")
-    assert floors == {"accuracy": 0.37, "f1_macro": 0.24}   # 3 SE on 17 rows: 0.33, 0.36
+    assert floors == {"accuracy": 0.44, "f1_macro": 0.27}
     assert flip == 0.02
+    # penguins: perfect on 69 rows, where the bootstrap's interval is [1, 1]; a refit with one
+    # wrong answer (0.9855, bootstrap from about 0.957) still clears the floor
+    perfect = FirstModel("e", 69, {"accuracy": 1.0, "f1_macro": 1.0}, None, 0,
+                         {"accuracy": 1.0, "f1_macro": 1.0})
+    assert gates(perfect, "multiclass")[0] == {"accuracy": 0.92, "f1_macro": 0.92}
 
 
 def test_calibrated_regression_limits_widen_to_a_standard_error_on_few_rows():

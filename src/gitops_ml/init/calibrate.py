@@ -1,5 +1,5 @@
-"""The gates init writes, measured on the fork's first model: floors and a flip-rate ceiling it
-passes with a margin, each with the number it came from.
+"""The gates init writes, measured on the fork's first model: floors (below its interval) and a
+flip-rate ceiling it passes with a margin, each with the number it came from.
 
 Init trains that model once, in memory, through the stages' own functions (split, train,
 evaluate, ONNX export, the robustness check): the same model `dvc repro` then builds, so the
@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import math
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from statistics import NormalDist
 from typing import Any
 
 from gitops_ml import config
@@ -22,6 +23,9 @@ FLOORED = {"binary": ("roc_auc", "accuracy"), "multiclass": ("accuracy", "f1_mac
 SHARES = ("accuracy", "f1_macro", "roc_auc")   # metrics in [0, 1] whose noise is a proportion's
 MIN_MARGIN = 0.02      # never closer than this to the first model's number
 SE_MARGIN = 3.0        # standard errors of room: a retrained model's noise, not a regression
+# Below the lower end of the first model's interval: room for a refit that moves a prediction
+# or two (on the same rows and bootstrap seed its interval moves with its point value).
+FLOOR_MARGIN = 0.02
 
 
 @dataclass(frozen=True)
@@ -33,12 +37,19 @@ class FirstModel:
     metrics: dict[str, float]
     flip_rate: float | None
     flip_rows: int                # rows x repeats the flip rate averages over
+    # per metric, the worse end of its interval (lower for higher-is-better), as the PR job's
+    # same-row comparison computes it: the same rows, bootstrap seed, resamples and confidence
+    worst: dict[str, float] = field(default_factory=dict)
+    confidence: float = 0.95
 
 
 def measure(df: Any, contract: Any, params: dict[str, Any], task: str) -> FirstModel:
     """Train and judge the first model as the pipeline would, with `params` as init wrote them."""
     from gitops_ml import model_tests as mt
     from gitops_ml.io import write_bytes, write_json
+    from gitops_ml.report import same_rows
+    from gitops_ml.report.diff import DIRECTIONS
+    from gitops_ml.report.uncertainty import Settings
     from gitops_ml.serve.model import OnnxModel
     from gitops_ml.stages.evaluate import evaluate
     from gitops_ml.stages.export import metadata_for, onnx_input_names, parity, to_onnx
@@ -64,12 +75,23 @@ def measure(df: Any, contract: Any, params: dict[str, Any], task: str) -> FirstM
         write_bytes(onnx_bytes, Path(folder) / "model.onnx")
         write_json(meta, Path(folder) / "model.json")
         scorer = mt.Scorer(OnnxModel.load(Path(folder)))
-        rows = mt.sample(test_df, seed)
-        robust = mt.robustness(scorer, rows, robust_cfg, seed)
+        rows_sampled = mt.sample(test_df, seed)
+        robust = mt.robustness(scorer, rows_sampled, robust_cfg, seed)
+    gates_cfg = config.GatesSection.from_params(params)
+    settings = Settings(seed, gates_cfg.bootstrap, gates_cfg.confidence)
+    # the first model against itself: the PR job's comparison, whose head interval a floor judges
+    rows = same_rows.compare_on(same_rows.RowSet(same_rows.PR_SPLIT, test_df), bundle, bundle,
+                                positive_class=evaluate_cfg.positive_class, settings=settings)
+    worst = {}
+    for row in rows.metrics:
+        e = row.estimate
+        worst[e.metric] = (e.head_interval.low if DIRECTIONS.get(e.metric, 1) > 0
+                           else e.head_interval.high)
     return FirstModel(model_cfg.estimator, len(test_df),
                       {k: float(v) for k, v in metrics.items() if isinstance(v, int | float)},
                       robust["flip_rate"] if robust else None,
-                      len(rows) * robust_cfg.repeats if robust else 0)
+                      len(rows_sampled) * robust_cfg.repeats if robust else 0,
+                      worst, settings.confidence)
 
 
 def margin(value: float, n: int) -> float:
@@ -94,22 +116,49 @@ def regression_limits(first: FirstModel, limits: dict[str, Any]) -> dict[str, An
     return out
 
 
+def lower_end(first: FirstModel, metric: str) -> float:
+    """The lower end of the first model's interval of `metric`: the PR job's bootstrap, and for a
+    share (accuracy, F1, ROC AUC) no higher than Wilson's score bound on the test rows, since a
+    bootstrap cannot reach past what the rows show (a perfect score on 69 rows gives [1, 1],
+    and one wrong answer in a refit would then fail a floor just below 1)."""
+    value = first.metrics[metric]
+    low = first.worst.get(metric, value)
+    if metric in SHARES:
+        p, n = min(max(value, 0.0), 1.0), max(first.test_rows, 1)
+        z = NormalDist().inv_cdf(1 - (1 - first.confidence) / 2)
+        wilson = (p + z * z / (2 * n) - z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))) \
+            / (1 + z * z / n)
+        low = min(low, wilson)
+    return low
+
+
 def gates(first: FirstModel, task: str) -> tuple[dict[str, float], float | None, str]:
     """Floors and max_flip_rate the first model passes with a margin, and the comment saying
-    where they came from."""
-    floors = {}
+    where they came from.
+
+    A floor is judged "shown met" (`gitops_ml.config.FLOOR_RULE`): the lower end of the PR
+    model's interval must clear it. So each floor is the lower end of the first model's own
+    interval (the PR job's bootstrap on the same test rows) less FLOOR_MARGIN, rounded down to
+    0.01 (`lower_end`): the first model, and a refit that moves a prediction or two, pass by
+    construction;
+    a model whose interval sits lower fails, however few the test rows.
+    """
+    floors, lows = {}, {}
     for metric in FLOORED[task]:
         if metric in first.metrics:
-            value = first.metrics[metric]
-            floors[metric] = math.floor((value - margin(value, first.test_rows)) * 100) / 100
+            lows[metric] = low = lower_end(first, metric)
+            floors[metric] = math.floor(round((low - FLOOR_MARGIN) * 100, 6)) / 100
     flip = None
     if first.flip_rate is not None:
         flip = min(1.0, math.ceil((first.flip_rate + margin(first.flip_rate, first.flip_rows))
                                   * 100) / 100)
-    measured = ", ".join(f"{m} {first.metrics[m]:.3f}" for m in floors)
+    level = f"{first.confidence * 100:g}%"
+    measured = ", ".join(f"{m} {first.metrics[m]:.3f} ({level} lower end {lows[m]:.3f})"
+                         for m in floors)
     if first.flip_rate is not None:
         measured += f", flip rate {first.flip_rate:.3f}"
     comment = (f"init: the first model ({first.estimator.rsplit('.', 1)[-1]}, "
-               f"{first.test_rows} test rows) scored {measured}; floors and max_flip_rate "
-               f"leave {SE_MARGIN:g} standard errors (at least {MIN_MARGIN}) of room")
+               f"{first.test_rows} test rows) scored {measured}; each floor is that lower end "
+               f"less {FLOOR_MARGIN} (a PR must show its own interval above it); "
+               f"max_flip_rate leaves {SE_MARGIN:g} standard errors (at least {MIN_MARGIN})")
     return floors, flip, comment

@@ -10,6 +10,7 @@ from typing import Any
 
 import yaml
 
+from gitops_ml.config import parse_yaml
 from gitops_ml.errors import UserError
 from gitops_ml.report.render import Results
 
@@ -92,7 +93,7 @@ def _params(text: str | None, where: str) -> dict[str, Any]:
     if text is None:
         return {}
     try:
-        data = yaml.safe_load(text) or {}
+        data = parse_yaml(text) or {}
     except yaml.YAMLError as exc:
         raise UserError(f"{where}: not valid YAML: {exc}") from exc
     return data if isinstance(data, dict) else {}
@@ -144,7 +145,7 @@ def results_in_worktree(paths: ResultPaths, root: Path) -> Results:
 def lock_inputs(text: str | None) -> dict[str, Any]:
     """What each stage was run on, per dvc.lock: its command, dependency hashes and params."""
     try:
-        lock = yaml.safe_load(text or "") or {}
+        lock = parse_yaml(text or "") or {}
     except yaml.YAMLError:
         return {}
     stages = lock.get("stages") if isinstance(lock, dict) else None

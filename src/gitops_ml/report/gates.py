@@ -1,7 +1,8 @@
 """Merge gates: the validated `gates:` section (`gitops_ml.config.GatesSection`) -> verdicts.
 
 Metric gates judge an interval when the two models were scored on the same rows
-(`gitops_ml.report.uncertainty`), each by its rule:
+(`gitops_ml.report.uncertainty`), each by its rule (defaults: `max_regression` shown_worse,
+`floors` non_inferiority, `gitops_ml.config.FLOOR_RULE` says why):
 
 - `shown_worse` (the default) fails only when the whole interval is beyond the limit: the PR is
   worse than allowed with the stated confidence. An interval across the limit is inconclusive and
@@ -21,7 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from gitops_ml.config import FairnessGate, GatesSection
+from gitops_ml.config import FLOOR_RULE, REGRESSION_RULE, FairnessGate, GatesSection
 from gitops_ml.errors import UserError
 from gitops_ml.fairness import GAP_LIMITS
 from gitops_ml.report.diff import DIRECTIONS
@@ -44,7 +45,7 @@ class Floor:
 
     metric: str
     bound: float
-    rule: str = "shown_worse"
+    rule: str = FLOOR_RULE
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,7 @@ class MaxRegression:
     metric: str
     abs: float | None = None
     rel: float | None = None
-    rule: str = "shown_worse"
+    rule: str = REGRESSION_RULE
 
 
 @dataclass(frozen=True)
@@ -195,17 +196,21 @@ def evaluate(cfg: GatesConfig, *, head_metrics: dict[str, Any],
              data_validation: dict[str, Any] | None,
              slices: dict[str, Any] | None, model_tests: dict[str, Any] | None = None,
              fairness: dict[str, Any] | None = None,
-             estimates: Mapping[str, Estimate] | None = None) -> list[GateResult]:
+             estimates: Mapping[str, Estimate] | None = None,
+             floor_estimates: Mapping[str, Estimate] | None = None) -> list[GateResult]:
     """Apply every configured gate to the head results (and the baseline, when there is one).
 
     `estimates`: both models scored on the same rows, with intervals at `cfg.confidence`
     (`gitops_ml.report.uncertainty`); the metric gates judge those instead of the point values.
+    `floor_estimates`: the PR's model on its whole test split, for the floors (default:
+    `estimates`).
     """
     results: list[GateResult] = []
     estimates = estimates or {}
+    floor_estimates = estimates if floor_estimates is None else floor_estimates
     for floor in cfg.floors:
         blocking = "floors" not in cfg.warn_only
-        est = estimates.get(floor.metric)
+        est = floor_estimates.get(floor.metric)
         results.append(_floor(floor, head_metrics, blocking) if est is None else
                        _floor_interval(floor, est, cfg.confidence, blocking))
     for reg in cfg.max_regression:
@@ -273,13 +278,17 @@ def _floor_interval(floor: Floor, est: Estimate, confidence: float,
     low, high = est.head_interval.low, est.head_interval.high
     good = sorted((direction * low, direction * high))
     status = judge(good[0], good[1], direction * floor.bound, floor.rule)
-    value = f"{num(est.head)} [{num(low)}, {num(high)}]"
+    interval = f"[{num(low)}, {num(high)}]"
+    value = f"{num(est.head)} {interval}"
     level = f"{confidence * 100:g}%"
     detail = {
         "pass": "",
-        "fail": f"the whole {level} interval is {below} {num(floor.bound)}",
-        "inconclusive": f"the {level} interval contains {num(floor.bound)}: "
-                        f"{_inconclusive(floor.rule)}",
+        "fail": f"the whole {level} interval {interval} is {below} {num(floor.bound)}",
+        "inconclusive": f"the {level} interval {interval} reaches {below} {num(floor.bound)}: "
+                        + ("not shown to reach the floor; blocks: a floor must be shown met "
+                           f"(rule non_inferiority; `{{bound: {num(floor.bound)}, rule: "
+                           "shown_worse}` fails only when shown short)"
+                           if floor.rule == "non_inferiority" else _inconclusive(floor.rule)),
     }[status]
     return GateResult(name, key, rule, value, status, blocking, detail, floor.rule)
 

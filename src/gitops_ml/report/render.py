@@ -7,7 +7,7 @@ from typing import Any
 
 import jinja2
 
-from gitops_ml.report import behaviour, charts
+from gitops_ml.report import behaviour, charts, comparison
 from gitops_ml.report import data_change as data_change_mod
 from gitops_ml.report.consistency import Consistency
 from gitops_ml.report.data_change import DataChange
@@ -21,7 +21,7 @@ SCHEMA = "gitops-ml/pr-report/v1"
 # footer need a little room, so the report itself stays under this.
 MAX_CHARS = 60_000
 MARKS = {"better": "🟢", "worse": "🔴", "same": "⚪", "new": "🆕", "removed": "✖️", "changed": "🔵"}
-STATUS_MARKS = {"pass": "✅", "fail": "❌", "skip": "⏭️", "error": "❌"}
+STATUS_MARKS = {"pass": "✅", "fail": "❌", "inconclusive": "❔", "skip": "⏭️", "error": "❌"}
 
 
 @dataclass(frozen=True)
@@ -74,6 +74,8 @@ class ReportInputs:
     artifact: str = "pr-report"
     rules: RulesChange = RulesChange()      # rule files this PR changes (judged by the base's)
     data_change: DataChange | None = None   # baseline vs this PR's reports/data.json
+    # both models on the same rows (gitops_ml.report.same_rows.Outcome); None: no baseline
+    same_rows: Any = None
 
 
 @dataclass(frozen=True)
@@ -104,7 +106,7 @@ def verdict(inputs: ReportInputs) -> str:
     if inputs.config_error or inputs.pipeline.state == "failed":
         return "fail"
     mismatch = inputs.results is not None and inputs.results.state == "mismatch"
-    if any(g.status in ("fail", "error") and g.blocking for g in inputs.gates):
+    if any(g.blocks_merge for g in inputs.gates):
         return "fail"
     if mismatch and inputs.results.blocking:
         return "fail"
@@ -138,6 +140,7 @@ def summary(inputs: ReportInputs) -> dict[str, Any]:
         "wall_seconds": round(inputs.wall_seconds, 1),
         "rules": inputs.rules.as_dict(),
         "data_change": inputs.data_change.as_dict() if inputs.data_change else None,
+        "same_rows": inputs.same_rows.as_dict() if inputs.same_rows is not None else None,
     }
 
 
@@ -156,6 +159,13 @@ def _metrics_table(inputs: ReportInputs) -> str:
 
 
 def _headline(inputs: ReportInputs) -> str:
+    same = inputs.same_rows.comparisons if inputs.same_rows is not None else ()
+    if same and same[0].metrics:      # the first metric on the same rows, with its word
+        row = same[0].metrics[0]
+        e = row.estimate
+        return (f"{e.metric} {num(e.base)} → {num(e.head)} ({signed(e.delta)} "
+                f"[{signed(e.delta_interval.low)}, {signed(e.delta_interval.high)}], "
+                f"{row.word}, same rows)")
     m = next((m for m in inputs.metrics if m.head is not None), None)
     if m is None:
         return ""
@@ -294,6 +304,34 @@ def _importance(head: list[dict[str, Any]], base: list[dict[str, Any]], caps: Ca
     return charts.table(["feature", "main", "this PR"], rows, "lrr", caps.features, "features")
 
 
+def same_rows_markdown(inputs: ReportInputs) -> str:
+    """Each same-row comparison as a table, with where the base model came from."""
+    same = inputs.same_rows
+    if same is None:
+        return ""
+    if same.problem:
+        return (f"> **Not compared on the same rows:** {cell(same.problem, 300)}. The table "
+                "below compares each model's committed metrics, each on its own test split.\n")
+    parts = []
+    for c, left_out in zip(same.comparisons, same.left_out, strict=True):
+        head = f"**Both models on {cell(c.rows_label)}**"
+        if left_out:
+            head += (f" ({left_out:,} rows left out: a model trained on them; "
+                     f"{c.rows:,} remained)")
+        parts.append(head + "\n\n" + comparison.markdown(c))
+    if same.own is not None:
+        level = f"{same.own.settings.confidence * 100:g}%"
+        parts.append(f"The floors judge this PR's model alone on all {same.own.rows:,} rows of "
+                     f"its test split (none of them trained it): " + ", ".join(
+                         f"{m.estimate.metric} {num(m.estimate.head)} "
+                         f"[{num(m.estimate.head_interval.low)}, "
+                         f"{num(m.estimate.head_interval.high)}]" for m in same.own.metrics)
+                     + f" ({level} intervals).\n")
+    parts += [f"> Not compared on {cell(reason, 300)}.\n" for reason in same.skipped]
+    parts.append(f"<sub>Base model from {cell(same.source, 200)}.</sub>\n")
+    return "\n".join(parts)
+
+
 def sections(inputs: ReportInputs, caps: Caps) -> dict[str, Any]:
     """The Markdown pieces the template lays out, cut to `caps`."""
     head_plots = inputs.head.plots
@@ -303,6 +341,7 @@ def sections(inputs: ReportInputs, caps: Caps) -> dict[str, Any]:
         "headline": _headline(inputs),
         "data_change": data_change_mod.markdown(inputs.data_change),
         "metrics_table": _metrics_table(inputs) if inputs.metrics else "",
+        "same_rows": same_rows_markdown(inputs),
         "params": _params(inputs.params, caps.params),
         "gates_table": _gates_table(inputs.gates) if inputs.gates else "",
         "results_table": _results_table(inputs.results),

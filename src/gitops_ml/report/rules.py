@@ -20,6 +20,7 @@ from typing import Any
 import yaml
 
 from gitops_ml import contract as contract_mod
+from gitops_ml.config import parse_yaml
 
 # Paths (besides params.yaml's `gates:`) whose change is a change of the rules.
 RULE_PATHS = ("contract.yaml", "pipelines/", ".github/", "src/gitops_ml/report/",
@@ -45,7 +46,7 @@ class RulesChange:
 
 def _gates_of(text: str | None) -> Any:
     try:
-        doc = yaml.safe_load(text or "") or {}
+        doc = parse_yaml(text or "") or {}
     except yaml.YAMLError:
         return {"<params.yaml is not valid YAML>": True}
     return doc.get("gates") if isinstance(doc, dict) else None
@@ -79,7 +80,7 @@ def base_params(base_sha: str, params: str, root: Path) -> dict[str, Any] | None
     """params.yaml as the base branch has it; None when it has none or it is not a mapping."""
     from gitops_ml.report import baseline  # imports render, which imports this
     try:
-        doc = yaml.safe_load(baseline.show(base_sha, params, root) or "")
+        doc = parse_yaml(baseline.show(base_sha, params, root) or "")
     except yaml.YAMLError:
         return None
     return doc if isinstance(doc, dict) else None
