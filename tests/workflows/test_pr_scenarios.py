@@ -25,7 +25,7 @@ from flows import (
     push_branch,
     seed,
 )
-from harness import Harness, pins
+from harness import Harness, Run, pins
 
 pytestmark = [pytest.mark.workflows, pytest.mark.xdist_group("workflows")]
 REPO = "acme/ml"
@@ -38,6 +38,19 @@ def base(hub: Harness, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _readme(clone: Path, line: str) -> dict[str, str]:
     return {"README.md": (clone / "README.md").read_text() + f"\n{line}\n"}
+
+
+def _params_pull_request(hub: Harness, base: Path, branch: str, old: str, new: str,
+                         message: str) -> tuple[dict, Run]:
+    """A pull request from main that replaces `old` (once in params.yaml) with `new`, its results
+    reproduced and committed as params.yaml's `results:` requires, and the run of its checks."""
+    hub.git(base, "switch", "-q", "main")
+    text = (base / "params.yaml").read_text()
+    assert text.count(old) == 1
+    push_branch(hub, base, branch, {"params.yaml": text.replace(old, new)}, message,
+                reproduce=True)
+    pr = hub.github.open_pull(REPO, REPO, branch)
+    return pr, pull_request_run(hub, pr)
 
 
 def test_pr_passing_gates_gets_one_comment_updated_on_the_next_push(hub: Harness,
@@ -70,14 +83,8 @@ def test_pr_failing_a_gate_is_red_and_the_comment_names_the_gate(hub: Harness,
     # A clearly worse model: a thousand times the regularisation (accuracy falls to about 0.66),
     # reproduced and committed as params.yaml's `results:` requires. (Raising a floor in the PR
     # would not do: a pull request is judged by the base branch's gates.)
-    hub.git(base, "switch", "-q", "main")
-    text = (base / "params.yaml").read_text()
-    assert text.count("    C: 1.0\n") == 1
-    push_branch(hub, base, "weak-features", {"params.yaml": text.replace("    C: 1.0\n",
-                                                                         "    C: 0.0001\n")},
-                "Regularise harder", reproduce=True)
-    pr = hub.github.open_pull(REPO, REPO, "weak-features")
-    run = pull_request_run(hub, pr)
+    pr, run = _params_pull_request(hub, base, "weak-features", "    C: 1.0\n", "    C: 0.0001\n",
+                                   "Regularise harder")
     assert run.jobs == {"runner": "success", "report": "failure"}, run.log[-3000:]
     assert comment_run(hub, run, pr).jobs == {"comment": "success", "verdict": "success"}
     assert required_status(hub, pr["head"]["sha"]) == {"gitops-ml / model gates": "failure"}
@@ -99,13 +106,8 @@ def test_pr_changing_only_the_seed_shows_no_detectable_change_and_passes(hub: Ha
     """Another seed moves the split and the model a little: noise, not harm. Both models are
     judged on the same rows (main's model reproduced from the merge-base: no DVC cache in this
     repository yet), every metric shows no detectable change, and every gate passes."""
-    hub.git(base, "switch", "-q", "main")
-    text = (base / "params.yaml").read_text()
-    assert text.count("\nseed: 42 ") == 1
-    push_branch(hub, base, "reseed", {"params.yaml": text.replace("\nseed: 42 ", "\nseed: 1 ")},
-                "Another seed", reproduce=True)
-    pr = hub.github.open_pull(REPO, REPO, "reseed")
-    run = pull_request_run(hub, pr)
+    pr, run = _params_pull_request(hub, base, "reseed", "\nseed: 42 ", "\nseed: 1 ",
+                                   "Another seed")
     assert run.jobs == {"runner": "success", "report": "success"}, run.log[-3000:]
     assert comment_run(hub, run, pr).jobs == {"comment": "success", "verdict": "success"}
     assert required_status(hub, pr["head"]["sha"]) == {"gitops-ml / model gates": "success"}
