@@ -295,3 +295,20 @@ def test_infer_excludes_a_date_column_as_a_date_not_an_identifier(values):
 def test_infer_keeps_text_that_only_looks_like_numbers_and_dashes():
     df = pd.DataFrame({"code": ["12-34", "56-78"] * 10, "y": [0, 1] * 10})
     assert contract_mod.infer(df, "y").feature_names == ["code"]
+
+
+def test_validate_lets_missing_values_through_range_and_level_checks_of_a_nullable_column():
+    # the range and level checks keep missing values (no copy without them); a missing value
+    # is nullable's business, and a real failure still reads with pandera's built-in name
+    df = pd.DataFrame({"x": [1.0, None, 2.0, 3.0], "c": ["a", None, "b", "a"],
+                       "y": ["p", "q", None, "p"]})
+    c = contract_mod.infer(df, "y", margin=0.0)
+    assert contract_mod.validate(df, c)["passed"]
+    bad = df.assign(x=[1.0, None, 9.0, None], c=["a", None, "z", None])
+    found = {(f["column"], f["check"]): f for f in contract_mod.validate(bad, c)["failures"]}
+    assert found == {
+        ("x", "less_than_or_equal_to(3.0)"): {"column": "x", "check": "less_than_or_equal_to(3.0)",
+                                              "failing": 1, "examples": [9.0]},
+        ("c", "isin(['a', 'b'])"): {"column": "c", "check": "isin(['a', 'b'])", "failing": 1,
+                                    "examples": ["z"]},
+    }

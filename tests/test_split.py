@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 import pytest
 
@@ -175,3 +177,76 @@ def test_split_order_by_bad_column_names_the_key(change, message):
         df["day"] = "soon"
     with pytest.raises(UserError, match=message):
         split(df, "y", "binary", 0.2, seed=0, order_by=change.get("order_by", "day"))
+
+
+def _run_split_stage(tmp_path, default_params, data, **split_cfg):
+    import yaml
+
+    from gitops_ml import cli
+
+    params = {**default_params, "data": {"source": "d.csv", "target": "grade"},
+              "split": {**default_params["split"], **split_cfg}, "evaluate": {"slices": []},
+              "gates": {}}
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    return cli.main(["split", "--params", str(tmp_path / "params.yaml"), "--data", str(data),
+                     "--train", str(tmp_path / "train.parquet"),
+                     "--test", str(tmp_path / "test.parquet")])
+
+
+@pytest.mark.parametrize("order_by", [None, "day"])
+def test_split_stage_writes_the_bytes_the_split_of_the_frame_writes(tmp_path, default_params,
+                                                                     order_by):
+    # the stage moves the rows in Arrow; its files are those of `split` on the DataFrame,
+    # written by write_parquet, byte for byte (unlabelled rows, missing values, strings)
+    from repo_tools import mixed_frame
+
+    from gitops_ml.io import write_parquet
+
+    df = mixed_frame(200).assign(day=[f"2024-{1 + i % 12:02d}-{1 + i % 28:02d}"
+                                      for i in range(200)])
+    df.loc[[5, 17, 40], "grade"] = None
+    write_parquet(df, tmp_path / "raw.parquet")   # as ingest writes it
+    assert _run_split_stage(tmp_path, default_params, tmp_path / "raw.parquet",
+                            order_by=order_by) == 0
+    train, test = split(pd.read_parquet(tmp_path / "raw.parquet"), "grade", "multiclass",
+                        default_params["split"]["test_size"], default_params["seed"], order_by)
+    for name, frame in (("train", train), ("test", test)):
+        write_parquet(frame, tmp_path / f"expected_{name}.parquet")
+        assert (tmp_path / f"{name}.parquet").read_bytes() == \
+            (tmp_path / f"expected_{name}.parquet").read_bytes()
+
+
+@pytest.mark.parametrize("source", ["indexed.parquet", "raw.csv"])
+def test_split_stage_reads_a_csv_or_a_parquet_file_with_an_index(tmp_path, default_params,
+                                                                 source):
+    # a file not written by ingest: a DataFrame's index is dropped, as read_table + to_parquet
+    # dropped it, never carried into train/test as a column or a stale index
+    from repo_tools import mixed_frame
+
+    df = mixed_frame(60)
+    df.index = [f"row{i}" for i in range(60)]
+    if source.endswith(".csv"):
+        df.to_csv(tmp_path / source, index=False)
+    else:
+        df.to_parquet(tmp_path / source)   # the index stored as a column
+    assert _run_split_stage(tmp_path, default_params, tmp_path / source) == 0
+    train = pd.read_parquet(tmp_path / "train.parquet")
+    test = pd.read_parquet(tmp_path / "test.parquet")
+    assert list(train.columns) == list(test.columns) == list(df.columns)
+    assert isinstance(train.index, pd.RangeIndex) and isinstance(test.index, pd.RangeIndex)
+    assert len(train) + len(test) == 60
+    assert sorted(pd.concat([train, test])["weight"]) == sorted(df["weight"])
+
+
+@pytest.mark.parametrize(("name", "content", "message"), [
+    ("raw.parquet", b"not parquet at all", r"^--data: cannot read .*raw\.parquet: "),
+    ("missing.parquet", None, r"^--data: file not found: .*missing\.parquet$"),
+])
+def test_split_stage_names_the_data_it_cannot_read(tmp_path, default_params, capsys, name,
+                                                   content, message):
+    if content is not None:
+        (tmp_path / name).write_bytes(content)
+    assert _run_split_stage(tmp_path, default_params, tmp_path / name) == 2
+    err = capsys.readouterr().err.removeprefix("gitops-ml split: error: ")
+    assert re.match(message, err), err
+    assert not (tmp_path / "train.parquet").exists()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -359,6 +359,21 @@ def infer(df: Any, target: str, *, margin: float = 0.1, task: str = "auto",
                     missing_levels=_missing_levels(df, target, missing_tokens or {}))
 
 
+def _passing_missing(name: str, argument: Any, test: Callable[[Any], Any]) -> Any:
+    """pandera's built-in check `name(argument)`, with missing values passing instead of dropped.
+
+    A built-in check drops a column's missing values first (`ignore_na`), a copy of the column
+    per check: 0.3 s of `validate` at a million rows. Whether a value may be missing is the
+    column's `nullable`, checked separately either way. The name and error are the built-in's
+    (https://pandera.readthedocs.io/en/stable/reference/generated/pandera.api.checks.Check.html),
+    so a failure reads as before: `greater_than_or_equal_to(0.5)`, `isin(['a', 'b'])`.
+    """
+    import pandera.pandas as pa
+
+    return pa.Check(lambda s: s.isna() | test(s), name=name, error=f"{name}({argument})",
+                    ignore_na=False)
+
+
 def _pandera_schema(contract: Contract) -> Any:
     import pandera.pandas as pa
 
@@ -371,11 +386,14 @@ def _pandera_schema(contract: Contract) -> Any:
             return pa.Column(None, [is_bool], nullable=nullable)
         checks = []
         if spec.min is not None:
-            checks.append(pa.Check.ge(spec.min))
+            checks.append(_passing_missing("greater_than_or_equal_to", spec.min,
+                                           lambda s, v=spec.min: s >= v))
         if spec.max is not None:
-            checks.append(pa.Check.le(spec.max))
+            checks.append(_passing_missing("less_than_or_equal_to", spec.max,
+                                           lambda s, v=spec.max: s <= v))
         if spec.categories is not None:
-            checks.append(pa.Check.isin(list(spec.categories)))
+            allowed = list(spec.categories)
+            checks.append(_passing_missing("isin", allowed, lambda s, v=allowed: s.isin(v)))
         dtype = {"float": "float64", "integer": "int64", "string": str}[spec.dtype]
         if nullable and spec.dtype == "integer":
             dtype = None  # an integer column with missing values reads as float

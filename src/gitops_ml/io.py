@@ -69,9 +69,42 @@ DICTIONARY_PAGE_LIMIT = 64 * 1024
 
 
 def write_parquet(df: Any, path: str | os.PathLike[str]) -> None:
-    """Write a DataFrame to Parquet atomically, without the index."""
+    """Write a DataFrame (without its index) or an Arrow table to Parquet atomically.
+
+    Both are written by `pyarrow.parquet.write_table` with the same settings, so a table read
+    from a file this wrote, and written back, gives the same bytes as its DataFrame would.
+    """
     with atomic_path(path) as tmp:
-        df.to_parquet(tmp, index=False, dictionary_pagesize_limit=DICTIONARY_PAGE_LIMIT)
+        if hasattr(df, "to_parquet"):
+            df.to_parquet(tmp, index=False, dictionary_pagesize_limit=DICTIONARY_PAGE_LIMIT)
+        else:
+            import pyarrow.parquet as pq
+
+            pq.write_table(df, tmp, dictionary_pagesize_limit=DICTIONARY_PAGE_LIMIT)
+
+
+def read_arrow(path: str | os.PathLike[str], key: str = "path") -> Any:
+    """A CSV or Parquet file as an Arrow table, with the values `read_table` reads.
+
+    The table has no index columns: a Parquet file written with a DataFrame's index (not as
+    `write_parquet` writes) goes through pandas to drop it, as `read_table` then
+    `write_parquet` would.
+    """
+    import pyarrow as pa
+
+    p = Path(path)
+    if p.suffix.lower() != ".parquet" or not p.is_file():
+        return pa.Table.from_pandas(read_table(p, key=key), preserve_index=False)
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(p)
+    except (pa.ArrowException, OSError) as exc:
+        raise UserError(f"{key}: cannot read {p}: {exc}") from exc
+    if table.schema.pandas_metadata and table.schema.pandas_metadata.get("index_columns"):
+        frame = table.to_pandas().reset_index(drop=True)
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+    return table
 
 
 def read_table(path: str | os.PathLike[str], key: str = "path",
