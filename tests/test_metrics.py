@@ -150,3 +150,51 @@ def test_curves_of_a_binary_task_are_drawn_for_the_positive_class():
     assert {r["class"] for r in mx.pr_points(y, proba, ["bad", "good"], 10, positive=0)} \
         == {"bad"}
     assert {r["class"] for r in mx.calibration(y, proba, ["bad", "good"], positive=0)} == {"bad"}
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_classification_metrics_equal_scikit_learns_own_scores(seed):
+    # precision, recall and F1 come from one per-class pass; they must be what scikit-learn's
+    # precision_score, recall_score and f1_score give, absent classes and empty divisions too
+    from sklearn import metrics as m
+
+    rng = np.random.default_rng(seed)
+    n_classes = 2 + seed % 3
+    classes = [f"c{i}" for i in range(n_classes)]
+    n = int(rng.integers(5, 400))
+    seen = classes[:n_classes - 1] if seed % 4 == 3 else classes   # a class never predicted
+    y = rng.choice(classes, n)
+    pred = rng.choice(seen, n)
+    scores = rng.dirichlet(np.ones(n_classes), n)
+    positive = int(rng.integers(0, n_classes)) if n_classes == 2 else 1
+    got = mx.classification_metrics(y, pred, scores, classes, positive=positive)
+    labels = list(range(n_classes))
+    yc, pc = mx.encode(y, classes), mx.encode(pred, classes)
+    avg = {"average": "binary", "pos_label": positive} if n_classes == 2 else \
+        {"average": "macro", "labels": labels}
+    expected = {
+        "f1_macro": m.f1_score(yc, pc, average="macro", labels=labels, zero_division=0),
+        "precision": m.precision_score(yc, pc, zero_division=0, **avg),
+        "recall": m.recall_score(yc, pc, zero_division=0, **avg),
+    }
+    if n_classes == 2:
+        expected["f1"] = m.f1_score(yc, pc, zero_division=0, **avg)
+    assert {k: got[k] for k in expected} == {k: mx._r(v) for k, v in expected.items()}
+
+
+@pytest.mark.parametrize("values", [
+    pd.Series(["b", None, "a", "zz", "b"], dtype="str"),
+    pd.Series(["b", None, "a", "zz", "b"], dtype=object),
+    np.array(["b", np.nan, "a", "zz", "b"], dtype=object),
+    np.array(["b", "a", "zz"]),
+    ["b", 1, "a"],          # not all strings: pandas' matching
+])
+def test_encode_string_labels_gives_indexes_and_minus_one_for_missing_or_unknown(values):
+    expected = [list(("a", "b")).index(v) if v in ("a", "b") else -1 for v in list(values)]
+    codes = mx.encode(values, ["a", "b"])
+    assert codes.dtype == np.int64 and codes.tolist() == expected
+
+
+def test_encode_keeps_pandas_matching_for_labels_that_are_not_strings():
+    assert mx.encode(np.array([1.0, 0.0, 2.0]), [0, 1]).tolist() == [1, 0, -1]
+    assert mx.encode([True, False, None], [False, True]).tolist() == [1, 0, -1]

@@ -30,7 +30,29 @@ def encode(values: Any, classes: list[Any]) -> np.ndarray:
 
     # a Series as it is: its string column is hashed in Arrow, three times faster than objects
     values = values if isinstance(values, pd.Series) else np.asarray(values)
-    return np.asarray(pd.Categorical(values, categories=classes).codes, dtype=int)
+    if classes and all(isinstance(c, str) for c in classes):
+        codes = _encode_strings(values, classes)
+        if codes is not None:
+            return codes
+    # (a Categorical would do the same, but pandas deprecates one holding values not in it)
+    return np.asarray(pd.Index(classes).get_indexer(values), dtype=int)
+
+
+def _encode_strings(values: Any, classes: list[str]) -> np.ndarray | None:
+    """`encode` for string labels, in Arrow (`index_in`): a pandas string column is passed
+    without a copy, and 200k labels take 2-8 ms instead of 20-30. None if `values` are not all
+    strings (missing aside), so that mixed values keep pandas' matching."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        array = pa.array(values, from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return None
+    if not (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)):
+        return None
+    codes = pc.index_in(array, value_set=pa.array(classes, type=array.type)).fill_null(-1)
+    return np.asarray(codes.to_numpy(), dtype=int)
 
 
 def default_positive_class(classes: list[Any], counts: dict[Any, int]) -> Any:
@@ -89,17 +111,19 @@ def classification_metrics(y: Any, pred: Any, scores: Any, classes: list[Any], *
 
     yc, pc, labels = encode(y, classes), encode(pred, classes), list(range(len(classes)))
     binary = len(classes) == 2
-    avg = {"average": "binary", "pos_label": positive} if binary else {"average": "macro",
-                                                                       "labels": labels}
+    # per class once (each of precision_score, recall_score and f1_score computes all of it)
+    precision, recall, f1, _ = m.precision_recall_fscore_support(yc, pc, labels=labels,
+                                                                 zero_division=0)
     out = {
         "accuracy": m.accuracy_score(yc, pc),
         "balanced_accuracy": m.balanced_accuracy_score(yc, pc),
-        "f1_macro": m.f1_score(yc, pc, average="macro", labels=labels, zero_division=0),
-        "precision": m.precision_score(yc, pc, zero_division=0, **avg),
-        "recall": m.recall_score(yc, pc, zero_division=0, **avg),
+        # scikit-learn's averages: the positive class's value, or the unweighted mean
+        "f1_macro": np.average(f1),
+        "precision": precision[positive] if binary else np.average(precision),
+        "recall": recall[positive] if binary else np.average(recall),
     }
     if binary:
-        out["f1"] = m.f1_score(yc, pc, zero_division=0, **avg)
+        out["f1"] = f1[positive]
     if probabilistic:
         out["log_loss"] = m.log_loss(yc, scores, labels=labels)
     if len(np.unique(yc)) == len(classes):  # AUC is undefined when a class is absent
@@ -240,9 +264,12 @@ def slice_metrics(df: Any, y: Any, pred: Any, columns: tuple[str, ...], bins: in
     out: dict[str, list[dict[str, Any]]] = {}
     for col in columns:
         labels, order = slice_labels(df[col], bins)
+        # each slice's rows by an integer code: comparing 200k strings took 5 ms a slice
+        codes, names = pd.factorize(labels)
+        code_of = {name: i for i, name in enumerate(names)}
         rows = []
         for name in order:
-            mask = labels == name
+            mask = codes == code_of.get(name, -2)
             row: dict[str, Any] = {"slice": str(name), "n": int(mask.sum())}
             if task == "regression":
                 row["rmse"] = _r(np.sqrt(m.mean_squared_error(y[mask], pred[mask])))
