@@ -24,7 +24,7 @@ from pathlib import Path
 
 from gitops_ml.config import parse_yaml
 from gitops_ml.errors import UserError
-from gitops_ml.report import baseline
+from gitops_ml.report import commits
 from pipelines import dvc_paths, repro
 
 # The files the comparison needs, as dvc.yaml's stages pass them: (stage, flag).
@@ -161,8 +161,8 @@ def _run(args: list[str], cwd: Path, env: dict[str, str] | None = None,
 
 def of_base(base_sha: str, root: Path, into: Path, *, pull: bool, cache: Path) -> Artifacts:
     """The merge-base's model and splits, copied into `into`; raises UserError saying why not."""
-    lock = baseline.show(base_sha, "dvc.lock", root)
-    dvc_yaml = baseline.show(base_sha, "dvc.yaml", root)
+    lock = commits.show(base_sha, "dvc.lock", root)
+    dvc_yaml = commits.show(base_sha, "dvc.yaml", root)
     if lock is None or dvc_yaml is None:
         raise UserError(f"the base {base_sha[:7]} has no dvc.lock or dvc.yaml")
     paths = needed_paths(dvc_yaml, f"{base_sha[:7]}:dvc.yaml")

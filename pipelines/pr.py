@@ -26,7 +26,16 @@ from pathlib import Path
 from gitops_ml.config import read_params
 from gitops_ml.errors import UserError
 from gitops_ml.io import atomic_path, write_json
-from gitops_ml.report import baseline, consistency, data_change, diff, gates, render, rules
+from gitops_ml.report import (
+    baseline,
+    commits,
+    consistency,
+    data_change,
+    diff,
+    gates,
+    render,
+    rules,
+)
 from gitops_ml.report.same_rows import Outcome
 from pipelines import base_model, dvc_paths, remote, repro
 
@@ -144,7 +153,7 @@ def _pipeline(args: argparse.Namespace, root: Path,
 
 def _changed_files(root: Path) -> list[str]:
     """Git-tracked (or trackable) files that differ from HEAD: what a reproduction changed."""
-    out = baseline.git(["status", "--porcelain", "-z", "--untracked-files=normal"], root)
+    out = commits.git(["status", "--porcelain", "-z", "--untracked-files=normal"], root)
     entries = [e for e in out.stdout.split("\0") if e]
     return sorted(e[3:] for e in entries if len(e) > 3)
 
@@ -228,11 +237,11 @@ def run(args: argparse.Namespace, root: Path) -> tuple[render.ReportInputs, str]
     template_path = root / args.template
     if not template_path.is_file():
         raise UserError(f"--template: file not found: {template_path}")
-    head_sha = baseline.rev_parse("HEAD", root)
+    head_sha = commits.rev_parse("HEAD", root)
     if head_sha is None:
         raise UserError("HEAD: not a git checkout with at least one commit")
-    base_ref, base_tip = baseline.resolve_base(args.base_ref or ["origin/main", "main"], root)
-    base_sha = baseline.merge_base(head_sha, base_tip, root)
+    base_ref, base_tip = commits.resolve_base(args.base_ref or ["origin/main", "main"], root)
+    base_sha = commits.merge_base(head_sha, base_tip, root)
 
     config_error = None
     cfg, results_cfg = gates.GatesConfig(), consistency.ResultsConfig()
@@ -250,7 +259,7 @@ def run(args: argparse.Namespace, root: Path) -> tuple[render.ReportInputs, str]
         config_error = str(exc)   # still reported on the pull request, where it is seen
 
     pipeline, stale = (render.Pipeline("not_run"), ()) if config_error else \
-        _pipeline(args, root, baseline.show(base_sha, args.lock, root))
+        _pipeline(args, root, commits.show(base_sha, args.lock, root))
     at_base = baseline.results_at(base_sha, paths, root)
     base = at_base if at_base.metrics is not None else None   # first pull request
     head = baseline.results_in_worktree(paths, root)
@@ -281,7 +290,7 @@ def run(args: argparse.Namespace, root: Path) -> tuple[render.ReportInputs, str]
     results = None if config_error else _results(args, root, results_cfg, pipeline, stale,
                                                   head_sha, head.metrics)
     where = f"{base_sha[:7]}:{args.data_summary}"
-    data = data_change.compare(baseline._json(baseline.show(base_sha, args.data_summary, root),
+    data = data_change.compare(baseline._json(commits.show(base_sha, args.data_summary, root),
                                               where),
                                baseline._json(baseline._read(root / args.data_summary),
                                               args.data_summary))

@@ -1,17 +1,17 @@
-"""The baseline from git: the merge-base with the base branch and its results via `git show`."""
+"""The baseline from git: the base branch's results at the merge-base, via `git show`."""
 
 from __future__ import annotations
 
 import json
-import subprocess
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 import yaml
 
 from gitops_ml.config import parse_yaml
 from gitops_ml.errors import UserError
+from gitops_ml.report.commits import git, show
 from gitops_ml.report.render import Results
 
 
@@ -29,41 +29,6 @@ class ResultPaths:
     lock: str
     model_tests: str = "reports/model_tests.json"
     fairness: str = "reports/fairness.json"
-
-
-def git(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    """Run git; the caller decides what a non-zero exit means."""
-    return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False)
-
-
-def rev_parse(ref: str, cwd: Path) -> str | None:
-    """The commit a ref names, or None."""
-    out = git(["rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"], cwd)
-    return out.stdout.strip() if out.returncode == 0 else None
-
-
-def resolve_base(candidates: list[str], cwd: Path) -> tuple[str, str]:
-    """The first ref of `candidates` that exists, and its commit."""
-    for ref in candidates:
-        sha = rev_parse(ref, cwd)
-        if sha:
-            return ref, sha
-    raise UserError(f"--base-ref: none of {', '.join(candidates)} names a commit here "
-                    "(in CI, check out with fetch-depth: 0)")
-
-
-def merge_base(a: str, b: str, cwd: Path) -> str:
-    """Where the pull request branched off the base branch."""
-    out = git(["merge-base", a, b], cwd)
-    if out.returncode != 0:
-        raise UserError(f"--base-ref: {b} shares no history with {a} ({out.stderr.strip()})")
-    return out.stdout.strip()
-
-
-def show(sha: str, path: str, cwd: Path) -> str | None:
-    """A file's text at a commit, or None when the commit does not have it."""
-    out = git(["show", f"{sha}:{PurePosixPath(path).as_posix()}"], cwd)
-    return out.stdout if out.returncode == 0 else None
 
 
 def _json(text: str | None, where: str) -> Any:

@@ -21,6 +21,7 @@ import yaml
 
 from gitops_ml import contract as contract_mod
 from gitops_ml.config import parse_yaml
+from gitops_ml.report import commits
 
 # Paths (besides params.yaml's `gates:`) whose change is a change of the rules.
 RULE_PATHS = ("contract.yaml", "pipelines/", ".github/", "src/gitops_ml/report/",
@@ -55,16 +56,15 @@ def _gates_of(text: str | None) -> Any:
 def changes(base_sha: str, head_sha: str, root: Path, params: str = "params.yaml",
             contract: str = "contract.yaml") -> RulesChange:
     """The rule changes between the merge-base and the pull request's head commit."""
-    from gitops_ml.report import baseline  # imports render, which imports this
     paths = [contract if p == "contract.yaml" else p for p in RULE_PATHS]
-    names = baseline.git(["diff", "--name-only", base_sha, head_sha, "--", *paths], root)
+    names = commits.git(["diff", "--name-only", base_sha, head_sha, "--", *paths], root)
     files = [f for f in names.stdout.splitlines() if f]
     parts = []
     if files:
-        parts.append(baseline.git(["diff", "--no-color", base_sha, head_sha, "--", *files],
+        parts.append(commits.git(["diff", "--no-color", base_sha, head_sha, "--", *files],
                                   root).stdout)
-    base_gates = _gates_of(baseline.show(base_sha, params, root))
-    head_gates = _gates_of(baseline.show(head_sha, params, root))
+    base_gates = _gates_of(commits.show(base_sha, params, root))
+    head_gates = _gates_of(commits.show(head_sha, params, root))
     if base_gates != head_gates:
         files.insert(0, f"{params} (gates:)")
         parts.insert(0, "".join(difflib.unified_diff(
@@ -78,9 +78,8 @@ def changes(base_sha: str, head_sha: str, root: Path, params: str = "params.yaml
 
 def base_params(base_sha: str, params: str, root: Path) -> dict[str, Any] | None:
     """params.yaml as the base branch has it; None when it has none or it is not a mapping."""
-    from gitops_ml.report import baseline  # imports render, which imports this
     try:
-        doc = parse_yaml(baseline.show(base_sha, params, root) or "")
+        doc = parse_yaml(commits.show(base_sha, params, root) or "")
     except yaml.YAMLError:
         return None
     return doc if isinstance(doc, dict) else None
@@ -88,8 +87,7 @@ def base_params(base_sha: str, params: str, root: Path) -> dict[str, Any] | None
 
 def base_contract(base_sha: str, contract: str, root: Path) -> contract_mod.Contract | None:
     """The base branch's data contract; None when it has none (a first pull request)."""
-    from gitops_ml.report import baseline  # imports render, which imports this
-    text = baseline.show(base_sha, contract, root)
+    text = commits.show(base_sha, contract, root)
     if text is None:
         return None
     with tempfile.TemporaryDirectory() as tmp:
