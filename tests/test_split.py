@@ -250,3 +250,14 @@ def test_split_stage_names_the_data_it_cannot_read(tmp_path, default_params, cap
     err = capsys.readouterr().err.removeprefix("gitops-ml split: error: ")
     assert re.match(message, err), err
     assert not (tmp_path / "train.parquet").exists()
+
+
+def test_split_stage_orders_by_the_target_itself(tmp_path, default_params):
+    # split.order_by may name the target (a numeric one): it is read once, not twice
+    from gitops_ml.io import write_parquet
+
+    df = pd.DataFrame({"x": range(10), "grade": [5.0, 1.0, 9.0, 3.0, 7.0, 2.0, 8.0, 4.0, 6.0, 0.0]})
+    write_parquet(df, tmp_path / "raw.parquet")
+    assert _run_split_stage(tmp_path, default_params, tmp_path / "raw.parquet",
+                            order_by="grade", test_size=0.2) == 0
+    assert pd.read_parquet(tmp_path / "test.parquet")["grade"].tolist() == [8.0, 9.0]

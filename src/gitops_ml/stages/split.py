@@ -153,7 +153,7 @@ def main(args: argparse.Namespace) -> None:
     if target not in table.column_names:
         raise UserError(f"data.target: no column {target!r} in {args.data}")
     check_order_by(table.column_names, order_by)
-    frame = table.select([target] + ([order_by] if order_by else [])).to_pandas()
+    frame = table.select(list(dict.fromkeys([target, order_by or target]))).to_pandas()
     rows, dropped = labelled(frame, target)
     task = detect_task(frame[target], params.model.task)   # names the unlabelled rows it dropped
     train, test = split_positions(rows, target, task, params.split.test_size, params.seed,
