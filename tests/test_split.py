@@ -99,7 +99,9 @@ def test_split_stage_drops_unlabelled_rows_and_says_so(tmp_path, default_params,
 
     df = pd.DataFrame({"x": range(20), "y": [None, None] + ["a", "b"] * 9})
     df.to_parquet(tmp_path / "raw.parquet")
+    # the task this data has, not the params' (a fork's params.yaml may say multiclass)
     params = {**default_params, "data": {"source": "d.csv", "target": "y"},
+              "model": {**default_params["model"], "task": "auto"},
               "evaluate": {"slices": []}, "gates": {}}
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     code = cli.main(["split", "--params", str(tmp_path / "params.yaml"),
@@ -184,7 +186,9 @@ def _run_split_stage(tmp_path, default_params, data, **split_cfg):
 
     from gitops_ml import cli
 
+    # the task the data has, not the params' (a fork's params.yaml may name another)
     params = {**default_params, "data": {"source": "d.csv", "target": "grade"},
+              "model": {**default_params["model"], "task": "auto"},
               "split": {**default_params["split"], **split_cfg}, "evaluate": {"slices": []},
               "gates": {}}
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))

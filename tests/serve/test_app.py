@@ -403,3 +403,18 @@ def test_predict_refuses_a_number_just_beyond_its_stated_limit(mixed_client, goo
         response = mixed_client.post("/predict", json=records)
         assert response.status_code == 422
         assert response.json()["errors"][0]["field"] == "weight"
+
+
+def test_openapi_lists_blank_as_missing_exactly_where_the_server_takes_it(mixed_client,
+                                                                            good_record):
+    # the server reads "" as a missing category: allowed where the column is nullable (colour),
+    # refused where it is not (shape); the documented values say the same (schemathesis checks
+    # the running image against them)
+    record = mixed_client.get("/openapi.json").json()["components"]["schemas"]["Record"]
+    colour = next(s for s in record["properties"]["colour"]["anyOf"] if "enum" in s)
+    assert colour["enum"] == ["blue", "green", "red", ""]
+    assert "" not in record["properties"]["shape"]["enum"]
+    assert mixed_client.post("/predict", json=[{**good_record, "colour": ""}]).status_code == 200
+    refused = mixed_client.post("/predict", json=[{**good_record, "shape": ""}])
+    assert refused.status_code == 422
+    assert [(e["field"], e["error"]) for e in refused.json()["errors"]] == [("shape", "missing")]

@@ -26,8 +26,11 @@ def _field(f: Feature, closed: bool) -> tuple[Any, Any]:
         kind = bool
         info = "true or false"
     elif closed and f.categories:
-        kind = Literal[tuple(f.categories)]
-        info = "category"
+        # the feature schema reads "" as missing, as null (FeatureSchema._categories): where a
+        # value may be missing, the documented values say so too
+        blank = ("",) if f.nullable and "" not in f.categories else ()
+        kind = Literal[(*f.categories, *blank)]
+        info = 'category; "" is missing' if blank else "category"
     else:
         kind = str
         info = "category; unknown values score as none of the known ones"
