@@ -97,7 +97,9 @@ def _validation_by_base_contract(args: argparse.Namespace, root: Path, base_sha:
 
     from gitops_ml import contract
 
-    return contract.validate(pd.read_parquet(root / args.data), old)
+    report = contract.validate(pd.read_parquet(root / args.data), old)
+    report["contract"] = "base"   # the gate says whose contract judged the data
+    return report
 
 
 def _remote(args: argparse.Namespace, root: Path) -> remote.Decision:

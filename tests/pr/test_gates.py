@@ -103,6 +103,21 @@ def test_gates_parity_and_contract_read_their_reports() -> None:
     assert res["gates.data_contract"].detail == "age: in_range (3 rows)"
 
 
+def test_gates_contract_names_the_columns_a_table_wide_check_failed_on() -> None:
+    # pandera's column_in_dataframe / column_in_schema fail on columns, not rows; and when the
+    # pull request changes contract.yaml, the data is judged by main's, which the detail says
+    res = _run(GatesConfig(data_contract=True), data_validation={
+        "passed": False, "failed_checks": 2, "contract": "base", "failures": [
+            {"column": None, "check": "column_in_dataframe", "failing": 31,
+             "examples": ["mean_radius", "mean_texture", "mean_area", "mean_smoothness"]},
+            {"column": None, "check": "column_in_schema", "failing": 1,
+             "examples": ["payor_group"]}]})
+    assert res["gates.data_contract"].detail == (
+        "judged by main's contract (this pull request changes it): 31 column(s) of the contract "
+        "missing from the data (e.g. mean_radius, mean_texture, mean_area); 1 column(s) of the "
+        "data not in the contract (e.g. payor_group)")
+
+
 def test_gates_missing_parity_report_is_an_error() -> None:
     assert _run(GatesConfig(onnx_parity=True))["gates.onnx_parity"].status == "error"
 

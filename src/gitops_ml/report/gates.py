@@ -402,11 +402,26 @@ def _contract(report: dict[str, Any] | None, blocking: bool) -> GateResult:
                           "no data validation result (reports/data_validation.json)")
     failed = report.get("failed_checks", 0)
     ok = report["passed"]
-    detail = "" if ok else "; ".join(
-        f"{f.get('column')}: {f.get('check')} ({f.get('failing')} rows)"
-        for f in (report.get("failures") or [])[:5])
+    detail = "" if ok else "; ".join(_contract_failure(f)
+                                     for f in (report.get("failures") or [])[:5])
+    if not ok and report.get("contract") == "base":
+        detail = f"judged by main's contract (this pull request changes it): {detail}"
     return GateResult(name, key, "0 failed checks", str(failed), "pass" if ok else "fail",
                       blocking, detail)
+
+
+# pandera's checks of the table as a whole, whose failing cases are column names, not rows
+_TABLE_CHECKS = {"column_in_dataframe": "column(s) of the contract missing from the data",
+                 "column_in_schema": "column(s) of the data not in the contract"}
+
+
+def _contract_failure(f: dict[str, Any]) -> str:
+    """One failed check: `age: in_range (3 rows)`, or the columns a table-wide check names."""
+    if f.get("column") is None:
+        what = _TABLE_CHECKS.get(str(f.get("check")), str(f.get("check")))
+        names = ", ".join(map(str, (f.get("examples") or [])[:3]))
+        return f"{f.get('failing')} {what}" + (f" (e.g. {names})" if names else "")
+    return f"{f.get('column')}: {f.get('check')} ({f.get('failing')} rows)"
 
 
 def _gap(gap: SliceGap, slices: dict[str, Any] | None, blocking: bool) -> GateResult:
