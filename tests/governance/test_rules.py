@@ -120,7 +120,8 @@ def test_pr_relaxing_the_contract_is_judged_by_the_base_contract(repo, monkeypat
     code, md, data = run_pr(repo, monkeypatch)
     gate = next(g for g in data["gates"] if g["key"] == "gates.data_contract")
     assert gate["status"] == "fail"
-    assert gate["detail"].startswith(f"{column}: less_than_or_equal_to({tight})")
+    assert gate["detail"].startswith("judged by main's contract (this pull request changes "
+                                     f"it): {column}: less_than_or_equal_to({tight})")
     assert code == 1
     assert data["rules"]["files"] == ["contract.yaml"]
 
